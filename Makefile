@@ -1,0 +1,44 @@
+# Two commands matter: `make demo` and `make test`. Both install what they need on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP_PY := $(VENV)/.installed
+STAMP_NODE := node_modules/.installed
+
+.PHONY: setup test lint unit integration e2e run storage demo bench constraints clean
+
+setup: $(STAMP_PY) $(STAMP_NODE)
+
+$(STAMP_PY): requirements.txt requirements-dev.txt constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+$(STAMP_NODE): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint: $(STAMP_PY)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+test: setup lint
+	$(PY) -m pytest
+
+unit: $(STAMP_PY)
+	$(PY) -m pytest tests/unit
+
+run: setup
+	$(PY) -m devhost up .
+
+storage: setup
+	$(PY) -m devhost storage
+
+constraints: $(STAMP_PY)
+	{ echo '# Every package CI installs, pinned (pip freeze of requirements-dev.txt). Regenerate with `make constraints`.'; \
+	  $(PY) -m pip freeze --exclude-editable; } > constraints.txt
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .devhost
