@@ -42,3 +42,6 @@ constraints: $(STAMP_PY)
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .devhost
+
+# Infrastructure checks (Bicep parse + checkov) live beside the Bicep they check.
+-include infra/infra.mk
