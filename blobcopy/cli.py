@@ -1,0 +1,342 @@
+"""The `blobcopy` command line: start, status, abort and list copies through the HTTP API.
+
+Entry point: `main` (`[project.scripts] blobcopy = "blobcopy.cli:main"`). Tests drive `cli` with
+click's CliRunner; passing `obj=CliContext(client=..., sleep=...)` to `invoke` replaces the HTTP
+client and the clock.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import click
+from rich.console import Console
+
+from blobcopy import __version__, exit_codes
+from blobcopy.client import (
+    DEFAULT_HTTP_TIMEOUT,
+    DEFAULT_URL,
+    ApiError,
+    ApiResponse,
+    BlobCopyClient,
+    BlobCopyError,
+    CopyApi,
+    CopyNotFound,
+    NotAllowed,
+    UnexpectedAnswer,
+)
+from blobcopy.copy_request import (
+    LEASE_CHOICES,
+    OVERWRITE_CHOICES,
+    STATE_CHOICES,
+    TIER_CHOICES,
+    CopyOptions,
+    RequestOptionError,
+    build_copy_request,
+    parse_pairs,
+)
+from blobcopy.redact import redact_text
+from blobcopy.render import CopyProgress, copies_of, format_json, list_table, status_table
+from blobcopy.waiting import wait_for_copy
+
+PIPE_WIDTH = 240
+
+
+@dataclass
+class CliContext:
+    """What every command needs: the API, where to print, and the clock used while waiting."""
+
+    client: CopyApi
+    sleep: Callable[[float], None] = time.sleep
+    json_output: bool = False
+
+    @property
+    def stdout(self) -> Console:
+        """Console for results; built on use so it writes to whatever stdout is now."""
+        console = Console(markup=False, highlight=False)
+        if not console.is_terminal:
+            # In a pipe, keep one line per row for grep rather than folding at 80 columns.
+            console.width = PIPE_WIDTH
+        return console
+
+    @property
+    def stderr(self) -> Console:
+        """Console for the progress bar; draws only when stderr is a terminal."""
+        return Console(stderr=True, markup=False, highlight=False)
+
+
+class BlobCopyGroup(click.Group):
+    """Turns client errors into one clear message and a documented exit code, no traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BlobCopyError as error:
+            state = ctx.obj if isinstance(ctx.obj, CliContext) else None
+            report_error(error, json_output=bool(state and state.json_output))
+            ctx.exit(error.exit_code)
+
+
+def report_error(error: BlobCopyError, *, json_output: bool) -> None:
+    """Print `error`: a message on stderr; with --json also an error object on stdout."""
+    if json_output:
+        document = error.as_json() if isinstance(error, ApiError) else _error_json(error)
+        click.echo(format_json(document))
+    click.echo(f"error: {redact_text(str(error))}", err=True)
+    if isinstance(error, ApiError) and not isinstance(error, CopyNotFound):
+        for problem in error.problems:
+            click.echo(f"  - {problem}", err=True)
+    if isinstance(error, NotAllowed) and error.status == 401:
+        click.echo("  hint: pass the function key with --key or BLOBCOPY_FUNCTION_KEY", err=True)
+    elif isinstance(error, CopyNotFound):
+        click.echo("  hint: `blobcopy list` shows the copies the API knows", err=True)
+
+
+def _error_json(error: BlobCopyError) -> dict[str, Any]:
+    return {"error": {"status": None, "code": type(error).__name__, "message": str(error)}}
+
+
+@click.group(
+    cls=BlobCopyGroup,
+    epilog=exit_codes.EXIT_CODES_HELP,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--url",
+    envvar="BLOBCOPY_URL",
+    default=DEFAULT_URL,
+    show_default=True,
+    show_envvar=True,
+    help="Base URL of the Function App (with or without /api).",
+)
+@click.option(
+    "--key",
+    envvar="BLOBCOPY_FUNCTION_KEY",
+    show_envvar=True,
+    help="Function key, sent as the x-functions-key header. Not needed locally.",
+)
+@click.option(
+    "--http-timeout",
+    type=click.FloatRange(min=0.1),
+    default=DEFAULT_HTTP_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long one HTTP request may take.",
+)
+@click.version_option(__version__, prog_name="blobcopy")
+@click.pass_context
+def cli(ctx: click.Context, url: str, key: str | None, http_timeout: float) -> None:
+    """Copy Azure blobs with asynchronous scheduling through the durable blob copy API."""
+    if isinstance(ctx.obj, CliContext):
+        return
+    try:
+        client = BlobCopyClient(url, key=key, timeout=http_timeout)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--url") from None
+    ctx.obj = CliContext(client=client)
+
+
+json_option = click.option(
+    "--json", "json_output", is_flag=True, help="Print JSON only (for scripts); no progress bar."
+)
+
+
+@cli.command(epilog=exit_codes.EXIT_CODES_HELP)
+@click.argument("source")
+@click.argument("destination")
+@click.option("--id", "copy_id", metavar="ID", help="Idempotency key; also the copy's id.")
+@click.option("--overwrite", type=click.Choice(OVERWRITE_CHOICES), help="If DESTINATION exists.")
+@click.option(
+    "--lease", "lease_source", type=click.Choice(LEASE_CHOICES), help="How to lease SOURCE."
+)
+@click.option("--metadata", "-m", multiple=True, metavar="KEY=VALUE", help="Destination metadata.")
+@click.option("--tag", multiple=True, metavar="KEY=VALUE", help="Destination blob index tag.")
+@click.option(
+    "--tier",
+    type=click.Choice(TIER_CHOICES, case_sensitive=False),
+    help="Access tier of the destination.",
+)
+@click.option(
+    "--timeout",
+    "timeout_seconds",
+    type=click.IntRange(min=1),
+    metavar="SECONDS",
+    help="Abort the copy if it has not finished after this long.",
+)
+@click.option(
+    "--poll-min",
+    "poll_min_seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Shortest interval between two status checks of the copy.",
+)
+@click.option(
+    "--poll-max",
+    "poll_max_seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Longest interval between two status checks of the copy.",
+)
+@click.option(
+    "--snapshot-destination/--no-snapshot-destination",
+    default=None,
+    help="Snapshot an existing destination first, so an abort can restore it.",
+)
+@click.option(
+    "--verify/--no-verify", default=None, help="Check length (and MD5) of the destination after."
+)
+@click.option("--notify-queue", metavar="QUEUE", help="Queue that receives the result.")
+@click.option("--wait", is_flag=True, help="Wait for the copy to finish; exit code by final state.")
+@json_option
+@click.pass_obj
+def start(
+    state: CliContext,
+    /,
+    source: str,
+    destination: str,
+    metadata: tuple[str, ...],
+    tag: tuple[str, ...],
+    wait: bool,
+    json_output: bool,
+    **options: Any,
+) -> None:
+    """Start copying SOURCE (a blob or any readable URL) to DESTINATION (a blob URL).
+
+    The service answers at once; the copy goes on server-side. With --wait the command follows
+    it to the end with a progress bar and exits with a code that tells how it ended.
+    """
+    state.json_output = json_output
+    try:
+        request = build_copy_request(
+            CopyOptions(
+                source=source,
+                destination=destination,
+                metadata=parse_pairs(metadata, "--metadata"),
+                tags=parse_pairs(tag, "--tag"),
+                **options,
+            )
+        )
+    except RequestOptionError as error:
+        raise click.UsageError(str(error)) from None
+    response = state.client.start_copy(request)
+    document = _document(response)
+    copy_id = _copy_id(document, response, options.get("copy_id"))
+    if wait:
+        _wait_and_report(state, copy_id, first=response)
+        return
+    if json_output:
+        click.echo(format_json(document))
+        return
+    if "state" in document:
+        state.stdout.print(status_table(document))
+    else:
+        click.echo(f"Copy {copy_id} accepted.")
+    click.echo(f"Follow it with: blobcopy status {copy_id} --wait", err=True)
+
+
+@cli.command(epilog=exit_codes.EXIT_CODES_HELP)
+@click.argument("copy_id", metavar="ID")
+@click.option("--wait", is_flag=True, help="Wait for the copy to finish; exit code by final state.")
+@json_option
+@click.pass_obj
+def status(state: CliContext, copy_id: str, wait: bool, json_output: bool) -> None:
+    """Show the status of copy ID: state, progress, timings, error."""
+    state.json_output = json_output
+    response = state.client.get_status(copy_id)
+    if wait:
+        _wait_and_report(state, copy_id, first=response)
+        return
+    _print_document(state, _document(response))
+
+
+@cli.command()
+@click.argument("copy_id", metavar="ID")
+@click.option("--reason", metavar="TEXT", help="Why, for the record.")
+@json_option
+@click.pass_obj
+def abort(state: CliContext, copy_id: str, reason: str | None, json_output: bool) -> None:
+    """Ask copy ID to stop; the service aborts the copy and releases the source's lease.
+
+    Exits 7 (conflict) when the copy has already finished.
+    """
+    state.json_output = json_output
+    response = state.client.abort(copy_id, reason)
+    if json_output:
+        click.echo(format_json(response.body if response.body is not None else {"id": copy_id}))
+        return
+    click.echo(f"Abort requested for copy {copy_id}.")
+    click.echo(f"Follow it with: blobcopy status {copy_id} --wait", err=True)
+
+
+@cli.command(name="list")
+@click.option("--state", "state_filter", type=click.Choice(STATE_CHOICES), help="Only this state.")
+@json_option
+@click.pass_obj
+def list_command(state: CliContext, state_filter: str | None, json_output: bool) -> None:
+    """List copies, newest first as the service orders them."""
+    state.json_output = json_output
+    response = state.client.list_copies(state_filter)
+    if json_output:
+        click.echo(format_json(response.body if response.body is not None else []))
+        return
+    copies = copies_of(response.body)
+    if not copies:
+        click.echo("No copies." if state_filter is None else f"No {state_filter} copies.")
+        return
+    state.stdout.print(list_table(copies))
+
+
+def _document(response: ApiResponse) -> dict[str, Any]:
+    """The status document of an answer; an UnexpectedAnswer if there is none."""
+    if not isinstance(response.body, dict):
+        raise UnexpectedAnswer(f"the API answered {response.status} without a status document")
+    return response.body
+
+
+def _copy_id(document: dict[str, Any], response: ApiResponse, given: str | None) -> str:
+    """The copy's id: from the document, else the id we sent, else the Location's last segment."""
+    if document.get("id"):
+        return str(document["id"])
+    if given:
+        return given
+    if response.location:
+        path = urllib.parse.urlsplit(response.location).path.rstrip("/")
+        return urllib.parse.unquote(path.rsplit("/", 1)[-1])
+    raise UnexpectedAnswer("the API accepted the copy but did not say its id")
+
+
+def _print_document(state: CliContext, document: dict[str, Any]) -> None:
+    if state.json_output:
+        click.echo(format_json(document))
+    else:
+        state.stdout.print(status_table(document))
+
+
+def _wait_and_report(state: CliContext, copy_id: str, *, first: ApiResponse) -> None:
+    """Follow the copy to its end, print the final document, exit with its state's code."""
+    stderr = state.stderr
+    try:
+        with CopyProgress(stderr, enabled=stderr.is_terminal and not state.json_output) as bar:
+            final = wait_for_copy(
+                state.client, copy_id, first=first, on_update=bar.update, sleep=state.sleep
+            )
+    except KeyboardInterrupt:
+        click.echo(
+            f"\nStopped waiting; copy {copy_id} goes on. "
+            f"Check it: blobcopy status {copy_id}; stop it: blobcopy abort {copy_id}",
+            err=True,
+        )
+        raise click.exceptions.Exit(exit_codes.INTERRUPTED) from None
+    _print_document(state, final)
+    code = exit_codes.exit_code_for_state(final.get("state"))
+    if code != exit_codes.OK:
+        raise click.exceptions.Exit(code)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the command line (the `blobcopy` console script)."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="blobcopy")

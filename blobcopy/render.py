@@ -1,0 +1,215 @@
+"""What the CLI prints: JSON for machines, short tables for people, a progress bar for --wait.
+
+Every function here redacts SAS signatures before printing. The progress bar draws only on a
+terminal; in a pipe, under CliRunner, or with --json, `CopyProgress` draws nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from types import TracebackType
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from blobcopy.redact import redact
+
+STATE_STYLES = {
+    "running": "cyan",
+    "succeeded": "green",
+    "failed": "red",
+    "aborted": "yellow",
+    "timed_out": "red",
+}
+
+
+def format_json(document: Any) -> str:
+    """The document as indented JSON, SAS signatures redacted: what --json prints."""
+    return json.dumps(redact(document), indent=2, ensure_ascii=False)
+
+
+def format_bytes(count: Any) -> str:
+    """A byte count for people: 1.5 MiB; '-' when unknown."""
+    if not isinstance(count, int | float) or isinstance(count, bool):
+        return "-"
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def format_progress(progress: Any) -> str:
+    """'12.0 MiB / 48.0 MiB (25%, about 30 s left)' from a status document's progress."""
+    if not isinstance(progress, dict):
+        return "-"
+    copied = progress.get("bytes_copied")
+    total = progress.get("total_bytes")
+    text = f"{format_bytes(copied)} / {format_bytes(total)}" if total else format_bytes(copied)
+    details = []
+    percent = progress.get("percent")
+    if isinstance(percent, int | float):
+        details.append(f"{percent:.0f}%")
+    eta = progress.get("eta_seconds")
+    if isinstance(eta, int | float):
+        details.append(f"about {format_seconds(eta)} left")
+    return f"{text} ({', '.join(details)})" if details else text
+
+
+def format_seconds(seconds: float) -> str:
+    """'45 s', '3 min 20 s', '2 h 05 min'."""
+    whole = max(0, round(seconds))
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+
+
+def _location_of(endpoint: Any) -> str:
+    """The URL of a source or destination entry, which may be an object or a plain string."""
+    if isinstance(endpoint, dict):
+        return str(endpoint.get("url", "-"))
+    return "-" if endpoint is None else str(endpoint)
+
+
+def _state_text(state: Any) -> Text:
+    name = str(state or "unknown")
+    return Text(name, style=STATE_STYLES.get(name, "bold"))
+
+
+def status_table(document: dict[str, Any]) -> Table:
+    """One copy's status document as a two-column table."""
+    document = redact(document)
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    table.add_row("id", str(document.get("id", "-")))
+    table.add_row("state", _state_text(document.get("state")))
+    table.add_row("source", _location_of(document.get("source")))
+    table.add_row("destination", _location_of(document.get("destination")))
+    table.add_row("progress", format_progress(document.get("progress")))
+    for name in ("copy_id", "created", "updated", "completed"):
+        if document.get(name):
+            table.add_row(name.replace("_", " "), str(document[name]))
+    error = document.get("error")
+    if isinstance(error, dict) and (error.get("code") or error.get("message")):
+        table.add_row("error", Text(f"{error.get('code', '')}: {error.get('message', '')}", "red"))
+    return table
+
+
+def copies_of(listing: Any) -> list[dict[str, Any]]:
+    """The status documents in a list answer: a bare array or an object wrapping one."""
+    if isinstance(listing, dict):
+        for name in ("copies", "items", "value"):
+            if isinstance(listing.get(name), list):
+                listing = listing[name]
+                break
+    if not isinstance(listing, list):
+        return []
+    return [item for item in listing if isinstance(item, dict)]
+
+
+def list_table(copies: list[dict[str, Any]]) -> Table:
+    """Many copies, one row each."""
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for name in ("ID", "STATE", "PROGRESS", "SOURCE", "DESTINATION", "UPDATED"):
+        table.add_column(name, overflow="fold")
+    for document in redact(copies):
+        table.add_row(
+            str(document.get("id", "-")),
+            _state_text(document.get("state")),
+            format_progress(document.get("progress")),
+            _location_of(document.get("source")),
+            _location_of(document.get("destination")),
+            str(document.get("updated") or "-"),
+        )
+    return table
+
+
+class ServerEtaColumn(ProgressColumn):
+    """Time left as the API estimates it (`progress.eta_seconds`), not as rich guesses it."""
+
+    def render(self, task: Task) -> Text:
+        eta = task.fields.get("eta_seconds")
+        if task.finished:
+            return Text("done", style="green")
+        if not isinstance(eta, int | float):
+            return Text("eta -", style="progress.remaining")
+        return Text(f"eta {format_seconds(eta)}", style="progress.remaining")
+
+
+class CopyProgress:
+    """A progress bar fed with status documents; draws nothing unless `enabled`."""
+
+    def __init__(self, console: Console, *, enabled: bool) -> None:
+        self._enabled = enabled
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            DownloadColumn(binary_units=True),
+            TransferSpeedColumn(),
+            ServerEtaColumn(),
+            console=console,
+            transient=False,
+            disable=not enabled,
+        )
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> CopyProgress:
+        if self._enabled:
+            self._progress.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._enabled:
+            self._progress.stop()
+
+    def update(self, document: dict[str, Any]) -> None:
+        """Move the bar to what the status document says."""
+        if not self._enabled:
+            return
+        progress = document.get("progress")
+        if not isinstance(progress, dict):
+            progress = {}
+        copied = progress.get("bytes_copied")
+        total = progress.get("total_bytes")
+        known_total = _number(total)
+        if known_total is not None and known_total <= 0:
+            known_total = None
+        eta = progress.get("eta_seconds")
+        description = f"{document.get('id', 'copy')} {document.get('state', '')}".strip()
+        if self._task is None:
+            self._task = self._progress.add_task(description, total=known_total, eta_seconds=eta)
+        self._progress.update(
+            self._task,
+            description=description,
+            total=known_total,
+            completed=_number(copied),
+            eta_seconds=eta,
+        )
+
+
+def _number(value: Any) -> float | None:
+    """`value` as a float when it is a JSON number, else None."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None

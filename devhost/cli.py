@@ -1,0 +1,150 @@
+"""`python -m devhost`: run a Functions app locally, with or without the storage stack.
+
+    python -m devhost run [APP_DIR]      serve the app (like `func start`), storage already running
+    python -m devhost up [APP_DIR]       start the storage stack, then serve the app against it
+    python -m devhost storage [...]      the storage stack's own command line
+
+APP_DIR defaults to the current directory, as with `func start`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from devhost.functions.host import HostOptions, serve
+from devhost.functions.indexer import IndexingError
+from devhost.functions.logs import configure_console
+from devhost.functions.queue_clients import ConnectionSettingError
+from devhost.settings import DEFAULT_STORAGE_SETTING, SettingsError
+
+log = logging.getLogger("devhost.cli")
+
+STORAGE_DIR = Path(".devhost") / "azurite"
+
+
+def _add_host_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("app_dir", nargs="?", default=".", type=Path, help="the app (default: .)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="HTTP port (default: Host.LocalHttpPort or 7071; 0 = any free)",
+    )
+    parser.add_argument(
+        "--durable-db",
+        type=Path,
+        default=None,
+        help="durable history (default: APP_DIR/.devhost/durable.sqlite)",
+    )
+    parser.add_argument(
+        "--ready-file", type=Path, default=None, help="write the base URL here once serving"
+    )
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m devhost", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="serve a Functions app (storage must be running)")
+    _add_host_arguments(run)
+    up = commands.add_parser("up", help="start the storage stack and serve the app against it")
+    _add_host_arguments(up)
+    up.add_argument(
+        "--storage-dir",
+        type=Path,
+        default=None,
+        help="Azurite data (default: APP_DIR/.devhost/azurite)",
+    )
+    up.add_argument(
+        "--https",
+        action="store_true",
+        help="serve storage over HTTPS with OAuth (user delegation SAS)",
+    )
+    commands.add_parser("storage", help="the storage stack's command line", add_help=False)
+    return parser
+
+
+def _host_options(args: argparse.Namespace) -> HostOptions:
+    return HostOptions(
+        app_dir=args.app_dir.resolve(),
+        host=args.host,
+        port=args.port,
+        durable_db=args.durable_db.resolve() if args.durable_db else None,
+        ready_file=args.ready_file.resolve() if args.ready_file else None,
+    )
+
+
+def _serve(options: HostOptions) -> int:
+    try:
+        asyncio.run(serve(options))
+    except (IndexingError, SettingsError, ConnectionSettingError) as exc:
+        log.error("%s", exc)
+        return 1
+    except OSError as exc:
+        log.error("cannot serve on %s:%s: %s", options.host, options.port, exc)
+        return 1
+    return 0
+
+
+def _storage_main() -> Callable[[list[str] | None], int]:
+    """The storage stack's CLI entry (`main(argv) -> int`), wherever its module puts it."""
+    for module in ("devhost.storage.cli", "devhost.storage.__main__"):
+        try:
+            main = getattr(importlib.import_module(module), "main", None)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        if callable(main):
+            return main  # type: ignore[no-any-return]
+    raise SystemExit("devhost storage: the storage stack has no command line yet (devhost/storage)")
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _up(args: argparse.Namespace) -> int:
+    from devhost.storage import StorageConfig, StorageStack
+
+    # SIGTERM outside the host's loop (while storage starts or stops) must still stop Azurite.
+    signal.signal(signal.SIGTERM, _interrupt)
+
+    options = _host_options(args)
+    data_dir = (args.storage_dir or options.app_dir / STORAGE_DIR).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    config_kwargs: dict[str, Any] = {"data_dir": data_dir, "https": bool(args.https)}
+    with StorageStack(StorageConfig(**config_kwargs)) as stack:
+        # The environment wins over local.settings.json, so the app talks to this stack.
+        os.environ[DEFAULT_STORAGE_SETTING] = stack.connection_string()
+        log.info(
+            "Storage stack up: blob %s, queue %s", stack.blob_endpoint(), stack.queue_endpoint()
+        )
+        return _serve(options)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `python -m devhost`."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["storage"]:
+        return _storage_main()(arguments[1:])
+    args = _parser().parse_args(arguments)
+    configure_console(getattr(logging, args.log_level))
+    if args.command == "run":
+        return _serve(_host_options(args))
+    return _up(args)

@@ -1,0 +1,225 @@
+"""The Durable HTTP API on the host's aiohttp app: the public webhook and the SDK's RPC calls.
+
+Both live under /runtime/webhooks/durabletask/ (the client binding's rpcBaseUrl points there), and
+answer with the status codes the extension's HttpApiHandler uses, since the client SDK branches on
+them (protocol §8, §9).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from devhost.durable import status as st
+from devhost.durable.engine import RPC_PATH, DurableError, management_urls
+from devhost.durable.state import MessageKind, RuntimeStatus
+
+if TYPE_CHECKING:
+    from devhost.durable.engine import DurableEngine
+
+RUNNING = {RuntimeStatus.PENDING, RuntimeStatus.RUNNING, RuntimeStatus.SUSPENDED}
+CONTROLS = {
+    "terminate": MessageKind.TERMINATE,
+    "suspend": MessageKind.SUSPEND,
+    "resume": MessageKind.RESUME,
+}
+
+
+def error(status: int, message: str) -> web.Response:
+    """An error body both humans and the SDK (which reads ExceptionMessage on 400) understand."""
+    return web.json_response({"Message": message, "ExceptionMessage": message}, status=status)
+
+
+class DurableApi:
+    """Route handlers bound to one engine."""
+
+    def __init__(self, engine: DurableEngine) -> None:
+        self.engine = engine
+
+    def add_routes(self, app: web.Application) -> None:
+        """Register every route under the webhook path."""
+        base = RPC_PATH
+        app.router.add_post(base + "orchestrators/{name}", self.start)
+        app.router.add_post(base + "orchestrators/{name}/{instance_id}", self.start)
+        for path in (base + "instances", base + "instances/"):
+            app.router.add_get(path, self.list_instances)
+            app.router.add_delete(path, self.purge_by)
+        app.router.add_get(base + "instances/{instance_id}", self.get_status)
+        app.router.add_delete(base + "instances/{instance_id}", self.purge_one)
+        app.router.add_post(base + "instances/{instance_id}/raiseEvent/{event}", self.raise_event)
+        app.router.add_post(base + "instances/{instance_id}/{operation}", self.operation)
+        app.router.add_route("*", base + "entities/{tail:.*}", self.entities)
+
+    async def start(self, request: web.Request) -> web.Response:
+        """POST orchestrators/{name}[/{id}]: 202 + management URLs, 400/409 when refused."""
+        text = await request.text()
+        try:
+            value = json.loads(text) if text.strip() else None
+        except json.JSONDecodeError:
+            return error(400, "Invalid JSON content")
+        name = request.match_info["name"]
+        try:
+            instance_id = self.engine.start_new(
+                name, request.match_info.get("instance_id"), st.decode_input(value)
+            )
+        except DurableError as exc:
+            return error(exc.status, str(exc))
+        return await self._created(request, instance_id)
+
+    async def _created(self, request: web.Request, instance_id: str) -> web.Response:
+        timeout = _seconds(request.query.get("timeout"))
+        if timeout is not None:
+            done = await self.engine.wait_for_instance(instance_id, timeout)
+            row = self.engine.status(instance_id)
+            if done is RuntimeStatus.COMPLETED and row is not None:
+                return web.json_response(row.output)
+            if row is not None and done is not None and done.is_terminal:
+                return web.json_response(st.payload(row, show_input=True))
+        return self._check_status_response(request, instance_id)
+
+    def _check_status_response(self, request: web.Request, instance_id: str) -> web.Response:
+        origin = f"{request.scheme}://{request.host}"
+        query = f"taskHub={self.engine.task_hub}&connection=Storage"
+        instance_url = f"{origin}{RPC_PATH}instances/{instance_id}"
+        urls = management_urls(instance_url, instance_id, query)
+        body = {k: v for k, v in urls.items() if k != "rewindPostUri"}
+        headers = {"Location": urls["statusQueryGetUri"], "Retry-After": "10"}
+        return web.json_response(body, status=202, headers=headers)
+
+    async def get_status(self, request: web.Request) -> web.Response:
+        """GET instances/{id}: 404, 202 + Location while running, 200 (or 500 on request) after."""
+        instance_id = request.match_info["instance_id"]
+        row = self.engine.status(instance_id)
+        if row is None:
+            return web.Response(status=404)
+        query = request.query
+        history = None
+        if st.flag(query, "showHistory", False):
+            events = self.engine.history(instance_id)
+            history = st.history_events(
+                events, show_output=st.flag(query, "showHistoryOutput", False)
+            )
+        document = st.payload(row, show_input=st.flag(query, "showInput", True), history=history)
+        if row.status in RUNNING:
+            headers = {"Location": str(request.url), "Retry-After": "5"}
+            return web.json_response(document, status=202, headers=headers)
+        failed = row.status is RuntimeStatus.FAILED
+        code = (
+            500 if failed and st.flag(query, "returnInternalServerErrorOnFailure", False) else 200
+        )
+        return web.json_response(document, status=code)
+
+    async def list_instances(self, request: web.Request) -> web.Response:
+        """GET instances/: filtered list, paged with `top` and x-ms-continuation-token."""
+        page = _int(request.query.get("top"))
+        offset = _int(request.headers.get("x-ms-continuation-token")) or 0
+        rows = self.engine.query(st.parse_query(request.query, page=page, offset=offset))
+        show_input = st.flag(request.query, "showInput", False)
+        headers = {}
+        if page is not None and len(rows) == page:
+            headers["x-ms-continuation-token"] = str(offset + page)
+        body = [st.payload(row, show_input=show_input) for row in rows]
+        return web.json_response(body, headers=headers)
+
+    async def purge_one(self, request: web.Request) -> web.Response:
+        """DELETE instances/{id}: 200 {instancesDeleted: 1}, 404, 412 while running."""
+        instance_id = request.match_info["instance_id"]
+        if self.engine.status(instance_id) is None:
+            return web.Response(status=404)
+        try:
+            deleted = self.engine.purge([instance_id])
+        except DurableError as exc:
+            return error(exc.status, str(exc))
+        return web.json_response({"instancesDeleted": deleted})
+
+    async def purge_by(self, request: web.Request) -> web.Response:
+        """DELETE instances/?createdTimeFrom=…: purge finished instances matching the filters."""
+        query = st.parse_query(request.query)
+        if query.created_from is None:
+            return error(400, "Please provide value for 'createdTimeFrom' parameter.")
+        rows = [r for r in self.engine.query(query) if r.status.is_terminal]
+        if not rows:
+            return web.Response(status=404)
+        deleted = self.engine.purge([r.instance_id for r in rows])
+        return web.json_response({"instancesDeleted": deleted})
+
+    async def raise_event(self, request: web.Request) -> web.Response:
+        """POST instances/{id}/raiseEvent/{name}: 202, 404, 410, 400 unless JSON."""
+        instance_id = request.match_info["instance_id"]
+        row = self.engine.status(instance_id)
+        if row is None:
+            return web.Response(status=404)
+        if row.status.is_terminal:
+            return web.Response(status=410)
+        if request.content_type.lower() != "application/json":
+            return error(400, "Only application/json request content is supported")
+        text = await request.text()
+        try:
+            value: Any = json.loads(text) if text.strip() else None
+        except json.JSONDecodeError:
+            return error(400, "Invalid JSON content")
+        return self._apply(
+            lambda: self.engine.raise_event(instance_id, request.match_info["event"], value)
+        )
+
+    async def operation(self, request: web.Request) -> web.Response:
+        """POST instances/{id}/terminate|suspend|resume|restart|rewind."""
+        instance_id = request.match_info["instance_id"]
+        operation = request.match_info["operation"].lower()
+        reason = request.query.get("reason", "")
+        if operation in CONTROLS:
+            kind = CONTROLS[operation]
+            return self._apply(lambda: self.engine.control(instance_id, kind, reason))
+        if operation == "restart":
+            new_id = st.flag(request.query, "restartWithNewInstanceId", True)
+            try:
+                started = self.engine.restart(instance_id, new_id)
+            except DurableError as exc:
+                return error(exc.status, str(exc))
+            return self._check_status_response(request, started)
+        if operation == "rewind":
+            return self._rewind(instance_id)
+        return web.Response(status=404)
+
+    def _rewind(self, instance_id: str) -> web.Response:
+        row = self.engine.status(instance_id)
+        if row is None:
+            return web.json_response(
+                f"No orchestration with instance ID {instance_id} found.", status=404
+            )
+        if row.status is not RuntimeStatus.FAILED:
+            return web.json_response(
+                f"This orchestration has status {row.status}, but only orchestrations in the "
+                '"Failed" state can be rewound.',
+                status=412,
+            )
+        return web.json_response("Rewind is not supported by devhost.", status=501)
+
+    async def entities(self, request: web.Request) -> web.Response:
+        """Durable entities are not supported: say so."""
+        return error(501, "Durable entities are not supported by devhost.")
+
+    def _apply(self, action: Any) -> web.Response:
+        try:
+            action()
+        except DurableError as exc:
+            if exc.status in (404, 410):
+                return web.Response(status=exc.status)
+            return error(exc.status, str(exc))
+        return web.Response(status=202)
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(text) if text else None
+    except ValueError:
+        return None
+
+
+def _seconds(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None

@@ -1,0 +1,85 @@
+"""Durable timers: one heap, one sleeper task that wakes at the earliest deadline.
+
+Cancelling marks the key and leaves the heap entry to be skipped when it surfaces, so cancel and
+re-arm are O(log n) and no task exists per timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+from collections.abc import Callable
+from datetime import datetime
+
+from devhost.durable.protocol import utc_now
+
+TimerKey = tuple[str, str, int]  # instance id, execution id, timer task id
+FireCallback = Callable[[TimerKey], None]
+
+
+class TimerHeap:
+    """Fires `on_fire(key)` on the event loop when a timer's UTC deadline has passed."""
+
+    def __init__(self, on_fire: FireCallback) -> None:
+        self._on_fire = on_fire
+        self._heap: list[tuple[datetime, int, TimerKey]] = []
+        self._live: dict[TimerKey, int] = {}
+        self._order = itertools.count()
+        self._changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the sleeper."""
+        self._task = asyncio.create_task(self._run(), name="durable-timers")
+
+    async def stop(self) -> None:
+        """Stop the sleeper; armed timers are forgotten (they are re-armed from the store)."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        self._heap.clear()
+        self._live.clear()
+
+    def arm(self, key: TimerKey, fire_at: datetime) -> None:
+        """Fire `key` at `fire_at` (at once if it is past)."""
+        order = next(self._order)
+        self._live[key] = order
+        heapq.heappush(self._heap, (fire_at, order, key))
+        self._changed.set()
+
+    def cancel(self, key: TimerKey) -> None:
+        """Do not fire `key`."""
+        self._live.pop(key, None)
+
+    def cancel_instance(self, instance_id: str) -> None:
+        """Drop every timer of an instance (it finished, continued as new or was purged)."""
+        for key in [k for k in self._live if k[0] == instance_id]:
+            del self._live[key]
+
+    async def _run(self) -> None:
+        while True:
+            self._changed.clear()
+            delay = self._fire_due()
+            if delay is None:
+                await self._changed.wait()
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout=delay)
+
+    def _fire_due(self) -> float | None:
+        """Fire what is due; seconds until the next deadline, None when nothing is armed."""
+        now = utc_now()
+        while self._heap:
+            fire_at, order, key = self._heap[0]
+            if self._live.get(key) != order:
+                heapq.heappop(self._heap)
+                continue
+            if fire_at > now:
+                return (fire_at - now).total_seconds()
+            heapq.heappop(self._heap)
+            del self._live[key]
+            self._on_fire(key)
+        return None

@@ -1,0 +1,1 @@
+"""devhost's function host: indexing function_app.py, HTTP and queue triggers, the console log."""

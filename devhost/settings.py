@@ -1,0 +1,194 @@
+"""The app's configuration as the Functions host reads it: local.settings.json and host.json.
+
+`func start` turns `local.settings.json` `Values` into environment variables (a variable already
+set in the environment wins, so tests and CI can override a setting) and reads `host.json` for the
+trigger extensions' options. devhost does the same and keeps the result in frozen objects, built
+once at start-up, with errors that name the setting at fault.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+LOCAL_SETTINGS = "local.settings.json"
+LOCAL_SETTINGS_EXAMPLE = "local.settings.json.example"
+DEFAULT_HTTP_PORT = 7071
+DEFAULT_ROUTE_PREFIX = "api"
+DEFAULT_STORAGE_SETTING = "AzureWebJobsStorage"
+
+_TIMESPAN = re.compile(r"^(?:(?P<days>\d+)\.)?(?P<h>\d{1,2}):(?P<m>\d{2}):(?P<s>\d{2}(?:\.\d+)?)$")
+_APP_SETTING_REF = re.compile(r"%([^%]+)%")
+
+
+class SettingsError(ValueError):
+    """Raised when local.settings.json or host.json holds a value the host cannot use."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueOptions:
+    """`extensions.queues` of host.json, with the Queues extension v5 defaults."""
+
+    max_polling_interval: timedelta = timedelta(minutes=1)
+    visibility_timeout: timedelta = timedelta(0)
+    batch_size: int = 16
+    new_batch_threshold: int | None = None
+    max_dequeue_count: int = 5
+    message_encoding: Literal["base64", "none"] = "base64"
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_size <= 32:
+            raise SettingsError("extensions.queues.batchSize must be between 1 and 32")
+        if self.max_dequeue_count < 1:
+            raise SettingsError("extensions.queues.maxDequeueCount must be at least 1")
+        if self.max_polling_interval < timedelta(milliseconds=100):
+            raise SettingsError("extensions.queues.maxPollingInterval must be at least 100 ms")
+        if self.visibility_timeout < timedelta(0):
+            raise SettingsError("extensions.queues.visibilityTimeout must not be negative")
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostConfig:
+    """What devhost uses of host.json."""
+
+    route_prefix: str = DEFAULT_ROUTE_PREFIX
+    queues: QueueOptions = field(default_factory=QueueOptions)
+    hub_name: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocalSettings:
+    """What devhost uses of local.settings.json (or its `.example` when there is none)."""
+
+    values: Mapping[str, str] = field(default_factory=dict)
+    http_port: int | None = None
+    source: Path | None = None
+
+
+def parse_timespan(text: object, *, setting: str) -> timedelta:
+    """Parse a .NET TimeSpan string such as `00:00:02` or `1.00:00:00.5`."""
+    match = _TIMESPAN.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise SettingsError(f"{setting} must be a TimeSpan like '00:00:02', got {text!r}")
+    return timedelta(
+        days=int(match["days"] or 0),
+        hours=int(match["h"]),
+        minutes=int(match["m"]),
+        seconds=float(match["s"]),
+    )
+
+
+def resolve_app_setting_refs(text: str, environ: Mapping[str, str] | None = None) -> str:
+    """Replace `%Name%` binding expressions with the app setting's value, as the host does."""
+    env = os.environ if environ is None else environ
+
+    def lookup(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in env:
+            raise SettingsError(f"app setting {name!r} (referenced as %{name}%) is not set")
+        return env[name]
+
+    return _APP_SETTING_REF.sub(lookup, text)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path} must hold a JSON object")
+    return data
+
+
+def _int(value: object, *, setting: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SettingsError(f"{setting} must be an integer, got {value!r}")
+    return value
+
+
+def load_host_config(app_dir: Path) -> HostConfig:
+    """Read `host.json` from the app directory; a missing file means every default."""
+    path = app_dir / "host.json"
+    if not path.is_file():
+        return HostConfig()
+    extensions = _read_json(path).get("extensions") or {}
+    queues_json = extensions.get("queues") or {}
+    queue_kwargs: dict[str, Any] = {}
+    for key, attr in (
+        ("maxPollingInterval", "max_polling_interval"),
+        ("visibilityTimeout", "visibility_timeout"),
+    ):
+        if key in queues_json:
+            queue_kwargs[attr] = parse_timespan(
+                queues_json[key], setting=f"extensions.queues.{key}"
+            )
+    for key, attr in (
+        ("batchSize", "batch_size"),
+        ("newBatchThreshold", "new_batch_threshold"),
+        ("maxDequeueCount", "max_dequeue_count"),
+    ):
+        if key in queues_json:
+            queue_kwargs[attr] = _int(queues_json[key], setting=f"extensions.queues.{key}")
+    if "messageEncoding" in queues_json:
+        encoding = str(queues_json["messageEncoding"]).lower()
+        if encoding not in ("base64", "none"):
+            raise SettingsError("extensions.queues.messageEncoding must be 'base64' or 'none'")
+        queue_kwargs["message_encoding"] = encoding
+    http_json = extensions.get("http") or {}
+    route_prefix = http_json.get("routePrefix", DEFAULT_ROUTE_PREFIX)
+    if not isinstance(route_prefix, str):
+        raise SettingsError("extensions.http.routePrefix must be a string")
+    hub_name = (extensions.get("durableTask") or {}).get("hubName")
+    if hub_name is not None and not isinstance(hub_name, str):
+        raise SettingsError("extensions.durableTask.hubName must be a string")
+    return HostConfig(
+        route_prefix=route_prefix.strip("/"),
+        queues=QueueOptions(**queue_kwargs),
+        hub_name=hub_name,
+    )
+
+
+def load_local_settings(app_dir: Path) -> LocalSettings:
+    """Read `local.settings.json`, else `local.settings.json.example`, else nothing."""
+    for name in (LOCAL_SETTINGS, LOCAL_SETTINGS_EXAMPLE):
+        path = app_dir / name
+        if path.is_file():
+            break
+    else:
+        return LocalSettings()
+    data = _read_json(path)
+    raw_values = data.get("Values") or {}
+    if not isinstance(raw_values, dict):
+        raise SettingsError(f"{path}: Values must be an object")
+    values = {str(k): "" if v is None else str(v) for k, v in raw_values.items()}
+    port = (data.get("Host") or {}).get("LocalHttpPort")
+    return LocalSettings(
+        values=values,
+        http_port=None if port is None else _int(port, setting=f"{path.name}: Host.LocalHttpPort"),
+        source=path,
+    )
+
+
+def apply_local_settings(
+    settings: LocalSettings, environ: MutableMapping[str, str] | None = None
+) -> list[str]:
+    """Export the settings' values as environment variables; return the names skipped.
+
+    As with `func start`, a variable already present in the environment is kept, so a caller
+    (a test, CI) can override any value of local.settings.json.
+    """
+    env = os.environ if environ is None else environ
+    skipped: list[str] = []
+    for name, value in settings.values.items():
+        if env.get(name):
+            skipped.append(name)
+        else:
+            env[name] = value
+    return skipped

@@ -1,0 +1,335 @@
+"""Which requests the engine owns, and what it does with them.
+
+- Copy Blob from another account or an external URL (or any copy, with `all_async`): verified,
+  answered `202 pending`, run by a CopyJob in the background.
+- Abort Copy Blob of such a copy; writes to a destination while its copy is pending (409).
+- Get Blob / Get Blob Properties / List Blobs (include=copy): the x-ms-copy-* properties merged in.
+- Put Blob, Put Block List, Set Blob Properties, Delete Blob: the old copy properties dropped.
+Everything else, including same-account copies, goes to Azurite untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import TYPE_CHECKING
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+from yarl import URL
+
+from devhost.storage import listing, proxy
+from devhost.storage.auth import authorize_write
+from devhost.storage.copyjob import CopyJob, DestinationWriter
+from devhost.storage.copystate import BlobKey, CopyRecord, CopyStore, redact_sas
+from devhost.storage.errors import error_response, service_headers, storage_error
+from devhost.storage.faults import FaultInjector
+from devhost.storage.source import SOURCE_CONDITIONS, SourceError, SourceReader, verify
+from devhost.storage.upstream import BlobRef, UpstreamClient, UpstreamResponse
+
+if TYPE_CHECKING:
+    from devhost.storage.engine import EngineConfig
+
+log = logging.getLogger(__name__)
+
+#: `comp` values of writes refused while a copy into the blob is pending (None = Put Blob).
+BLOCKED_WHILE_PENDING = {
+    None,
+    "block",
+    "blocklist",
+    "page",
+    "appendblock",
+    "metadata",
+    "properties",
+}
+#: Writes after which Azure no longer reports the blob's last copy.
+CLEARS_COPY_PROPERTIES = {None, "blocklist", "properties"}
+DEST_CONDITIONS = ("If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since")
+LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
+
+
+def blob_key(request: web.Request) -> BlobKey | None:
+    """(account, container, blob) for a request on a base blob, else None."""
+    parts = request.path.split("/", 3)
+    if len(parts) != 4 or not parts[3] or not parts[1] or not parts[2]:
+        return None
+    if "snapshot" in request.query or "versionid" in request.query:
+        return None
+    return (parts[1], parts[2], parts[3])
+
+
+def upstream_error(request: web.Request, resp: UpstreamResponse) -> web.Response:
+    """Replay an error Azurite gave the engine, as the answer to the client's request."""
+    headers = service_headers(request)
+    if resp.error_code:
+        headers["x-ms-error-code"] = resp.error_code
+    return web.Response(
+        status=resp.status, headers=headers, body=resp.body, content_type="application/xml"
+    )
+
+
+class CopyManager:
+    """Holds the copy store and the running jobs of one engine."""
+
+    def __init__(
+        self, config: EngineConfig, faults: FaultInjector, session: aiohttp.ClientSession
+    ) -> None:
+        self.config = config
+        self.faults = faults
+        self.session = session
+        self.store = CopyStore(config.state_path)
+        self.client = UpstreamClient(session, config.upstream, config.account_key, faults)
+        self.jobs: dict[BlobKey, CopyJob] = {}
+
+    async def start(self) -> None:
+        """Nothing to start: records were loaded (and stale pending ones failed) by the store."""
+
+    async def stop(self) -> None:
+        """Cancel running copies; a persisted pending record reads as failed after a restart."""
+        tasks = [j.task for j in self.jobs.values() if j.task is not None and not j.task.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.jobs.clear()
+        self.store.close()
+
+    # -- routing -----------------------------------------------------------------------------
+
+    async def intercept(self, request: web.Request) -> web.StreamResponse | None:
+        """The engine's own answer to `request`, or None to forward it to Azurite."""
+        key = blob_key(request)
+        if key is None:
+            if listing.wants_copy_properties(request):
+                return await listing.list_with_copy(request, self.session, self.config, self.store)
+            return None
+        comp = request.query.get("comp")
+        record = self.store.get(key)
+        pending = record is not None and record.status == "pending"
+        if request.method == "PUT" and comp is None and self._is_copy_blob(request):
+            if pending:
+                return storage_error(request, 409, "PendingCopyOperation")
+            if self._is_synchronous(request, key):
+                return None
+            return await self._start_async(request, key)
+        if request.method == "PUT" and comp == "copy":
+            if request.headers.get("x-ms-copy-action", "").lower() != "abort" or record is None:
+                return None
+            return await self._abort(request, key, record)
+        if pending and request.method == "PUT" and comp in BLOCKED_WHILE_PENDING:
+            return storage_error(request, 409, "PendingCopyOperation")
+        if pending and request.method == "DELETE":
+            job = self.jobs.pop(key, None)
+            if job is not None and job.task is not None:
+                job.task.cancel()
+                await asyncio.gather(job.task, return_exceptions=True)
+        return None
+
+    def response_rewriter(self, request: web.Request) -> proxy.HeaderHook | None:
+        """A hook merging or dropping copy properties on a forwarded answer, if needed."""
+        key = blob_key(request)
+        if key is None:
+            return None
+        comp = request.query.get("comp")
+        if request.method in ("GET", "HEAD") and comp is None:
+            record = self.store.get(key)
+            if record is None:
+                return None
+
+            def merge(status: int, headers: CIMultiDict[str]) -> None:
+                if status < 300:
+                    for name in [h for h in headers if h.lower().startswith("x-ms-copy-")]:
+                        del headers[name]
+                    headers.update(record.headers())
+
+            return merge
+        clears = request.method == "PUT" and comp in CLEARS_COPY_PROPERTIES
+        if clears or request.method == "DELETE":
+
+            def drop(status: int, headers: CIMultiDict[str]) -> None:
+                if status < 300:
+                    self.store.drop(key)
+
+            return drop
+        return None
+
+    @staticmethod
+    def _is_copy_blob(request: web.Request) -> bool:
+        """Copy Blob, not Copy Blob From URL (requires-sync) nor Put Blob From URL (blob type)."""
+        headers = request.headers
+        return (
+            "x-ms-copy-source" in headers
+            and headers.get("x-ms-requires-sync", "").lower() != "true"
+            and "x-ms-blob-type" not in headers
+        )
+
+    def _is_own(self, url: URL) -> bool:
+        """Whether `url` points at this engine's public blob endpoint."""
+        if url.port != self.config.port:
+            return False
+        return url.host == self.config.host or (
+            url.host in LOOPBACK_NAMES and self.config.host in LOOPBACK_NAMES
+        )
+
+    def _is_synchronous(self, request: web.Request, key: BlobKey) -> bool:
+        if self.config.all_async:
+            return False
+        source = URL(request.headers["x-ms-copy-source"], encoded=True)
+        if not source.is_absolute() or not self._is_own(source):
+            return False
+        return source.path.split("/")[1:2] == [key[0]]
+
+    # -- copy blob ---------------------------------------------------------------------------
+
+    async def _start_async(self, request: web.Request, key: BlobKey) -> web.Response:
+        denied = await authorize_write(
+            request, self.session, self.config.upstream, self.config.account_key
+        )
+        if denied is not None:
+            return denied
+        source_url = request.headers["x-ms-copy-source"]
+        src = URL(source_url, encoded=True)
+        if not src.is_absolute() or src.scheme not in ("http", "https"):
+            return storage_error(request, 400, "InvalidHeaderValue", HeaderName="x-ms-copy-source")
+        read_url = URL(str(self.config.upstream.origin()) + src.raw_path_qs, encoded=True)
+        read_url = read_url if self._is_own(src) else src
+        read_headers = {"x-ms-version": request.headers.get("x-ms-version", "2021-12-02")}
+        if "x-ms-copy-source-authorization" in request.headers:
+            read_headers["Authorization"] = request.headers["x-ms-copy-source-authorization"]
+        conditions = {
+            cond: request.headers[name]
+            for name, cond in SOURCE_CONDITIONS.items()
+            if name in request.headers
+        }
+        try:
+            source = await verify(self.session, self.faults, read_url, read_headers, conditions)
+        except SourceError as exc:
+            if conditions and exc.status in (304, 412):
+                return storage_error(request, 412, "SourceConditionNotMet")
+            return error_response(
+                request,
+                exc.status,
+                "CannotVerifyCopySource",
+                exc.message,
+                extra={"CopySourceStatusCode": str(exc.status), "CopySourceErrorCode": exc.code},
+            )
+        ref = BlobRef(*key)
+        existing = await self.client.properties(ref)
+        if existing.ok and existing.headers.get("x-ms-blob-type") != source.blob_type:
+            return storage_error(request, 409, "InvalidBlobType")
+        own_meta = {k: v for k, v in request.headers.items() if k.lower().startswith("x-ms-meta-")}
+        writer = DestinationWriter(
+            client=self.client,
+            ref=ref,
+            blob_type=source.blob_type,
+            content=source.content,
+            metadata=own_meta or source.metadata,
+            lease_id=request.headers.get("x-ms-lease-id"),
+            tags=request.headers.get("x-ms-tags"),
+            tier=request.headers.get("x-ms-access-tier"),
+        )
+        dest_conditions = {h: request.headers[h] for h in DEST_CONDITIONS if h in request.headers}
+        size = (source.length or 0) if source.blob_type == "PageBlob" else 0
+        created = await writer.create(size=size, conditions=dest_conditions)
+        if not created.ok:
+            return upstream_error(request, created)
+        record = CopyRecord(
+            account=key[0],
+            container=key[1],
+            blob=key[2],
+            copy_id=str(uuid.uuid4()),
+            source=redact_sas(source_url),
+            total=source.length,
+        )
+        self.store.put(record)
+        job = CopyJob(
+            record=record,
+            store=self.store,
+            reader=SourceReader(self.session, self.faults, source),
+            writer=writer,
+            faults=self.faults,
+            chunk_bytes=self._chunk_bytes(),
+            rate_bytes_per_s=self.config.copy_rate_bytes_per_s,
+        )
+        self.jobs[key] = job
+        job.start()
+        assert job.task is not None
+        job.task.add_done_callback(lambda _t: self._forget(key, job))
+        log.info("copy %s pending: %s -> %s", record.copy_id, record.source, ref.raw_path)
+        headers = service_headers(request)
+        for name in ("ETag", "Last-Modified"):
+            if name in created.headers:
+                headers[name] = created.headers[name]
+        headers["x-ms-copy-id"] = record.copy_id
+        headers["x-ms-copy-status"] = "pending"
+        return web.Response(status=202, headers=headers)
+
+    def _chunk_bytes(self) -> int:
+        """The configured chunk, smaller under a low rate so progress moves smoothly."""
+        chunk = self.config.chunk_bytes
+        if self.config.copy_rate_bytes_per_s is not None:
+            chunk = min(chunk, max(64 * 1024, int(self.config.copy_rate_bytes_per_s / 8)))
+        return max(512, chunk - chunk % 512) if chunk >= 512 else chunk
+
+    def _forget(self, key: BlobKey, job: CopyJob) -> None:
+        if self.jobs.get(key) is job:
+            del self.jobs[key]
+
+    # -- abort -------------------------------------------------------------------------------
+
+    async def _abort(self, request: web.Request, key: BlobKey, record: CopyRecord) -> web.Response:
+        denied = await authorize_write(
+            request, self.session, self.config.upstream, self.config.account_key
+        )
+        if denied is not None:
+            return denied
+        copy_id = request.query.get("copyid", "")
+        try:
+            uuid.UUID(copy_id)
+        except ValueError:
+            return error_response(
+                request,
+                400,
+                "InvalidQueryParameterValue",
+                "Value for one of the query parameters specified in the request URI is invalid.",
+                extra={"QueryParameterName": "copyid", "QueryParameterValue": copy_id},
+            )
+        if record.status != "pending":
+            return storage_error(request, 409, "NoPendingCopyOperation")
+        if copy_id != record.copy_id:
+            return storage_error(request, 409, "CopyIdMismatch")
+        lease_error = await self._check_lease(request, BlobRef(*key))
+        if lease_error is not None:
+            return lease_error
+        job = self.jobs.pop(key, None)
+        if job is not None:
+            job.writer.lease_id = request.headers.get("x-ms-lease-id")
+            await job.abort()
+        else:
+            record.finish("aborted")
+            self.store.put(record)
+        log.info("copy %s aborted", record.copy_id)
+        return web.Response(status=204, headers=service_headers(request))
+
+    async def _check_lease(self, request: web.Request, ref: BlobRef) -> web.Response | None:
+        """The destination's lease must be matched by the request's lease id, as for writes."""
+        props = await self.client.properties(ref)
+        leased = props.headers.get("x-ms-lease-state") == "leased"
+        given = request.headers.get("x-ms-lease-id")
+        if not leased:
+            return (
+                storage_error(request, 412, "LeaseNotPresentWithBlobOperation") if given else None
+            )
+        if not given:
+            return storage_error(request, 412, "LeaseIdMissing")
+        # Renewing with the given id proves it without changing anything else on the blob.
+        renew = await self.client.call(
+            "PUT",
+            ref,
+            query={"comp": "lease"},
+            headers={"x-ms-lease-action": "renew", "x-ms-lease-id": given},
+        )
+        if not renew.ok:
+            return storage_error(request, 412, "LeaseIdMismatchWithBlobOperation")
+        return None

@@ -1,0 +1,135 @@
+"""The copy engine's HTTP(S) server: the public blob endpoint in front of Azurite.
+
+Every request is forwarded to Azurite unchanged, except the few the engine owns: Copy Blob that
+must run asynchronously, Abort Copy Blob on its own copies, writes to a destination with a
+pending copy, and reads of a destination whose copy properties it must add. Fault rules apply
+first. Routes under `/__copyengine/` are the control API (no storage account starts with `_`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from yarl import URL
+
+from devhost.storage import control, proxy
+from devhost.storage.copies import CopyManager
+from devhost.storage.errors import error_response
+from devhost.storage.faults import FaultInjector
+
+log = logging.getLogger(__name__)
+
+CONTROL_PREFIX = "/__copyengine/"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineConfig:
+    """How the engine listens, where Azurite is, and how copies behave."""
+
+    host: str
+    port: int
+    upstream: URL
+    accounts: tuple[str, ...]
+    account_key: str
+    state_path: Path | None
+    copy_rate_bytes_per_s: float | None = 64 * 1024 * 1024
+    all_async: bool = False
+    chunk_bytes: int = 4 * 1024 * 1024
+    server_ssl: ssl.SSLContext | None = None
+    client_ssl: ssl.SSLContext | None = None
+
+    @property
+    def public_origin(self) -> URL:
+        scheme = "https" if self.server_ssl is not None else "http"
+        return URL.build(scheme=scheme, host=self.host, port=self.port)
+
+
+class CopyEngine:
+    """Owns the aiohttp server, the upstream session and the copy manager, on one event loop."""
+
+    def __init__(self, config: EngineConfig, faults: FaultInjector) -> None:
+        self.config = config
+        self.faults = faults
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._copies: CopyManager | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        assert self._session is not None, "engine not started"
+        return self._session
+
+    @property
+    def copies(self) -> CopyManager:
+        assert self._copies is not None, "engine not started"
+        return self._copies
+
+    async def start(self) -> None:
+        """Bind the public port and get ready to forward."""
+        connector = aiohttp.TCPConnector(limit=0, ssl=self.config.client_ssl or True)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
+            auto_decompress=False,
+        )
+        self._copies = CopyManager(self.config, self.faults, self._session)
+        await self._copies.start()
+        app = web.Application(client_max_size=1024**3)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(
+            self._runner,
+            self.config.host,
+            self.config.port,
+            ssl_context=self.config.server_ssl,
+            reuse_address=True,
+        )
+        await site.start()
+
+    async def stop(self) -> None:
+        """Stop serving, cancel running copies (their state says so), close sessions."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._copies is not None:
+            await self._copies.stop()
+            self._copies = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if request.path.startswith(CONTROL_PREFIX):
+            return await control.handle(request, self)
+        action = self.faults.take(
+            "request",
+            request.method,
+            request.path,
+            request.query_string,
+            frozenset(k.lower() for k in request.headers),
+        )
+        if action is not None:
+            if action.delay_s > 0:
+                await asyncio.sleep(action.delay_s)
+            if action.status is not None:
+                return error_response(request, action.status, action.code, action.message)
+        try:
+            owned = await self.copies.intercept(request)
+            if owned is not None:
+                return owned
+            return await proxy.forward(
+                request,
+                self.session,
+                self.config.upstream,
+                rewrite=self.copies.response_rewriter(request),
+            )
+        except aiohttp.ClientError as exc:
+            log.warning("upstream error for %s %s: %s", request.method, request.path, exc)
+            return error_response(request, 502, "BadGateway", "Azurite did not answer.")

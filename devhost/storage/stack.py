@@ -1,0 +1,285 @@
+"""The local storage stack: Azurite (queue, table, internal blob) + the copy engine (public blob).
+
+`StorageStack` is what tests, devhost and `python -m devhost.storage` start. It is synchronous on
+purpose: the copy engine runs on its own event loop in a background thread, so callers with or
+without an event loop (pytest fixtures, the CLI, the Functions host) can use it alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import socket
+import tempfile
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from yarl import URL
+
+from devhost.storage.azurite import DEV_ACCOUNT_KEY, AzuriteOptions, AzuriteProcess
+from devhost.storage.certs import CertFiles, make_certs
+from devhost.storage.engine import CopyEngine, EngineConfig
+from devhost.storage.faults import FaultInjector
+
+__all__ = ["ACCOUNTS", "DEV_ACCOUNT_KEY", "StorageConfig", "StorageStack"]
+
+log = logging.getLogger(__name__)
+
+#: The destination account (the default) and a second account used as a copy source.
+ACCOUNTS: tuple[str, str] = ("devstoreaccount1", "devstoreaccount2")
+
+
+def _free_ports(host: str, count: int) -> list[int]:
+    """`count` distinct ports free on `host` now (held open together so they differ)."""
+    socks = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind((host, 0))
+            socks.append(sock)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+@dataclass(frozen=True, kw_only=True)
+class StorageConfig:
+    """Ports, protocol and copy behaviour of one storage stack (defaults: Azure's dev ports)."""
+
+    host: str = "127.0.0.1"
+    blob_port: int = 10000  # public blob port = copy engine
+    queue_port: int = 10001
+    table_port: int = 10002
+    https: bool = False  # HTTPS + --oauth basic
+    copy_rate_bytes_per_s: float | None = 64 * 1024 * 1024  # None = unlimited
+    all_async: bool = False
+    data_dir: Path | None = None  # None = a temp dir removed on stop
+    azurite_blob_port: int | None = None  # None = a free port picked at start
+    copy_chunk_bytes: int = 4 * 1024 * 1024
+    start_timeout_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.copy_rate_bytes_per_s is not None and self.copy_rate_bytes_per_s <= 0:
+            raise ValueError("copy_rate_bytes_per_s must be positive, or None for no limit")
+        if self.copy_chunk_bytes < 1 or self.copy_chunk_bytes > 100 * 1024 * 1024:
+            raise ValueError("copy_chunk_bytes must be between 1 byte and 100 MiB")
+
+    @classmethod
+    def free_ports(cls, **overrides: Any) -> StorageConfig:
+        """A config on free loopback ports (for tests); `overrides` set any other field."""
+        host = overrides.get("host", "127.0.0.1")
+        blob, queue, table, internal = _free_ports(host, 4)
+        ports = {
+            "blob_port": blob,
+            "queue_port": queue,
+            "table_port": table,
+            "azurite_blob_port": internal,
+        }
+        return cls(**{**ports, **overrides})
+
+
+class _EngineThread:
+    """Runs the copy engine's event loop in a daemon thread."""
+
+    def __init__(self, engine: CopyEngine) -> None:
+        self.engine = engine
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="copy-engine", daemon=True)
+
+    def start(self, timeout_s: float) -> None:
+        self._thread.start()
+        if not self._ready.wait(timeout_s):
+            raise RuntimeError("copy engine did not start in time")
+        if self._error is not None:
+            raise RuntimeError("copy engine failed to start") from self._error
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self.engine.start())
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+            self.loop.run_until_complete(self.engine.stop())
+            self.loop.close()
+            return
+        self._ready.set()
+        try:
+            self.loop.run_forever()
+        finally:
+            self.loop.run_until_complete(self.engine.stop())
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.close()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=30)
+
+
+class StorageStack:
+    """Azurite + copy engine, started and stopped together."""
+
+    def __init__(self, config: StorageConfig) -> None:
+        self.config = config
+        self.faults = FaultInjector()
+        self.ca_cert_path: Path | None = None
+        self._certs: CertFiles | None = None
+        self._temp_dir: Path | None = None
+        self._azurite: AzuriteProcess | None = None
+        self._engine: _EngineThread | None = None
+        self._lock = threading.Lock()
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start Azurite, then the copy engine in front of it; return when both serve."""
+        with self._lock:
+            if self._azurite is not None:
+                return
+            try:
+                self._start()
+            except BaseException:
+                self._stop()
+                raise
+
+    def _start(self) -> None:
+        cfg = self.config
+        if cfg.azurite_blob_port is None:
+            cfg = replace(cfg, azurite_blob_port=_free_ports(cfg.host, 1)[0])
+            self.config = cfg
+        assert cfg.azurite_blob_port is not None
+        if cfg.data_dir is None:
+            self._temp_dir = Path(tempfile.mkdtemp(prefix="devhost-storage-"))
+            data_dir = self._temp_dir
+        else:
+            data_dir = cfg.data_dir
+            data_dir.mkdir(parents=True, exist_ok=True)
+        if cfg.https:
+            self._certs = make_certs(data_dir / "certs")
+            self.ca_cert_path = self._certs.ca_path
+        self._azurite = AzuriteProcess(
+            AzuriteOptions(
+                host=cfg.host,
+                blob_port=cfg.azurite_blob_port,
+                queue_port=cfg.queue_port,
+                table_port=cfg.table_port,
+                location=data_dir / "azurite",
+                accounts=ACCOUNTS,
+                cert_path=self._certs.cert_path if self._certs else None,
+                key_path=self._certs.key_path if self._certs else None,
+                ca_path=self._certs.ca_path if self._certs else None,
+            ),
+            log_path=data_dir / "azurite.log",
+        )
+        self._azurite.start(cfg.start_timeout_s)
+        engine = CopyEngine(
+            EngineConfig(
+                host=cfg.host,
+                port=cfg.blob_port,
+                upstream=URL.build(scheme=self.scheme, host=cfg.host, port=cfg.azurite_blob_port),
+                accounts=ACCOUNTS,
+                account_key=DEV_ACCOUNT_KEY,
+                state_path=data_dir / "copystate.sqlite",
+                copy_rate_bytes_per_s=cfg.copy_rate_bytes_per_s,
+                all_async=cfg.all_async,
+                chunk_bytes=cfg.copy_chunk_bytes,
+                server_ssl=self._certs.server_context() if self._certs else None,
+                client_ssl=self._certs.client_context() if self._certs else None,
+            ),
+            self.faults,
+        )
+        self._engine = _EngineThread(engine)
+        self._engine.start(cfg.start_timeout_s)
+        log.info("storage stack up: blob %s", self.blob_endpoint())
+
+    def stop(self) -> None:
+        """Stop the engine and Azurite, remove the temp dir; safe to call more than once."""
+        with self._lock:
+            self._stop()
+
+    def _stop(self) -> None:
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.stop()
+        azurite, self._azurite = self._azurite, None
+        if azurite is not None:
+            azurite.stop()
+        temp, self._temp_dir = self._temp_dir, None
+        if temp is not None:
+            shutil.rmtree(temp, ignore_errors=True)
+            self.ca_cert_path = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def astart(self) -> None:
+        """`start()` off the caller's event loop."""
+        await asyncio.to_thread(self.start)
+
+    async def astop(self) -> None:
+        """`stop()` off the caller's event loop."""
+        await asyncio.to_thread(self.stop)
+
+    # -- addresses ---------------------------------------------------------------------------
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.config.https else "http"
+
+    @property
+    def engine(self) -> CopyEngine:
+        """The running copy engine (for tests that need its internals)."""
+        assert self._engine is not None, "storage stack not started"
+        return self._engine.engine
+
+    @property
+    def engine_loop(self) -> asyncio.AbstractEventLoop:
+        """The copy engine's event loop (to run coroutines on it from tests)."""
+        assert self._engine is not None, "storage stack not started"
+        return self._engine.loop
+
+    def _endpoint(self, port: int, account: str) -> str:
+        if account not in ACCOUNTS:
+            raise ValueError(f"unknown account {account!r}; this stack serves {ACCOUNTS}")
+        return f"{self.scheme}://{self.config.host}:{port}/{account}"
+
+    def blob_endpoint(self, account: str = ACCOUNTS[0]) -> str:
+        return self._endpoint(self.config.blob_port, account)
+
+    def queue_endpoint(self, account: str = ACCOUNTS[0]) -> str:
+        return self._endpoint(self.config.queue_port, account)
+
+    def table_endpoint(self, account: str = ACCOUNTS[0]) -> str:
+        return self._endpoint(self.config.table_port, account)
+
+    @property
+    def control_url(self) -> str:
+        """Base URL of the copy engine's control API."""
+        return f"{self.scheme}://{self.config.host}:{self.config.blob_port}/__copyengine"
+
+    def connection_string(self, account: str = ACCOUNTS[0]) -> str:
+        """A full connection string (explicit endpoints, so any port and protocol works)."""
+        return (
+            f"DefaultEndpointsProtocol={self.scheme};AccountName={account};"
+            f"AccountKey={DEV_ACCOUNT_KEY};"
+            f"BlobEndpoint={self.blob_endpoint(account)};"
+            f"QueueEndpoint={self.queue_endpoint(account)};"
+            f"TableEndpoint={self.table_endpoint(account)};"
+        )

@@ -1,0 +1,165 @@
+"""Run a Functions app under devhost from a test: a real subprocess on a free loopback port.
+
+A subprocess, not a thread: the app imports `function_app` and reads its settings from the
+process environment, so two apps (or an app and the test) must not share a process; and a
+restart test needs a process it can kill. The host binds port 0 and reports the port it got
+through a ready file, so there is no window in which another process can take it.
+
+    with run_app(APP_DIR, env={"AzureWebJobsStorage": stack.connection_string()}) as base_url:
+        urllib.request.urlopen(f"{base_url}/api/hello")
+
+    with AppHost(APP_DIR, env=...) as host:      # when a test needs to stop or restart it
+        host.restart(kill=True)                  # SIGKILL, then start again on the same history
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import devhost
+
+REPO_ROOT = Path(devhost.__file__).resolve().parent.parent
+STARTUP_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 30.0
+
+
+class HostStartError(RuntimeError):
+    """Raised when devhost exits or stays silent instead of serving; carries its output."""
+
+
+class AppHost:
+    """One devhost process serving one app; start, stop and restart it at will."""
+
+    def __init__(
+        self,
+        app_dir: Path | str,
+        *,
+        env: Mapping[str, str] | None = None,
+        port: int | None = None,
+        durable_db: Path | None = None,
+        extra_args: tuple[str, ...] = (),
+        startup_timeout_s: float = STARTUP_TIMEOUT_S,
+    ) -> None:
+        self.app_dir = Path(app_dir).resolve()
+        self._env = dict(env or {})
+        self._port = port
+        self._workdir = Path(tempfile.mkdtemp(prefix="devhost-"))
+        self.durable_db = durable_db or self._workdir / "durable.sqlite"
+        self._extra_args = extra_args
+        self._startup_timeout_s = startup_timeout_s
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log_path = self._workdir / "host.log"
+        self.base_url = ""
+
+    def _command(self, ready_file: Path) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "devhost",
+            "run",
+            str(self.app_dir),
+            "--port",
+            str(self._port or 0),
+            "--durable-db",
+            str(self.durable_db),
+            "--ready-file",
+            str(ready_file),
+            *self._extra_args,
+        ]
+
+    def _environment(self) -> dict[str, str]:
+        env = {**os.environ, **self._env, "PYTHONUNBUFFERED": "1"}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
+        return env
+
+    def start(self) -> str:
+        """Start the host and wait until it serves; return its base URL."""
+        if self._process is not None:
+            raise RuntimeError("the host is already running")
+        ready_file = self._workdir / "ready"
+        ready_file.unlink(missing_ok=True)
+        with self._log_path.open("ab") as log_file:
+            self._process = subprocess.Popen(
+                self._command(ready_file),
+                cwd=self.app_dir,
+                env=self._environment(),
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        deadline = time.monotonic() + self._startup_timeout_s
+        while not (ready_file.exists() and ready_file.read_text(encoding="utf-8")):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.stop(kill=True)
+                raise HostStartError(
+                    f"devhost did not start serving {self.app_dir}:\n{self.output()}"
+                )
+            time.sleep(0.05)
+        self.base_url = ready_file.read_text(encoding="utf-8").strip()
+        return self.base_url
+
+    def stop(self, *, kill: bool = False) -> int | None:
+        """Stop the host: SIGTERM and a graceful shutdown, or SIGKILL to simulate a crash."""
+        process, self._process = self._process, None
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            try:
+                process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        return process.returncode
+
+    def restart(self, *, kill: bool = False) -> str:
+        """Stop (or kill) the host and start it again on the same port choice and history."""
+        self.stop(kill=kill)
+        return self.start()
+
+    def output(self) -> str:
+        """Everything the host printed so far (all runs)."""
+        if not self._log_path.exists():
+            return ""
+        return self._log_path.read_text(encoding="utf-8", errors="replace")
+
+    def close(self) -> None:
+        """Stop the host and remove its temporary files."""
+        self.stop()
+        shutil.rmtree(self._workdir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+@contextmanager
+def run_app(
+    app_dir: Path | str,
+    *,
+    env: Mapping[str, str],
+    port: int | None = None,
+    durable_db: Path | None = None,
+) -> Iterator[str]:
+    """Serve an app for the duration of the block; yield its base URL (`http://127.0.0.1:N`)."""
+    with AppHost(app_dir, env=env, port=port, durable_db=durable_db) as host:
+        yield host.base_url

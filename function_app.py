@@ -1,0 +1,176 @@
+"""The Functions app: HTTP API, queue trigger, copy orchestrator and its activities.
+
+Thin on purpose: each trigger decodes its binding, calls `shared/`, and encodes the answer.
+Runs unmodified under the Azure Functions host (Python v2 model) and under devhost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Generator
+from typing import Any
+from urllib.parse import urlsplit
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from shared import activities, api
+from shared.orchestration import Activities, copy_orchestration
+from shared.settings import get_settings
+
+app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
+log = logging.getLogger("blobcopy")
+
+
+def _origin(req: func.HttpRequest) -> str:
+    parts = urlsplit(req.url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _encode(answer: api.ApiResponse) -> func.HttpResponse:
+    return func.HttpResponse(
+        json.dumps(answer.body),
+        status_code=answer.status,
+        headers=answer.headers,
+        mimetype="application/json",
+    )
+
+
+def _json_body(req: func.HttpRequest) -> Any:
+    return api.decode_json(req.get_body() or b"")
+
+
+@app.route(route="copies", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def start_copy_http(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """POST /api/copies: start a copy."""
+    try:
+        body = _json_body(req)
+    except api.RequestRejected as exc:
+        return _encode(api.rejected(exc))
+    answer = await api.start(client, body, get_settings(), _origin(req), req.params.get("code"))
+    return _encode(answer)
+
+
+@app.route(route="copies/{id}", methods=["GET"])
+@app.durable_client_input(client_name="client")
+async def get_copy_http(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """GET /api/copies/{id}: the copy's status document."""
+    instance_id = req.route_params["id"]
+    return _encode(await api.get(client, instance_id, _origin(req), req.params.get("code")))
+
+
+@app.route(route="copies/{id}/abort", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def abort_copy_http(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """POST /api/copies/{id}/abort: ask a running copy to stop."""
+    instance_id = req.route_params["id"]
+    body = req.get_body() or b""
+    return _encode(await api.abort(client, instance_id, body, _origin(req), req.params.get("code")))
+
+
+@app.route(route="copies", methods=["GET"])
+@app.durable_client_input(client_name="client")
+async def list_copies_http(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """GET /api/copies[?state=]: list copies."""
+    return _encode(await api.list_copies(client, req.params.get("state")))
+
+
+@app.queue_trigger(arg_name="msg", queue_name="copy-requests", connection="AzureWebJobsStorage")
+@app.durable_client_input(client_name="client")
+async def copy_requests_queue(
+    msg: func.QueueMessage, client: df.DurableOrchestrationClient
+) -> None:
+    """`copy-requests`: start or abort; invalid messages are logged and dropped, not retried."""
+    outcome = await api.handle_queue_message(client, msg.get_body(), get_settings())
+    level = logging.WARNING if outcome.startswith("dropped") else logging.INFO
+    log.log(level, "queue message %s: %s", msg.id, outcome)
+
+
+@app.orchestration_trigger(context_name="context")
+def copy_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    """One copy, from lease to result (shared/orchestration.py)."""
+    return (yield from copy_orchestration(context, ACTIVITIES))
+
+
+@app.activity_trigger(input_name="payload")
+def snapshot_destination(payload: dict) -> dict:  # type: ignore[type-arg]
+    """Snapshot the destination before the copy."""
+    return activities.snapshot_destination(payload)
+
+
+@app.activity_trigger(input_name="payload")
+def acquire_source_lease(payload: dict) -> dict:  # type: ignore[type-arg]
+    """Lease the source."""
+    return activities.acquire_source_lease(payload)
+
+
+@app.activity_trigger(input_name="payload")
+def renew_source_lease(payload: dict) -> dict:  # type: ignore[type-arg]
+    """Renew the source lease."""
+    return activities.renew_source_lease(payload)
+
+
+@app.activity_trigger(input_name="payload")
+def release_source_lease(payload: dict) -> dict:  # type: ignore[type-arg]
+    """Release the source lease."""
+    return activities.release_source_lease(payload)
+
+
+@app.activity_trigger(input_name="payload")
+def start_copy(payload: dict) -> dict:  # type: ignore[type-arg]
+    """Start the copy."""
+    return activities.start_copy(payload)
+
+
+@app.activity_trigger(input_name="payload")
+def check_copy(payload: dict) -> dict:  # type: ignore[type-arg]
+    """Read the copy status."""
+    return activities.check_copy(payload)
+
+
+@app.activity_trigger(input_name="payload")
+def abort_copy(payload: dict) -> dict:  # type: ignore[type-arg]
+    """Abort the copy."""
+    return activities.abort_copy(payload)
+
+
+@app.activity_trigger(input_name="payload")
+def finish_snapshot(payload: dict) -> dict:  # type: ignore[type-arg]
+    """Restore or drop the destination snapshot."""
+    return activities.finish_snapshot(payload)
+
+
+@app.activity_trigger(input_name="payload")
+def verify_copy(payload: dict) -> dict:  # type: ignore[type-arg]
+    """Verify the destination."""
+    return activities.verify_copy(payload)
+
+
+@app.activity_trigger(input_name="payload")
+def publish_result(payload: dict) -> dict:  # type: ignore[type-arg]
+    """Publish the result to a queue."""
+    return activities.publish_result(payload)
+
+
+ACTIVITIES = Activities(
+    snapshot_destination=snapshot_destination,
+    acquire_source_lease=acquire_source_lease,
+    renew_source_lease=renew_source_lease,
+    release_source_lease=release_source_lease,
+    start_copy=start_copy,
+    check_copy=check_copy,
+    abort_copy=abort_copy,
+    finish_snapshot=finish_snapshot,
+    verify_copy=verify_copy,
+    publish_result=publish_result,
+)

@@ -1,0 +1,1 @@
+"""The copy service's own logic: importable and testable without any Functions runtime."""

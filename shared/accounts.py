@@ -1,0 +1,132 @@
+"""Which storage account a blob URL belongs to, which credential it gets, and where we may write.
+
+An account is known by its blob endpoint. Azure endpoints are host-style
+(`https://<acct>.blob.core.windows.net`), emulator endpoints path-style
+(`http://127.0.0.1:10000/<acct>`); matching a URL compares scheme-less host and port (loopback
+names are one host) and then the endpoint's path prefix, so both styles resolve alike.
+An account with a key (from a connection string) signs service SAS with it; an account given only
+by URL uses managed identity (DefaultAzureCredential) and user delegation SAS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from shared.errors import ConfigurationError
+
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+_LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True)
+class Account:
+    """One configured storage account: where its blob endpoint is and how we authenticate."""
+
+    name: str
+    blob_endpoint: str
+    account_key: str | None = None
+    client_id: str | None = None
+
+    @property
+    def uses_key(self) -> bool:
+        """True when we sign with the account key (Azurite, connection strings)."""
+        return self.account_key is not None
+
+
+@dataclass(frozen=True)
+class BlobLocation:
+    """A blob URL resolved against the configured accounts."""
+
+    account: Account
+    container: str
+    blob: str
+    snapshot: str | None = None
+    version_id: str | None = None
+    has_sas: bool = False
+
+    @property
+    def base_url(self) -> str:
+        """The blob's URL without query: what SDK clients are built from."""
+        return f"{self.account.blob_endpoint}/{self.container}/{self.blob}"
+
+
+def _host_port(url: str) -> tuple[str, int, str]:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    host = "127.0.0.1" if host in _LOOPBACK else host
+    port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower(), 0)
+    return host, port, parts.path
+
+
+def parse_connection_string(text: str, setting: str) -> Account:
+    """Build an Account from a storage connection string (incl. UseDevelopmentStorage=true)."""
+    pairs = dict(part.split("=", 1) for part in text.strip().strip(";").split(";") if "=" in part)
+    if pairs.get("UseDevelopmentStorage", "").lower() == "true":
+        return Account("devstoreaccount1", "http://127.0.0.1:10000/devstoreaccount1", AZURITE_KEY)
+    name = pairs.get("AccountName")
+    if not name:
+        raise ConfigurationError(f"{setting}: connection string has no AccountName")
+    endpoint = pairs.get("BlobEndpoint")
+    if not endpoint:
+        protocol = pairs.get("DefaultEndpointsProtocol", "https")
+        suffix = pairs.get("EndpointSuffix", "core.windows.net")
+        endpoint = f"{protocol}://{name}.blob.{suffix}"
+    return Account(name, endpoint.rstrip("/"), pairs.get("AccountKey") or None)
+
+
+def account_from_url(url: str, setting: str, client_id: str | None = None) -> Account:
+    """Build a managed-identity Account from its blob endpoint URL."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"{setting}: not an http(s) blob endpoint URL: {url!r}")
+    path = parts.path.strip("/")
+    name = path.split("/")[0] if path else parts.hostname.split(".")[0]
+    return Account(name, url.strip().rstrip("/"), None, client_id)
+
+
+@dataclass(frozen=True)
+class AccountRegistry:
+    """The configured accounts and the destination allowlist (`account` or `account/container`)."""
+
+    accounts: tuple[Account, ...]
+    allowed_destinations: tuple[str, ...] = ("*",)
+
+    def by_name(self, name: str) -> Account | None:
+        """The account called `name`, if configured."""
+        return next((a for a in self.accounts if a.name == name), None)
+
+    def locate(self, url: str) -> BlobLocation | None:
+        """Resolve a blob URL to a configured account, or None for external URLs."""
+        host, port, path = _host_port(url)
+        query = parse_qs(urlsplit(url).query)
+        for account in self.accounts:
+            a_host, a_port, prefix = _host_port(account.blob_endpoint)
+            prefix = prefix.rstrip("/")
+            if (host, port) != (a_host, a_port) or not path.startswith(prefix + "/"):
+                continue
+            container, _, blob = path[len(prefix) + 1 :].partition("/")
+            return BlobLocation(
+                account,
+                unquote(container),
+                unquote(blob),
+                snapshot=query.get("snapshot", [None])[0],
+                version_id=query.get("versionid", query.get("versionId", [None]))[0],
+                has_sas="sig" in {k.lower() for k in query},
+            )
+        return None
+
+    def destination_allowed(self, location: BlobLocation) -> bool:
+        """True when the allowlist admits writing into this account and container."""
+        for entry in self.allowed_destinations:
+            account, _, container = entry.partition("/")
+            if account in ("*", location.account.name) and container in (
+                "",
+                "*",
+                location.container,
+            ):
+                return True
+        return False

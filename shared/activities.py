@@ -1,0 +1,119 @@
+"""Activity bodies: plain dict in, envelope out (`{"ok": true, ...}` or `{"ok": false, "error"}`).
+
+Permanent storage errors become a failure envelope, so the orchestrator ends the copy with the
+storage error code at once instead of burning retries. Transient errors and anything unexpected
+raise: `call_activity_with_retry` retries them, and the orchestrator reports the last one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from shared.blobops import BlobOps
+from shared.copystate import parse_iso
+from shared.errors import PermanentStorageError
+from shared.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=1)
+def ops() -> BlobOps:
+    """The process's BlobOps, built on first use from the environment."""
+    return BlobOps(get_settings())
+
+
+def envelope(name: str, work: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
+    """Run one activity's work; permanent storage errors become a failure envelope."""
+    try:
+        result = work() or {}
+    except PermanentStorageError as exc:
+        log.warning("%s failed permanently: %s", name, exc)
+        return {"ok": False, "error": exc.to_dict()}
+    return {"ok": True, **result}
+
+
+def snapshot_destination(payload: dict[str, Any]) -> dict[str, Any]:
+    """Snapshot the destination (if it exists) so an abort can restore it."""
+    return envelope(
+        "snapshot_destination",
+        lambda: {"snapshot": ops().snapshot_destination(payload["destination_url"])},
+    )
+
+
+def acquire_source_lease(payload: dict[str, Any]) -> dict[str, Any]:
+    """Lease the source for the copy's duration (renewed) or until released (infinite)."""
+    return envelope(
+        "acquire_source_lease",
+        lambda: ops().acquire_lease(
+            payload["source_url"], payload["lease_id"], int(payload["duration"])
+        ),
+    )
+
+
+def renew_source_lease(payload: dict[str, Any]) -> dict[str, Any]:
+    """Renew the finite source lease (re-acquiring it if it lapsed unclaimed)."""
+    return envelope(
+        "renew_source_lease",
+        lambda: ops().renew_lease(
+            payload["source_url"], payload["lease_id"], int(payload["duration"])
+        ),
+    )
+
+
+def release_source_lease(payload: dict[str, Any]) -> dict[str, Any]:
+    """Release the source lease."""
+    return envelope(
+        "release_source_lease",
+        lambda: ops().release_lease(payload["source_url"], payload["lease_id"]),
+    )
+
+
+def start_copy(payload: dict[str, Any]) -> dict[str, Any]:
+    """Create the source SAS (never returned) and start the copy."""
+    deadline = parse_iso(payload["deadline"])
+    return envelope("start_copy", lambda: ops().start_copy(payload["request"], deadline))
+
+
+def check_copy(payload: dict[str, Any]) -> dict[str, Any]:
+    """Read the copy's status and progress."""
+    return envelope(
+        "check_copy", lambda: ops().check_copy(payload["destination_url"], payload.get("copy_id"))
+    )
+
+
+def abort_copy(payload: dict[str, Any]) -> dict[str, Any]:
+    """Abort the copy, or report its true final state if it already ended."""
+    return envelope(
+        "abort_copy", lambda: ops().abort_copy(payload["destination_url"], payload.get("copy_id"))
+    )
+
+
+def finish_snapshot(payload: dict[str, Any]) -> dict[str, Any]:
+    """Restore the destination from its snapshot (unless the copy succeeded), then drop it."""
+    return envelope(
+        "finish_snapshot",
+        lambda: ops().finish_snapshot(
+            payload["destination_url"], payload["snapshot"], bool(payload["restore"])
+        ),
+    )
+
+
+def verify_copy(payload: dict[str, Any]) -> dict[str, Any]:
+    """Check the destination's length and MD5 against the source."""
+    return envelope(
+        "verify_copy",
+        lambda: {
+            "checked": ops().verify(
+                payload["source_url"], payload["destination_url"], payload.get("total_bytes")
+            )
+        },
+    )
+
+
+def publish_result(payload: dict[str, Any]) -> dict[str, Any]:
+    """Publish the final status document to the requested queue."""
+    return envelope("publish_result", lambda: ops().publish(payload["queue"], payload["document"]))

@@ -1,0 +1,203 @@
+"""HTTP and queue handling, independent of azure.functions: decoded input in, ApiResponse out.
+
+`client` is a Durable orchestration client (`start_new`, `get_status`, `get_status_all`,
+`raise_event`); tests pass a fake. Status codes follow the async pattern Logic Apps speaks:
+202 + Location + Retry-After while a copy runs, 200 once it is over.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from shared import status
+from shared.copystate import CopyPlan, iso
+from shared.errors import RequestRejected
+from shared.requests import AbortRequest, CopyRequest, decode_json, parse_queue_message
+from shared.requests import parse_copy_request as parse_request
+from shared.settings import Settings
+
+ORCHESTRATOR = "copy_orchestrator"
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    """What a trigger encodes: status code, JSON body, headers."""
+
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def rejected(exc: RequestRejected) -> ApiResponse:
+    """The error body: `{"error": {"code", "message", "fields": [{"field", "message"}]}}`."""
+    fields = [{"field": k, "message": v} for k, v in sorted(exc.fields.items())]
+    code = {400: "InvalidRequest", 403: "Forbidden", 404: "NotFound", 409: "Conflict"}
+    error = {"code": code.get(exc.status, "Error"), "message": exc.message, "fields": fields}
+    return ApiResponse(exc.status, {"error": error})
+
+
+def status_url(base_url: str, instance_id: str, code: str | None = None) -> str:
+    """The status URL of a copy (keeps the caller's function key so Logic Apps can poll)."""
+    url = f"{base_url.rstrip('/')}/api/copies/{quote(instance_id, safe='')}"
+    return f"{url}?code={quote(code, safe='')}" if code else url
+
+
+def retry_after(doc: dict[str, Any]) -> str:
+    """Seconds until a poll is worth it: the ETA, bounded to [1, 60]."""
+    eta = (doc.get("progress") or {}).get("eta_seconds")
+    return str(math.ceil(min(max(eta if eta is not None else 2.0, 1.0), 60.0)))
+
+
+def build_plan(request: CopyRequest, settings: Settings, instance_id: str) -> CopyPlan:
+    """Resolve accounts and defaults into the orchestration input; 403 outside the allowlist."""
+    registry = settings.registry
+    dest = registry.locate(request.destination.url)
+    if dest is None or not dest.blob or not registry.destination_allowed(dest):
+        raise RequestRejected(
+            403, "destination not allowed", {"destination.url": "outside the allowlist"}
+        )
+    src = registry.locate(request.source.url)
+    leasable = src is not None and not (src.snapshot or src.version_id)
+    return CopyPlan(
+        id=instance_id,
+        request=request.model_dump(mode="json"),
+        fingerprint=request.fingerprint(),
+        created=iso(dt.datetime.now(dt.UTC)),
+        lease=request.lease_source if leasable else "none",
+        lease_seconds=settings.lease_seconds,
+        timeout_seconds=request.timeout_seconds or settings.default_timeout_seconds,
+        poll_min=settings.poll_min_seconds,
+        poll_max=settings.poll_max_seconds,
+        polls_per_execution=settings.polls_per_execution,
+        retry_attempts=settings.retry_attempts,
+        retry_first_ms=int(settings.retry_first_seconds * 1000),
+    )
+
+
+def _input_of(existing: Any) -> dict[str, Any]:
+    raw = getattr(existing, "input_", None)
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _exists(found: Any) -> bool:
+    return bool(found) and getattr(found, "runtime_status", None) is not None
+
+
+def document_of(found: Any) -> dict[str, Any]:
+    """The public status document of a Durable instance status object."""
+    runtime = getattr(found.runtime_status, "value", found.runtime_status)
+    return status.from_instance(
+        instance_id=str(found.instance_id),
+        runtime_status=str(runtime),
+        request=_input_of(found).get("request"),
+        custom_status=found.custom_status,
+        output=found.output,
+        created=found.created_time,
+        updated=found.last_updated_time,
+    )
+
+
+async def start(
+    client: Any, raw: Any, settings: Settings, base_url: str, code: str | None = None
+) -> ApiResponse:
+    """POST /api/copies: validate, then start (or find the same) copy; 202 + Location."""
+    try:
+        request = parse_request(raw, settings)
+        plan = build_plan(request, settings, request.id or uuid.uuid4().hex)
+        existing = await client.get_status(plan.id, show_input=True)
+        if not _exists(existing):
+            try:
+                await client.start_new(ORCHESTRATOR, plan.id, plan.to_input())
+            except Exception:
+                existing = await client.get_status(plan.id, show_input=True)  # lost a race?
+                if not _exists(existing):
+                    raise
+        if _exists(existing) and _input_of(existing).get("fingerprint") != plan.fingerprint:
+            raise RequestRejected(409, "id already used for a different request", {"id": "in use"})
+    except RequestRejected as exc:
+        return rejected(exc)
+    location = status_url(base_url, plan.id, code)
+    body = {"id": plan.id, "status_url": location}
+    return ApiResponse(202, body, {"Location": location, "Retry-After": "2"})
+
+
+async def get(client: Any, instance_id: str, base_url: str, code: str | None = None) -> ApiResponse:
+    """GET /api/copies/{id}: 202 + Retry-After while running, 200 when over, 404 unknown."""
+    found = await client.get_status(instance_id, show_input=True)
+    if not _exists(found) or getattr(found, "name", ORCHESTRATOR) not in (None, ORCHESTRATOR):
+        return rejected(RequestRejected(404, "no such copy", {"id": "unknown"}))
+    doc = document_of(found)
+    if doc["state"] in status.FINAL_STATES:
+        return ApiResponse(200, doc)
+    headers = {"Location": status_url(base_url, instance_id, code), "Retry-After": retry_after(doc)}
+    return ApiResponse(202, doc, headers)
+
+
+async def abort(
+    client: Any, instance_id: str, body: bytes, base_url: str, code: str | None = None
+) -> ApiResponse:
+    """POST /api/copies/{id}/abort: raise `abort`; 409 if already over, 404 unknown."""
+    try:
+        raw = decode_json(body) if body.strip() else {}
+        reason = raw.get("reason") if isinstance(raw, dict) else None
+        if reason is not None and not isinstance(reason, str):
+            raise RequestRejected(400, "invalid abort request", {"reason": "must be a string"})
+    except RequestRejected as exc:
+        return rejected(exc)
+    found = await client.get_status(instance_id)
+    if not _exists(found):
+        return rejected(RequestRejected(404, "no such copy", {"id": "unknown"}))
+    doc = document_of(found)
+    if doc["state"] in status.FINAL_STATES:
+        return ApiResponse(
+            409,
+            {
+                "error": {"code": "Conflict", "message": "copy already over", "fields": []},
+                "copy": doc,
+            },
+        )
+    await client.raise_event(instance_id, "abort", {"reason": reason})
+    location = status_url(base_url, instance_id, code)
+    return ApiResponse(
+        202, {"id": instance_id, "status_url": location}, {"Location": location, "Retry-After": "1"}
+    )
+
+
+async def list_copies(client: Any, state: str | None) -> ApiResponse:
+    """GET /api/copies[?state=]: every copy's status document, optionally of one state."""
+    if state is not None and state not in status.STATES:
+        return rejected(
+            RequestRejected(400, "invalid filter", {"state": f"one of {', '.join(status.STATES)}"})
+        )
+    found = await client.get_status_all()
+    docs = [
+        document_of(f) for f in found if getattr(f, "name", ORCHESTRATOR) in (None, ORCHESTRATOR)
+    ]
+    return ApiResponse(200, {"copies": [d for d in docs if state in (None, d["state"])]})
+
+
+async def handle_queue_message(client: Any, body: bytes | str, settings: Settings) -> str:
+    """A `copy-requests` message: start or abort. Bad input is described, never raised."""
+    try:
+        message = parse_queue_message(body, settings)
+    except RequestRejected as exc:
+        return f"dropped invalid message: {exc.message}: {json.dumps(exc.fields, sort_keys=True)}"
+    if isinstance(message, AbortRequest):
+        answer = await abort(
+            client, message.id, json.dumps({"reason": message.reason}).encode(), ""
+        )
+        return f"abort {message.id}: {answer.status}"
+    answer = await start(client, message.model_dump(mode="json", exclude_none=True), settings, "")
+    if answer.status >= 400:
+        return f"dropped message: {answer.status} {json.dumps(answer.body, sort_keys=True)}"
+    return f"started {answer.body['id']}"

@@ -1,0 +1,335 @@
+"""Storage operations of a copy: SAS, lease, start / check / abort, snapshot, verify, publish.
+
+Clients are built lazily from an account URL and a credential (account key for Azurite and
+connection strings, DefaultAzureCredential otherwise), never at import. Every SDK call runs
+inside `map_storage_errors`, so callers only see `shared.errors` types; no message carries a SAS
+signature. A copy observation is a plain dict: status (pending|success|failed|aborted), copy_id,
+bytes_copied, total_bytes, description.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import json
+from functools import cached_property
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError
+from azure.storage.blob import (
+    BlobClient,
+    BlobLeaseClient,
+    BlobSasPermissions,
+    BlobServiceClient,
+    StandardBlobTier,
+    generate_blob_sas,
+)
+
+from shared.accounts import Account, BlobLocation
+from shared.errors import (
+    CopyFailed,
+    DestinationExists,
+    LeaseConflict,
+    PermanentStorageError,
+    StorageError,
+    map_storage_errors,
+)
+from shared.settings import Settings
+
+SAS_MARGIN = dt.timedelta(minutes=15)
+CLOCK_SKEW = dt.timedelta(minutes=5)
+MAX_DELEGATION = dt.timedelta(days=7)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def parse_progress(text: str | None) -> tuple[int | None, int | None]:
+    """`x-ms-copy-progress` "copied/total" as two ints (None when absent or malformed)."""
+    try:
+        copied, total = (text or "").split("/")
+        return int(copied), int(total)
+    except ValueError:
+        return None, None
+
+
+def observation(props: Any) -> dict[str, Any]:
+    """A copy observation from blob properties."""
+    copy = props.copy
+    copied, total = parse_progress(copy.progress)
+    if copy.status == "success" and total is None:
+        copied = total = props.size
+    return {
+        "ok": True,
+        "status": copy.status or "success",
+        "copy_id": copy.id,
+        "bytes_copied": copied,
+        "total_bytes": total,
+        "description": copy.status_description,
+    }
+
+
+class BlobOps:
+    """Storage calls for the configured accounts; one instance per process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._services: dict[str, BlobServiceClient] = {}
+
+    @cached_property
+    def _token_credential(self) -> Any:
+        from azure.identity import DefaultAzureCredential
+
+        return DefaultAzureCredential()
+
+    def _credential(self, account: Account) -> Any:
+        if account.account_key:
+            return {"account_name": account.name, "account_key": account.account_key}
+        if account.client_id:
+            from azure.identity import DefaultAzureCredential
+
+            return DefaultAzureCredential(managed_identity_client_id=account.client_id)
+        return self._token_credential
+
+    def service(self, account: Account) -> BlobServiceClient:
+        """The account's service client, built on first use."""
+        if account.name not in self._services:
+            self._services[account.name] = BlobServiceClient(
+                account.blob_endpoint, credential=self._credential(account)
+            )
+        return self._services[account.name]
+
+    def locate(self, url: str) -> BlobLocation | None:
+        """The configured account a URL belongs to, or None for external sources."""
+        return self.settings.registry.locate(url)
+
+    def blob(self, location: BlobLocation, snapshot: str | None = None) -> BlobClient:
+        """A client for the blob (or one of its snapshots)."""
+        return self.service(location.account).get_blob_client(
+            location.container, location.blob, snapshot=snapshot or location.snapshot
+        )
+
+    def destination(self, url: str) -> BlobClient:
+        """The destination's client; the edge already refused unconfigured destinations."""
+        location = self.locate(url)
+        if location is None:
+            raise CopyFailed("DestinationNotConfigured", "destination account is not configured")
+        return self.blob(location)
+
+    def create_source_sas(self, location: BlobLocation, expiry: dt.datetime) -> str:
+        """A read-only SAS query for one blob (snapshot or version), expiring at `expiry`."""
+        start = _now() - CLOCK_SKEW
+        common: dict[str, Any] = {
+            "account_name": location.account.name,
+            "container_name": location.container,
+            "blob_name": location.blob,
+            "snapshot": location.snapshot,
+            "version_id": location.version_id,
+            "permission": BlobSasPermissions(read=True),
+            "start": start,
+        }
+        if location.account.account_key:
+            return generate_blob_sas(
+                account_key=location.account.account_key, expiry=expiry, **common
+            )
+        expiry = min(expiry, start + MAX_DELEGATION)
+        with map_storage_errors():
+            key = self.service(location.account).get_user_delegation_key(start, expiry)
+        return generate_blob_sas(user_delegation_key=key, expiry=expiry, **common)
+
+    def readable_source(self, url: str, deadline: dt.datetime) -> str:
+        """The URL the service copies from: ours get a SAS, others are used as given."""
+        location = self.locate(url)
+        if location is None or location.has_sas:
+            return url
+        sas = self.create_source_sas(location, deadline + SAS_MARGIN)
+        query = [
+            p
+            for p in (
+                f"snapshot={location.snapshot}" if location.snapshot else "",
+                f"versionid={location.version_id}" if location.version_id else "",
+            )
+            if p
+        ]
+        return f"{location.base_url}?{'&'.join([*query, sas])}"
+
+    def _lease(self, url: str, lease_id: str) -> BlobLeaseClient:
+        location = self.locate(url)
+        if location is None:
+            raise LeaseConflict("SourceNotConfigured", "only sources in configured accounts lease")
+        base = BlobLocation(location.account, location.container, location.blob)
+        return BlobLeaseClient(self.blob(base), lease_id=lease_id)
+
+    def acquire_lease(self, url: str, lease_id: str, duration: int) -> None:
+        """Acquire (or, with the same id, re-acquire) the source lease."""
+        with map_storage_errors():
+            self._lease(url, lease_id).acquire(lease_duration=duration)
+
+    def renew_lease(self, url: str, lease_id: str, duration: int) -> None:
+        """Renew our lease; if it expired meanwhile and nobody took it, take it back."""
+        try:
+            with map_storage_errors():
+                self._lease(url, lease_id).renew()
+        except LeaseConflict:
+            self.acquire_lease(url, lease_id, duration)
+
+    def release_lease(self, url: str, lease_id: str) -> None:
+        """Release our lease; a lease already gone is fine."""
+        try:
+            with map_storage_errors():
+                self._lease(url, lease_id).release()
+        except LeaseConflict:
+            return
+
+    def start_copy(self, request: dict[str, Any], deadline: dt.datetime) -> dict[str, Any]:
+        """Start the copy (requires_sync=False) honouring overwrite, metadata, tags and tier."""
+        dest = self.destination(request["destination"]["url"])
+        options: dict[str, Any] = {"requires_sync": False}
+        if request.get("tags"):
+            options["tags"] = request["tags"]
+        if request.get("tier"):
+            options["standard_blob_tier"] = StandardBlobTier(request["tier"])
+        overwrite = request.get("overwrite", "always")
+        if overwrite == "never":
+            options.update(etag="*", match_condition=MatchConditions.IfMissing)
+        elif overwrite == "if_newer":
+            with map_storage_errors():
+                existing = dest.get_blob_properties() if dest.exists() else None
+            if existing is not None:
+                options["source_if_modified_since"] = existing.last_modified
+        source = self.readable_source(request["source"]["url"], deadline)
+        try:
+            with map_storage_errors():
+                started = dest.start_copy_from_url(
+                    source, request.get("metadata") or None, **options
+                )
+        except StorageError as exc:
+            return self._start_refused(exc, dest, request, overwrite)
+        if started.get("copy_status") == "pending":
+            return {
+                "ok": True,
+                "status": "pending",
+                "copy_id": started.get("copy_id"),
+                "bytes_copied": 0,
+                "total_bytes": None,
+                "description": None,
+            }
+        with map_storage_errors():
+            return observation(dest.get_blob_properties())
+
+    def _start_refused(
+        self, exc: StorageError, dest: BlobClient, request: dict[str, Any], overwrite: str
+    ) -> dict[str, Any]:
+        """Interpret a refused start: skip, adopt our own earlier attempt, or raise."""
+        if overwrite == "never" and exc.code in ("ConditionNotMet", "BlobAlreadyExists"):
+            raise DestinationExists("DestinationExists", "destination exists and overwrite=never")
+        if overwrite == "if_newer" and exc.code in ("SourceConditionNotMet", "ConditionNotMet"):
+            return {
+                "ok": True,
+                "status": "success",
+                "copy_id": None,
+                "skipped": True,
+                "bytes_copied": None,
+                "total_bytes": None,
+                "description": "destination newer",
+            }
+        if exc.code == "PendingCopyOperation":  # a retried start whose first attempt got through
+            with map_storage_errors():
+                props = dest.get_blob_properties()
+            wanted = request["source"]["url"].split("?")[0]
+            if (props.copy.source or "").split("?")[0] == wanted:
+                return observation(props)
+        raise exc
+
+    def check_copy(self, url: str, copy_id: str | None) -> dict[str, Any]:
+        """Read the destination's copy status (one Get Blob Properties)."""
+        with map_storage_errors():
+            props = self.destination(url).get_blob_properties()
+        seen = observation(props)
+        if copy_id and seen["copy_id"] != copy_id:
+            raise CopyFailed("CopyReplaced", "another copy replaced ours on the destination")
+        return seen
+
+    def abort_copy(self, url: str, copy_id: str | None) -> dict[str, Any]:
+        """Abort the copy; if it already ended, say how (the true final state)."""
+        dest = self.destination(url)
+        try:
+            with map_storage_errors():
+                if copy_id:
+                    dest.abort_copy(copy_id)
+                return {**observation(dest.get_blob_properties()), "status": "aborted"}
+        except PermanentStorageError as exc:
+            if exc.code not in ("NoPendingCopyOperation", "CopyIdMismatch", "BlobNotFound"):
+                raise
+        with map_storage_errors():
+            return (
+                observation(dest.get_blob_properties())
+                if dest.exists()
+                else {"ok": True, "status": "aborted", "copy_id": copy_id}
+            )
+
+    def snapshot_destination(self, url: str) -> str | None:
+        """Snapshot the destination so an abort can restore it; None if it does not exist."""
+        dest = self.destination(url)
+        with map_storage_errors():
+            if not dest.exists():
+                return None
+            return str(dest.create_snapshot()["snapshot"])
+
+    def finish_snapshot(self, url: str, snapshot: str, restore: bool) -> None:
+        """Copy the snapshot back over the destination if asked, then drop it once safe."""
+        location = self.locate(url)
+        if location is None:
+            return
+        dest = self.blob(location)
+        with map_storage_errors():
+            if restore:
+                snap = BlobLocation(location.account, location.container, location.blob, snapshot)
+                sas = self.create_source_sas(snap, _now() + dt.timedelta(hours=1))
+                result = dest.start_copy_from_url(f"{location.base_url}?snapshot={snapshot}&{sas}")
+                if result.get("copy_status") != "success":
+                    return  # still copying from the snapshot: keep it
+            self.blob(location, snapshot=snapshot).delete_blob()
+
+    def verify(self, source_url: str, dest_url: str, total_bytes: int | None) -> list[str]:
+        """Check length (and MD5 when both sides have one); the checks made, or CopyFailed."""
+        with map_storage_errors():
+            dest = self.destination(dest_url).get_blob_properties()
+        checked = ["length"]
+        if total_bytes is not None and dest.size != total_bytes:
+            raise CopyFailed("VerificationFailed", f"length {dest.size} != {total_bytes}")
+        location = self.locate(source_url)
+        if location is not None:
+            with map_storage_errors():
+                src = self.blob(location).get_blob_properties()
+            if src.size != dest.size:
+                raise CopyFailed("VerificationFailed", f"length {dest.size} != source {src.size}")
+            a, b = src.content_settings.content_md5, dest.content_settings.content_md5
+            if a and b:
+                checked.append("md5")
+                if bytes(a) != bytes(b):
+                    raise CopyFailed("VerificationFailed", "MD5 differs from the source")
+        return checked
+
+    def publish(self, queue: str, document: dict[str, Any]) -> None:
+        """Send the result to a queue in the host's storage (base64, as Functions reads)."""
+        from azure.storage.queue import QueueClient, QueueServiceClient
+
+        settings = self.settings
+        with map_storage_errors():
+            if settings.queue_connection_string:
+                service = QueueServiceClient.from_connection_string(
+                    settings.queue_connection_string
+                )
+            elif settings.queue_service_url:
+                service = QueueServiceClient(settings.queue_service_url, self._token_credential)
+            else:
+                raise CopyFailed("QueueNotConfigured", "set AzureWebJobsStorage to notify")
+            client: QueueClient = service.get_queue_client(queue)
+            with contextlib.suppress(ResourceExistsError):
+                client.create_queue()
+            text = json.dumps(document)
+            client.send_message(base64.b64encode(text.encode()).decode())

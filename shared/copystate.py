@@ -1,0 +1,101 @@
+"""The orchestration's input (`CopyPlan`) and the state it carries across continue_as_new.
+
+Both are plain JSON-able dicts at the Durable boundary. Everything the orchestrator needs from
+the configuration is resolved at the edge and put in the plan, so replays never read the
+environment. Times are ISO-8601 UTC strings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from shared.polling import Observation
+
+UTC = dt.UTC
+
+
+def utc(value: dt.datetime) -> dt.datetime:
+    """The same instant as an aware UTC datetime (the SDK gives aware ones; tests may not)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def iso(value: dt.datetime) -> str:
+    """ISO-8601 text with a Z, the form stored in state and shown in status documents."""
+    return utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(text: str) -> dt.datetime:
+    """Inverse of `iso`."""
+    return utc(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
+
+
+@dataclass(frozen=True)
+class Carry:
+    """What one execution hands the next through continue_as_new."""
+
+    deadline: str
+    copy_id: str | None = None
+    started_at: str | None = None
+    lease_id: str | None = None
+    lease_renewed_at: str | None = None
+    snapshot: str | None = None
+    next_poll_at: str | None = None
+    last: dict[str, Any] | None = None
+    previous: dict[str, Any] | None = None
+    idle_reads: int = 0
+    status_reads: int = 0
+    eta: float | None = None
+    executions: int = 1
+
+    def observation(self, which: str) -> Observation | None:
+        """`last` or `previous` as a polling Observation."""
+        raw = self.last if which == "last" else self.previous
+        return Observation(raw["at"], raw["bytes"], raw["total"]) if raw else None
+
+
+@dataclass(frozen=True)
+class CopyPlan:
+    """The orchestration input: the validated request plus settings resolved at the edge."""
+
+    id: str
+    request: dict[str, Any]
+    fingerprint: str
+    created: str
+    lease: str = "none"
+    lease_seconds: int = 60
+    timeout_seconds: int = 86400
+    poll_min: float = 1.0
+    poll_max: float = 604800.0
+    polls_per_execution: int = 100
+    retry_attempts: int = 4
+    retry_first_ms: int = 2000
+    carry: Carry | None = field(default=None)
+
+    @property
+    def source_url(self) -> str:
+        """The source URL as the caller gave it (may carry the caller's SAS)."""
+        return str(self.request["source"]["url"])
+
+    @property
+    def destination_url(self) -> str:
+        """The destination blob URL."""
+        return str(self.request["destination"]["url"])
+
+    def to_input(self) -> dict[str, Any]:
+        """The plan as orchestration input."""
+        return asdict(self)
+
+    def with_carry(self, carry: Carry) -> CopyPlan:
+        """The plan for the next execution."""
+        return replace(self, carry=carry)
+
+    @classmethod
+    def from_input(cls, raw: Any) -> CopyPlan:
+        """Rebuild from orchestration input (a dict, or JSON text on some hosts)."""
+        import json
+
+        data = json.loads(raw) if isinstance(raw, str) else dict(raw)
+        carry = data.pop("carry", None)
+        return cls(**data, carry=Carry(**carry) if carry else None)

@@ -1,0 +1,108 @@
+"""When to read a pending copy's status next: a pure function of what the copy has shown so far.
+
+A fixed interval either wastes reads on long copies or adds latency to short ones. Instead:
+
+- no progress visible yet (or stalled): exponential back-off from `min_seconds`;
+- progress visible: estimate the rate. The first estimate (bytes / time since we started the copy)
+  is biased by however late the service began copying, so we look again at a quarter of the
+  estimated remaining time; from then on the rate comes from two observations (unbiased for a
+  steady copy). Far from the end we look at 95% of the remaining time to refine once more; near
+  it we look just after the estimated finish (`LEAD_SECONDS` late, so we see it done).
+
+Every delay is clamped to [min_seconds, max_seconds]; the orchestrator further bounds it by the
+lease renewal due time and the deadline. On a steady copy this makes 2-4 reads at any duration
+(see `simulate_steady_copy`), with the finish seen within `LEAD_SECONDS` (+ timer latency).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LEAD_SECONDS = 0.2
+FIRST_ESTIMATE_FRACTION = 0.25
+REFINE_FRACTION = 0.95
+REFINE_HORIZON_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One status read: seconds since the copy was started, and its `copied/total` progress."""
+
+    at: float
+    bytes_copied: int | None
+    total_bytes: int | None
+
+
+@dataclass(frozen=True)
+class PollPlan:
+    """The decision: wait `delay` seconds; `eta` is the estimated seconds to completion."""
+
+    delay: float
+    eta: float | None
+
+
+def estimate_rate(current: Observation, previous: Observation | None) -> tuple[float, bool] | None:
+    """Bytes per second and whether it is a two-point (unbiased) estimate; None if unknown."""
+    copied = current.bytes_copied or 0
+    if previous and (previous.bytes_copied or 0) > 0:
+        moved, span = copied - (previous.bytes_copied or 0), current.at - previous.at
+        if moved > 0 and span > 0:
+            return moved / span, True
+    if copied > 0 and current.at > 0:
+        return copied / current.at, False
+    return None
+
+
+def next_poll(
+    current: Observation,
+    previous: Observation | None,
+    idle_reads: int,
+    min_seconds: float,
+    max_seconds: float,
+) -> PollPlan:
+    """Plan the next status read after `current` (`idle_reads`: reads in a row without progress)."""
+
+    def clamp(delay: float) -> float:
+        return min(max(delay, min_seconds), max_seconds)
+
+    rate = estimate_rate(current, previous)
+    if rate is None or current.total_bytes is None or idle_reads > 0:
+        return PollPlan(clamp(min_seconds * 2.0 ** min(idle_reads, 30)), None)
+    per_second, unbiased = rate
+    remaining = max(current.total_bytes - (current.bytes_copied or 0), 0) / per_second
+    if not unbiased:
+        delay = remaining * FIRST_ESTIMATE_FRACTION
+    elif remaining > REFINE_HORIZON_SECONDS:
+        delay = remaining * REFINE_FRACTION
+    else:
+        delay = remaining + LEAD_SECONDS
+    return PollPlan(clamp(delay), remaining)
+
+
+def simulate_steady_copy(
+    duration: float,
+    *,
+    start_lag: float = 0.0,
+    min_seconds: float = 1.0,
+    max_seconds: float = 604800.0,
+    total_bytes: int = 1 << 30,
+) -> tuple[int, float]:
+    """Reads needed and detection delay for a steady copy of `duration` seconds.
+
+    `start_lag` is how long after our clock's zero the service starts moving bytes (negative:
+    it started before our start_copy call returned).
+    """
+    previous: Observation | None = None
+    current = Observation(0.0, 0, None)
+    idle, now, reads = 0, 0.0, 0
+    while True:
+        plan = next_poll(current, previous, idle, min_seconds, max_seconds)
+        now += plan.delay
+        reads += 1
+        done_fraction = min(max((now - start_lag) / duration, 0.0), 1.0)
+        observed = Observation(now, int(total_bytes * done_fraction), total_bytes)
+        if observed.bytes_copied == total_bytes:
+            return reads, now - (start_lag + duration)
+        moved = (observed.bytes_copied or 0) > (current.bytes_copied or 0)
+        idle = 0 if moved else idle + 1
+        previous, current = current, observed

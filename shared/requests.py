@@ -1,0 +1,182 @@
+"""Copy and abort requests: frozen models, validated once where data enters (HTTP or queue).
+
+`parse_copy_request` names every wrong field in one `RequestRejected(400)`, so a caller fixes a
+request in one round trip; it never raises anything else for bad input (no 500s). Checks that
+need the configuration (timeout limit, the destination allowlist) take the settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qs, urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from shared.errors import RequestRejected
+from shared.settings import Settings
+
+MAX_BODY_BYTES = 64 * 1024
+_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
+_QUEUE = r"^[a-z0-9](?:[a-z0-9]|-[a-z0-9]){1,62}$"
+_METADATA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TAG_TEXT = re.compile(r"^[A-Za-z0-9 +\-./:=_]*$")
+_FROZEN = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class BlobRef(BaseModel):
+    """A source or destination: an absolute http(s) URL."""
+
+    model_config = _FROZEN
+    url: Annotated[str, Field(min_length=1, max_length=4096)]
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http(s) URL")
+        if not parts.path.strip("/"):
+            raise ValueError("must name a blob or object, not just a host")
+        return value
+
+
+class PollBounds(BaseModel):
+    """Caller's bounds on the interval between two status reads, in seconds."""
+
+    model_config = _FROZEN
+    min_seconds: Annotated[float, Field(gt=0, le=3600)] | None = None
+    max_seconds: Annotated[float, Field(gt=0, le=604800)] | None = None
+
+
+class Notify(BaseModel):
+    """Where to publish the final result: a storage queue in the host's storage account."""
+
+    model_config = _FROZEN
+    queue: Annotated[str, Field(min_length=3, max_length=63, pattern=_QUEUE)]
+
+
+class CopyRequest(BaseModel):
+    """One blob copy, as callers send it over HTTP or the `copy-requests` queue."""
+
+    model_config = _FROZEN
+    source: BlobRef
+    destination: BlobRef
+    id: Annotated[str, Field(pattern=_ID)] | None = None
+    overwrite: Literal["always", "never", "if_newer"] = "always"
+    lease_source: Literal["renewed", "none", "infinite"] = "renewed"
+    metadata: dict[str, Annotated[str, Field(max_length=8192)]] = Field(default_factory=dict)
+    tags: dict[str, Annotated[str, Field(max_length=256)]] = Field(default_factory=dict)
+    tier: Literal["Hot", "Cool", "Cold", "Archive"] | None = None
+    timeout_seconds: Annotated[int, Field(gt=0)] | None = None
+    poll: PollBounds | None = None
+    snapshot_destination: bool = False
+    verify: bool = False
+    notify: Notify | None = None
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_names(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = [k for k in value if not _METADATA_NAME.match(k)]
+        if bad:
+            raise ValueError(f"names must be C# identifiers: {', '.join(sorted(bad))}")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tag_rules(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > 10:
+            raise ValueError("at most 10 tags")
+        for key, text in value.items():
+            if not 1 <= len(key) <= 128 or not _TAG_TEXT.match(key) or not _TAG_TEXT.match(text):
+                raise ValueError(f"tag {key!r}: 1-128 char key, letters digits space +-./:=_")
+        return value
+
+    def fingerprint(self) -> str:
+        """A hash of the normalized request: equal for the same request, whatever the key order."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class AbortRequest(BaseModel):
+    """A queue message asking to abort a running copy."""
+
+    model_config = _FROZEN
+    action: Literal["abort"]
+    id: Annotated[str, Field(pattern=_ID)]
+    reason: Annotated[str, Field(max_length=500)] | None = None
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "body"
+
+
+def _errors_of(exc: ValidationError) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for err in exc.errors(include_url=False, include_input=False):
+        name, message = _field(err["loc"]), err["msg"].removeprefix("Value error, ")
+        fields[name] = f"{fields[name]}; {message}" if name in fields else message
+    return fields
+
+
+def _cross_field_errors(raw: dict[str, Any], settings: Settings) -> dict[str, str]:
+    """Checks that span fields or need settings; each guarded against malformed raw values."""
+    errors: dict[str, str] = {}
+    src, dst = raw.get("source"), raw.get("destination")
+    src_url = src.get("url") if isinstance(src, dict) else None
+    dst_url = dst.get("url") if isinstance(dst, dict) else None
+    if isinstance(dst_url, str):
+        query = {k.lower() for k in parse_qs(urlsplit(dst_url).query)}
+        if query & {"sig", "snapshot", "versionid"}:
+            errors["destination.url"] = "must be a plain blob URL (no SAS, snapshot or version)"
+        elif isinstance(src_url, str) and src_url.split("?")[0] == dst_url.split("?")[0]:
+            errors["destination.url"] = "must differ from source.url"
+    timeout = raw.get("timeout_seconds")
+    if isinstance(timeout, int) and timeout > settings.max_timeout_seconds:
+        errors["timeout_seconds"] = f"must be <= {settings.max_timeout_seconds}"
+    poll = raw.get("poll")
+    if isinstance(poll, dict):
+        low, high = poll.get("min_seconds"), poll.get("max_seconds")
+        if isinstance(low, int | float) and isinstance(high, int | float) and low > high:
+            errors["poll.min_seconds"] = "must be <= poll.max_seconds"
+    return errors
+
+
+def decode_json(body: bytes | str) -> Any:
+    """Decode a JSON body, refusing oversize or malformed input with a 400."""
+    if len(body) > MAX_BODY_BYTES:
+        raise RequestRejected(400, "request too large", {"body": f"over {MAX_BODY_BYTES} bytes"})
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestRejected(400, "body is not JSON", {"body": f"invalid JSON: {exc}"}) from None
+
+
+def parse_copy_request(raw: Any, settings: Settings) -> CopyRequest:
+    """Validate a decoded body into a CopyRequest, or raise RequestRejected naming every field."""
+    if not isinstance(raw, dict):
+        raise RequestRejected(400, "invalid copy request", {"body": "must be a JSON object"})
+    fields: dict[str, str] = {}
+    request: CopyRequest | None = None
+    try:
+        request = CopyRequest.model_validate(raw)
+    except ValidationError as exc:
+        fields.update(_errors_of(exc))
+    for name, message in _cross_field_errors(raw, settings).items():
+        fields.setdefault(name, message)
+    if fields or request is None:
+        raise RequestRejected(400, "invalid copy request", fields)
+    return request
+
+
+def parse_queue_message(body: bytes | str, settings: Settings) -> CopyRequest | AbortRequest:
+    """A `copy-requests` message: a copy request, or `{"action": "abort", "id": ...}`."""
+    raw = decode_json(body)
+    if isinstance(raw, dict) and "action" in raw:
+        try:
+            return AbortRequest.model_validate(raw)
+        except ValidationError as exc:
+            raise RequestRejected(400, "invalid abort message", _errors_of(exc)) from None
+    return parse_copy_request(raw, settings)

@@ -1,0 +1,129 @@
+"""One frozen settings object, built once from the environment.
+
+Accounts (every name listed must be configured one way or the other):
+
+    BLOBCOPY_ACCOUNTS                        comma-separated logical names, e.g. "dest,src"
+    BLOBCOPY_ACCOUNT_<NAME>_CONNECTION_STRING   a storage connection string (key: service SAS)
+    BLOBCOPY_ACCOUNT_<NAME>_URL              or a blob endpoint URL: managed identity
+                                             (DefaultAzureCredential) and user delegation SAS
+    BLOBCOPY_ACCOUNT_<NAME>_CLIENT_ID        optional user-assigned identity's client id
+    BLOBCOPY_ALLOWED_DESTINATIONS            comma list of `account` or `account/container`
+                                             (storage account names); default `*` = any
+                                             configured account
+
+Copy behaviour (seconds; defaults in brackets):
+
+    BLOBCOPY_POLL_MIN_SECONDS [1]   BLOBCOPY_POLL_MAX_SECONDS [86400]
+    BLOBCOPY_DEFAULT_TIMEOUT_SECONDS [86400]   BLOBCOPY_MAX_TIMEOUT_SECONDS [604800]
+    BLOBCOPY_LEASE_SECONDS [60] (15..60)   BLOBCOPY_POLLS_PER_EXECUTION [100]
+    BLOBCOPY_RETRY_ATTEMPTS [4]   BLOBCOPY_RETRY_FIRST_SECONDS [2]
+    BLOBCOPY_RESULTS_QUEUE [copy-results]
+
+Result notifications use the Functions host's own storage: `AzureWebJobsStorage` (connection
+string) or `AzureWebJobsStorage__queueServiceUri` (managed identity).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+from shared.accounts import Account, AccountRegistry, account_from_url, parse_connection_string
+from shared.errors import ConfigurationError
+
+PREFIX = "BLOBCOPY_"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything the app reads from its environment, validated."""
+
+    registry: AccountRegistry
+    poll_min_seconds: float = 1.0
+    poll_max_seconds: float = 86400.0
+    default_timeout_seconds: int = 86400
+    max_timeout_seconds: int = 604800
+    lease_seconds: int = 60
+    polls_per_execution: int = 100
+    retry_attempts: int = 4
+    retry_first_seconds: float = 2.0
+    results_queue: str = "copy-results"
+    queue_connection_string: str | None = None
+    queue_service_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 < self.poll_min_seconds <= self.poll_max_seconds:
+            raise ConfigurationError(
+                f"{PREFIX}POLL_MIN_SECONDS must be > 0 and <= {PREFIX}POLL_MAX_SECONDS"
+            )
+        if not 15 <= self.lease_seconds <= 60:
+            raise ConfigurationError(f"{PREFIX}LEASE_SECONDS must be between 15 and 60")
+        if not 0 < self.default_timeout_seconds <= self.max_timeout_seconds:
+            raise ConfigurationError(
+                f"{PREFIX}DEFAULT_TIMEOUT_SECONDS must be > 0 and <= {PREFIX}MAX_TIMEOUT_SECONDS"
+            )
+        if self.polls_per_execution < 1 or self.retry_attempts < 1:
+            raise ConfigurationError(
+                f"{PREFIX}POLLS_PER_EXECUTION and {PREFIX}RETRY_ATTEMPTS must be >= 1"
+            )
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{PREFIX}{name} must be a number, got {raw!r}") from None
+
+
+def _env_name(name: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "_", name.upper())
+
+
+def _accounts(env: Mapping[str, str]) -> tuple[Account, ...]:
+    accounts: list[Account] = []
+    for name in filter(None, (n.strip() for n in env.get(PREFIX + "ACCOUNTS", "").split(","))):
+        base = f"{PREFIX}ACCOUNT_{_env_name(name)}_"
+        conn, url = env.get(base + "CONNECTION_STRING"), env.get(base + "URL")
+        if conn:
+            accounts.append(parse_connection_string(conn, base + "CONNECTION_STRING"))
+        elif url:
+            accounts.append(account_from_url(url, base + "URL", env.get(base + "CLIENT_ID")))
+        else:
+            raise ConfigurationError(
+                f"{PREFIX}ACCOUNTS lists {name!r} but neither {base}CONNECTION_STRING "
+                f"nor {base}URL is set"
+            )
+    return tuple(accounts)
+
+
+def settings_from_env(env: Mapping[str, str]) -> Settings:
+    """Build and validate the settings from an environment mapping."""
+    allowed = env.get(PREFIX + "ALLOWED_DESTINATIONS", "*")
+    return Settings(
+        registry=AccountRegistry(
+            _accounts(env), tuple(e.strip() for e in allowed.split(",") if e.strip())
+        ),
+        poll_min_seconds=_number(env, "POLL_MIN_SECONDS", 1.0),
+        poll_max_seconds=_number(env, "POLL_MAX_SECONDS", 86400.0),
+        default_timeout_seconds=int(_number(env, "DEFAULT_TIMEOUT_SECONDS", 86400)),
+        max_timeout_seconds=int(_number(env, "MAX_TIMEOUT_SECONDS", 604800)),
+        lease_seconds=int(_number(env, "LEASE_SECONDS", 60)),
+        polls_per_execution=int(_number(env, "POLLS_PER_EXECUTION", 100)),
+        retry_attempts=int(_number(env, "RETRY_ATTEMPTS", 4)),
+        retry_first_seconds=_number(env, "RETRY_FIRST_SECONDS", 2.0),
+        results_queue=env.get(PREFIX + "RESULTS_QUEUE", "copy-results"),
+        queue_connection_string=env.get("AzureWebJobsStorage") or None,
+        queue_service_url=env.get("AzureWebJobsStorage__queueServiceUri") or None,
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once on first use (not at import, so tests can set env)."""
+    return settings_from_env(os.environ)

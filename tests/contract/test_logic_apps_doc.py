@@ -1,0 +1,34 @@
+"""The workflow example in docs/logic-apps.md is valid JSON and sends a valid copy request."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "logic-apps.md"
+
+
+def json_blocks() -> list[Any]:
+    """Every ```json fenced block of the document, parsed."""
+    text = DOC.read_text(encoding="utf-8")
+    return [json.loads(block) for block in re.findall(r"```json\n(.*?)```", text, re.S)]
+
+
+def test_example_workflow_is_valid_json() -> None:
+    """The document has one workflow definition, and it parses."""
+    workflows = [block for block in json_blocks() if "definition" in block]
+    assert len(workflows) == 1
+
+
+def test_example_request_uses_only_request_fields() -> None:
+    """The HTTP action's body uses only fields openapi.json documents for a copy request."""
+    spec = json.loads((ROOT / "openapi.json").read_text(encoding="utf-8"))
+    fields = set(spec["definitions"]["CopyRequest"]["properties"])
+    (workflow,) = [block for block in json_blocks() if "definition" in block]
+    action = workflow["definition"]["actions"]["Copy_blob"]
+    assert set(action["inputs"]["body"]) <= fields
+    assert action["inputs"]["uri"].endswith(spec["basePath"] + "/copies")
+    assert "code" in action["inputs"]["queries"]

@@ -1,0 +1,170 @@
+"""openapi.json is valid Swagger 2.0 and describes exactly the app's routes and models."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openapi_spec_validator import OpenAPIV2SpecValidator, validate
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC_PATH = ROOT / "openapi.json"
+ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+OPERATIONS = ("get", "post", "put", "patch", "delete", "head", "options")
+
+
+def load_spec() -> dict[str, Any]:
+    """openapi.json, parsed."""
+    spec: dict[str, Any] = json.loads(SPEC_PATH.read_text(encoding="utf-8"))
+    return spec
+
+
+def shape(route: str) -> str:
+    """A route with its parameters' names and constraints erased: copies/{id:int} -> copies/{}."""
+    return re.sub(r"\{[^}]*\}", "{}", route.strip("/"))
+
+
+def spec_routes(spec: dict[str, Any]) -> set[tuple[str, str]]:
+    """(METHOD, route shape) for every operation in the spec, routes relative to basePath."""
+    return {
+        (method.upper(), shape(path))
+        for path, item in spec["paths"].items()
+        for method in item
+        if method in OPERATIONS
+    }
+
+
+def app_routes() -> set[tuple[str, str]]:
+    """(METHOD, route shape) for every HTTP trigger of function_app.app."""
+    if not (ROOT / "function_app.py").exists():
+        pytest.skip("function_app.py is not written yet")
+    app = importlib.import_module("function_app").app
+    routes = set()
+    for function in app.get_functions():
+        for raw in function.get_raw_bindings():
+            binding = json.loads(raw)
+            if binding.get("type") != "httpTrigger":
+                continue
+            route = binding.get("route") or function.get_function_name()
+            methods = binding.get("methods") or ALL_METHODS
+            routes |= {(str(method).upper(), shape(route)) for method in methods}
+    return routes
+
+
+def test_spec_is_valid_swagger_2() -> None:
+    """openapi.json passes the OpenAPI 2.0 validator (what Logic Apps custom connectors import)."""
+    spec = load_spec()
+    assert spec["swagger"] == "2.0"
+    validate(spec, cls=OpenAPIV2SpecValidator)
+
+
+def test_spec_routes_equal_app_routes() -> None:
+    """Every HTTP route and method of the app is in the spec, and the spec has no others."""
+    spec, app = spec_routes(load_spec()), app_routes()
+    assert sorted(app - spec) == [], "routes in function_app.py missing from openapi.json"
+    assert sorted(spec - app) == [], "routes in openapi.json that function_app.py does not serve"
+
+
+def test_spec_base_path_is_the_functions_route_prefix() -> None:
+    """basePath is /api, the host's default route prefix, unless host.json sets another."""
+    host = json.loads((ROOT / "host.json").read_text(encoding="utf-8"))
+    prefix = host.get("extensions", {}).get("http", {}).get("routePrefix", "api")
+    assert load_spec()["basePath"] == "/" + prefix
+
+
+def test_every_operation_uses_the_function_key() -> None:
+    """The function key is the security scheme, sent as x-functions-key."""
+    spec = load_spec()
+    schemes = spec["securityDefinitions"]
+    assert {"type": "apiKey", "in": "header", "name": "x-functions-key"}.items() <= next(
+        iter(schemes.values())
+    ).items()
+    assert spec["security"] == [{name: []} for name in schemes]
+
+
+def test_accepted_answers_carry_location_and_retry_after() -> None:
+    """Every 202 documents Location and Retry-After, the async pattern Logic Apps follows."""
+    spec = load_spec()
+    for item in spec["paths"].values():
+        for method, operation in item.items():
+            if method in OPERATIONS and "202" in operation["responses"]:
+                assert {"Location", "Retry-After"} <= set(operation["responses"]["202"]["headers"])
+
+
+def test_every_operation_has_an_id_and_summary() -> None:
+    """Connectors name actions by operationId and show summary; both must be there and unique."""
+    spec = load_spec()
+    operations = [
+        operation
+        for item in spec["paths"].values()
+        for method, operation in item.items()
+        if method in OPERATIONS
+    ]
+    ids = [operation["operationId"] for operation in operations]
+    assert len(ids) == len(set(ids))
+    assert all(operation.get("summary") for operation in operations)
+
+
+def _pydantic_schema() -> dict[str, Any]:
+    requests = pytest.importorskip("shared.requests")
+    schema: dict[str, Any] = requests.CopyRequest.model_json_schema()
+    return schema
+
+
+def _ref_name(schema: dict[str, Any]) -> str | None:
+    ref = schema.get("$ref")
+    return ref.rsplit("/", 1)[-1] if isinstance(ref, str) else None
+
+
+def _facets(schema: dict[str, Any]) -> dict[str, Any]:
+    """enum, pattern and $ref target of a property, looking through pydantic's anyOf-null."""
+    options = schema.get("anyOf", [schema])
+    found: dict[str, Any] = {}
+    for option in [schema, *options]:
+        for name in ("enum", "pattern"):
+            if name in option:
+                found[name] = option[name]
+        if _ref_name(option):
+            found["ref"] = _ref_name(option)
+    return found
+
+
+def test_request_schema_matches_the_request_model() -> None:
+    """CopyRequest and its parts have the model's field names, required fields, enums, patterns."""
+    model = _pydantic_schema()
+    spec_defs = load_spec()["definitions"]
+    models = {"CopyRequest": model, **model.get("$defs", {})}
+    for name, model_schema in models.items():
+        spec_schema = spec_defs[name]
+        assert set(spec_schema["properties"]) == set(model_schema["properties"]), name
+        assert set(spec_schema.get("required", [])) == set(model_schema.get("required", [])), name
+        for field, model_field in model_schema["properties"].items():
+            want = _facets(model_field)
+            got = _facets(spec_schema["properties"][field])
+            assert got == want, f"{name}.{field}"
+
+
+def test_status_schema_matches_the_status_document() -> None:
+    """CopyStatus and Progress list exactly the keys shared.status puts in a status document."""
+    status = pytest.importorskip("shared.status")
+    document = status.document(instance_id="x", state="running", source=None, destination=None)
+    spec_defs = load_spec()["definitions"]
+    assert set(spec_defs["CopyStatus"]["properties"]) == set(document)
+    assert set(spec_defs["Progress"]["properties"]) == set(document["progress"])
+    assert spec_defs["CopyStatus"]["properties"]["state"]["enum"] == list(status.STATES)
+
+
+def test_cli_choices_match_the_spec() -> None:
+    """The CLI offers exactly the enum values the spec documents."""
+    from blobcopy import copy_request
+
+    request = load_spec()["definitions"]["CopyRequest"]["properties"]
+    assert list(copy_request.OVERWRITE_CHOICES) == request["overwrite"]["enum"]
+    assert list(copy_request.LEASE_CHOICES) == request["lease_source"]["enum"]
+    assert list(copy_request.TIER_CHOICES) == request["tier"]["enum"]
+    states = load_spec()["paths"]["/copies"]["get"]["parameters"][0]["enum"]
+    assert list(copy_request.STATE_CHOICES) == states

@@ -1,0 +1,81 @@
+"""External events: early arrival, the reused abort wait, continue-as-new carry-over, payloads."""
+
+from __future__ import annotations
+
+import asyncio
+
+import azure.durable_functions as df
+import pytest
+from conftest import Harness
+from durable_apps import GATES
+
+pytestmark = pytest.mark.integration
+Status = df.OrchestrationRuntimeStatus
+
+
+async def until_status(harness: Harness, instance_id: str, wanted: Status) -> None:
+    """Poll the client until the instance reports `wanted` (bounded by the test timeout)."""
+    while (await harness.client.get_status(instance_id)).runtime_status is not wanted:
+        await asyncio.sleep(0.005)
+
+
+async def completion_queued(harness: Harness, instance_id: str) -> None:
+    """Wait until an activity result sits in the (suspended) instance's inbox."""
+    assert harness.engine is not None
+    inboxes = harness.engine.dispatcher.inboxes
+    while not any(m.event and m.event["EventType"] == 5 for m in inboxes.get(instance_id, [])):
+        await asyncio.sleep(0.005)
+
+
+async def test_event_raised_before_the_wait_is_kept(durable: Harness, key: str) -> None:
+    """An event that arrives before the orchestrator waits for it is delivered when it does."""
+    instance_id = await durable.client.start_new("gate_then_event", client_input=key)
+    await GATES.entered_wait(key)
+    await durable.client.raise_event(instance_id, "x", {"early": True})
+    GATES.open(key)
+    status = await durable.finished(instance_id)
+    assert status.output == '{"early": true}'
+
+
+async def test_event_payload_arrives_as_json_text(durable: Harness) -> None:
+    """The client encodes event data twice, so the orchestrator receives JSON text (as Azure)."""
+    instance_id = await durable.client.start_new("waiting")
+    await until_status(durable, instance_id, Status.Running)
+    await durable.client.raise_event(instance_id, "go", {"ok": True})
+    status = await durable.finished(instance_id)
+    assert status.output == '{"ok": true}'
+    assert status.custom_status == {"phase": "done"}
+
+
+async def test_abort_between_timer_races_is_not_lost(durable: Harness, key: str) -> None:
+    """An abort raised while an activity runs between two timer races wins the next race."""
+    instance_id = await durable.client.start_new("abort_race", client_input=key)
+    await GATES.entered_wait(f"{key}:1")
+    await durable.client.raise_event(instance_id, "abort", "stop")
+    GATES.open(f"{key}:1")
+    status = await durable.finished(instance_id)
+    assert status.output == {"aborted": '"stop"', "rounds": 1}
+
+
+async def test_continue_as_new_carries_an_undelivered_event(durable: Harness, key: str) -> None:
+    """An event still queued when the orchestrator continues as new reaches the new execution."""
+    instance_id = await durable.client.start_new("continuing", client_input={"gen": 0, "key": key})
+    await GATES.entered_wait(key)
+    await durable.client.suspend(instance_id, "hold the inbox")
+    await until_status(durable, instance_id, Status.Suspended)
+    GATES.open(key)
+    await completion_queued(durable, instance_id)
+    await durable.client.raise_event(instance_id, "x", "carried")
+    await durable.client.resume(instance_id, "go on")
+    status = await durable.finished(instance_id)
+    assert status.output == {"gen": 1, "x": '"carried"'}
+
+
+async def test_raise_event_to_unknown_or_finished_instance_raises(durable: Harness) -> None:
+    """Raising to an unknown id or to a finished instance raises like Azure's 404 and 410."""
+    with pytest.raises(Exception, match="No instance with ID"):
+        await durable.client.raise_event("missing", "x", 1)
+    instance_id = await durable.client.start_new("one", client_input=1)
+    await durable.finished(instance_id)
+    with pytest.raises(Exception, match="is gone"):
+        await durable.client.raise_event(instance_id, "x", 1)

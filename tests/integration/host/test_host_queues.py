@@ -1,0 +1,133 @@
+"""Queue triggers and queue output bindings against the real storage stack (Azurite)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from azure.storage.queue import QueueClient
+from host_helpers import http, wait_for
+
+from devhost.storage.stack import StorageStack
+from devhost.testing import AppHost
+
+pytestmark = pytest.mark.integration
+
+MAX_DEQUEUE_COUNT = 3  # tests/apps/queue_basics/host.json
+
+
+@dataclass
+class Queues:
+    """The app's queues, named uniquely for this module, and every message read so far."""
+
+    work: QueueClient
+    results: QueueClient
+    poison: QueueClient
+    seen: dict[str, list[str]]
+
+    def collect(self, which: str) -> list[str]:
+        client = {"results": self.results, "poison": self.poison}[which]
+        for message in client.receive_messages(max_messages=32):
+            self.seen[which].append(str(message.content))
+            client.delete_message(message)
+        return self.seen[which]
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def unb64(text: str) -> str:
+    return base64.b64decode(text).decode("utf-8")
+
+
+@pytest.fixture(scope="module")
+def queues(storage_stack: StorageStack) -> Queues:
+    """Fresh work, results and poison queues on the session's storage stack."""
+    suffix = uuid.uuid4().hex[:12]
+    conn = storage_stack.connection_string()
+    work = QueueClient.from_connection_string(conn, f"work-{suffix}")
+    results = QueueClient.from_connection_string(conn, f"results-{suffix}")
+    poison = QueueClient.from_connection_string(conn, f"work-{suffix}-poison")
+    for client in (work, results, poison):
+        client.create_queue()
+    return Queues(work=work, results=results, poison=poison, seen={"results": [], "poison": []})
+
+
+@pytest.fixture(scope="module")
+def queue_app(apps_dir: Path, storage_stack: StorageStack, queues: Queues) -> Iterator[AppHost]:
+    """The queue_basics app, pointed at this module's queues."""
+    env = {
+        "AzureWebJobsStorage": storage_stack.connection_string(),
+        "WORK_QUEUE": queues.work.queue_name,
+        "RESULT_QUEUE": queues.results.queue_name,
+    }
+    with AppHost(apps_dir / "queue_basics", env=env) as host:
+        yield host
+
+
+def result_for(queues: Queues, body: str) -> dict[str, object]:
+    """Wait for the app's report on the message with this body."""
+
+    def probe() -> dict[str, object] | None:
+        for raw in queues.collect("results"):
+            text = unb64(raw)
+            if text.startswith("{") and json.loads(text)["body"] == body:
+                return dict(json.loads(text))
+        return None
+
+    return wait_for(probe, what=f"a result for {body!r}")
+
+
+def test_queue_trigger_receives_message_and_metadata(queue_app: AppHost, queues: Queues) -> None:
+    """A base64 message reaches the function decoded, with id, dequeue count, times and receipt."""
+    sent = queues.work.send_message(b64("hello queue"))
+    report = result_for(queues, "hello queue")
+    assert report["id"] == sent.id
+    assert report["dequeue_count"] == 1
+    assert report["has_times"] is True
+    assert report["has_pop_receipt"] is True
+
+
+def test_failing_message_moves_to_poison_after_max_dequeue_count(
+    queue_app: AppHost, queues: Queues
+) -> None:
+    """A message that always fails is tried maxDequeueCount times, then moved as sent to -poison."""
+    raw = b64(f"fail-{uuid.uuid4().hex}")
+    queues.work.send_message(raw)
+    wait_for(lambda: True if raw in queues.collect("poison") else None, what="the poison message")
+    output = queue_app.output()
+    assert output.count(f"ValueError: asked to fail: {unb64(raw)}") == MAX_DEQUEUE_COUNT
+    assert f"Message has reached MaxDequeueCount of {MAX_DEQUEUE_COUNT}" in output
+
+
+def test_message_that_is_not_base64_goes_to_poison_uninvoked(
+    queue_app: AppHost, queues: Queues
+) -> None:
+    """With base64 encoding (the default), plain text never reaches the function: it is poison."""
+    raw = f"plain text {uuid.uuid4().hex}!"
+    queues.work.send_message(raw)
+    wait_for(lambda: True if raw in queues.collect("poison") else None, what="the poison message")
+    assert "Message is not valid base64" in queue_app.output()
+    assert raw not in queue_app.output()
+
+
+def test_queue_output_binding_writes_base64_messages(queue_app: AppHost, queues: Queues) -> None:
+    """A list set on a queue output binding becomes one base64-encoded message per item."""
+    marker = uuid.uuid4().hex
+    reply = http(
+        "POST", f"{queue_app.base_url}/api/enqueue", body=f"one-{marker}\ntwo-{marker}".encode()
+    )
+    assert reply.status == 202
+
+    def probe() -> list[str] | None:
+        texts = [unb64(raw) for raw in queues.collect("results")]
+        mine = [t for t in texts if t.endswith(marker)]
+        return mine if len(mine) == 2 else None
+
+    assert sorted(wait_for(probe, what="two output messages")) == [f"one-{marker}", f"two-{marker}"]

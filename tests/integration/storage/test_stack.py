@@ -1,0 +1,106 @@
+"""The storage stack's life cycle and pass-through: blob, queue and table all reachable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+from azure.data.tables import TableServiceClient
+from azure.storage.blob import BlobClient, BlobSasPermissions, BlobServiceClient, generate_blob_sas
+from azure.storage.queue import QueueServiceClient
+from storage_helpers import service
+
+from devhost.storage.credentials import FakeAzureADCredential
+from devhost.storage.stack import StorageConfig, StorageStack
+
+pytestmark = pytest.mark.integration
+
+
+def test_blob_queue_and_table_work_through_the_connection_string(
+    storage_stack: StorageStack,
+) -> None:
+    """Blob (through the engine), queue and table (Azurite) all answer the real SDK."""
+    conn = storage_stack.connection_string()
+    container = service(storage_stack).create_container(f"smoke-{uuid.uuid4().hex[:8]}")
+    payload = b"hello" * 100_000
+    container.upload_blob("a.txt", payload)
+    assert container.download_blob("a.txt").readall() == payload
+    assert container.get_blob_client("a.txt").get_blob_properties().size == len(payload)
+    container.delete_container()
+
+    queues = QueueServiceClient.from_connection_string(conn)
+    queue = queues.create_queue(f"q{uuid.uuid4().hex[:8]}")
+    queue.send_message("hi")
+    assert [m.content for m in queue.receive_messages()] == ["hi"]
+    queue.delete_queue()
+
+    tables = TableServiceClient.from_connection_string(conn)
+    table = tables.create_table(f"t{uuid.uuid4().hex[:8]}")
+    table.create_entity({"PartitionKey": "p", "RowKey": "r", "v": 1})
+    assert table.get_entity("p", "r")["v"] == 1
+    tables.delete_table(table.table_name)
+
+
+def test_connection_string_names_every_endpoint(storage_stack: StorageStack) -> None:
+    """The connection string is explicit (any ports work) and uses the engine for blob."""
+    conn = storage_stack.connection_string("devstoreaccount2")
+    port = storage_stack.config.blob_port
+    assert f"BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount2;" in conn
+    assert "QueueEndpoint=" in conn and "TableEndpoint=" in conn
+    assert storage_stack.blob_endpoint() == f"http://127.0.0.1:{port}/devstoreaccount1"
+
+
+def test_control_api_answers_health(storage_stack: StorageStack) -> None:
+    """The control API lives under the reserved /__copyengine/ path on the blob port."""
+    with urllib.request.urlopen(f"{storage_stack.control_url}/health") as resp:
+        assert json.load(resp) == {"ok": True}
+
+
+def test_stop_is_idempotent_and_removes_the_temp_dir(tmp_path: Path) -> None:
+    """Stopping twice is harmless; a stack without data_dir cleans its temp dir up."""
+    stack = StorageStack(StorageConfig.free_ports())
+    stack.start()
+    try:
+        assert stack._temp_dir is not None
+        temp = stack._temp_dir
+        assert temp.exists()
+    finally:
+        stack.stop()
+    stack.stop()
+    assert not temp.exists()
+
+
+def test_user_delegation_sas_works_in_https_mode(storage_stack_https: StorageStack) -> None:
+    """With HTTPS + OAuth, a token credential gets a user delegation key and its SAS reads."""
+    stack = storage_stack_https
+    assert stack.ca_cert_path is not None
+    verify = str(stack.ca_cert_path)
+    keyed = BlobServiceClient.from_connection_string(
+        stack.connection_string(), connection_verify=verify
+    )
+    container = keyed.create_container(f"uds-{uuid.uuid4().hex[:8]}")
+    container.upload_blob("b.bin", b"x" * 1000)
+    tokened = BlobServiceClient(
+        stack.blob_endpoint(), credential=FakeAzureADCredential(), connection_verify=verify
+    )
+    now = dt.datetime.now(dt.UTC)
+    key = tokened.get_user_delegation_key(
+        now - dt.timedelta(minutes=1), now + dt.timedelta(hours=1)
+    )
+    sas = generate_blob_sas(
+        "devstoreaccount1",
+        container.container_name,
+        "b.bin",
+        user_delegation_key=key,
+        permission=BlobSasPermissions(read=True),
+        expiry=now + dt.timedelta(hours=1),
+    )
+    url = f"{stack.blob_endpoint()}/{container.container_name}/b.bin?{sas}"
+    assert BlobClient.from_blob_url(url, connection_verify=verify).download_blob().readall() == (
+        b"x" * 1000
+    )
+    container.delete_container()

@@ -1,0 +1,74 @@
+"""Activity envelopes: permanent errors become results, transient ones raise for retry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shared import activities
+from shared.errors import CopyFailed, TransientStorageError
+
+
+class FakeOps:
+    """A BlobOps stand-in that raises or answers as told."""
+
+    def __init__(self, raise_: Exception | None = None, answer: Any = None) -> None:
+        self.raise_, self.answer = raise_, answer
+        self.calls: list[tuple[Any, ...]] = []
+
+    def check_copy(self, url: str, copy_id: str | None) -> Any:
+        self.calls.append((url, copy_id))
+        if self.raise_:
+            raise self.raise_
+        return self.answer
+
+    def release_lease(self, url: str, lease_id: str) -> None:
+        self.calls.append((url, lease_id))
+
+
+@pytest.fixture
+def fake_ops(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Install a FakeOps as the process BlobOps."""
+
+    def install(**kwargs: Any) -> FakeOps:
+        ops = FakeOps(**kwargs)
+        monkeypatch.setattr(activities, "ops", lambda: ops)
+        return ops
+
+    return install
+
+
+def test_answer_is_wrapped_as_ok(fake_ops: Any) -> None:
+    """A successful call returns its answer with ok=true."""
+    fake_ops(answer={"status": "pending", "copy_id": "c"})
+    result = activities.check_copy({"destination_url": "u", "copy_id": "c"})
+    assert result == {"ok": True, "status": "pending", "copy_id": "c"}
+
+
+def test_none_answer_is_plain_ok(fake_ops: Any) -> None:
+    """A call with nothing to say returns {"ok": true}."""
+    ops = fake_ops()
+    assert activities.release_source_lease({"source_url": "u", "lease_id": "l"}) == {"ok": True}
+    assert ops.calls == [("u", "l")]
+
+
+def test_permanent_error_becomes_a_failure_envelope(fake_ops: Any) -> None:
+    """A permanent storage error returns ok=false with its code instead of raising."""
+    fake_ops(raise_=CopyFailed("CopyReplaced", "replaced"))
+    result = activities.check_copy({"destination_url": "u"})
+    assert result == {"ok": False, "error": {"code": "CopyReplaced", "message": "replaced"}}
+
+
+def test_transient_error_raises_for_the_retry_policy(fake_ops: Any) -> None:
+    """A transient storage error propagates so call_activity_with_retry retries it."""
+    fake_ops(raise_=TransientStorageError("ServerBusy", "busy"))
+    with pytest.raises(TransientStorageError):
+        activities.check_copy({"destination_url": "u"})
+
+
+def test_unexpected_error_raises(fake_ops: Any) -> None:
+    """Anything that is not a storage error is never swallowed."""
+    fake_ops(raise_=KeyError("x"))
+    with pytest.raises(KeyError):
+        activities.check_copy({"destination_url": "u"})

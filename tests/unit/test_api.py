@@ -1,0 +1,244 @@
+"""The HTTP and queue handling logic, against a fake Durable client (no I/O)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from shared import api
+from shared.settings import Settings, settings_from_env
+from shared.status import document
+
+KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+SRC = "http://127.0.0.1:10000/devstoreaccount2/src/a.bin"
+DST = "http://127.0.0.1:10000/devstoreaccount1/dst/a.bin"
+BASE = "http://localhost:7071"
+
+
+def settings(**env: str) -> Settings:
+    """Azurite's two accounts, as local.settings.json.example configures them."""
+    values = {"BLOBCOPY_ACCOUNTS": "devstoreaccount1,devstoreaccount2"}
+    for name in ("devstoreaccount1", "devstoreaccount2"):
+        values[f"BLOBCOPY_ACCOUNT_{name.upper()}_CONNECTION_STRING"] = (
+            f"DefaultEndpointsProtocol=http;AccountName={name};AccountKey={KEY};"
+            f"BlobEndpoint=http://127.0.0.1:10000/{name};"
+        )
+    return settings_from_env({**values, **env})
+
+
+@dataclass
+class FakeStatus:
+    """The attributes of DurableOrchestrationStatus the API reads."""
+
+    instance_id: str
+    input_: Any
+    runtime_status: str = "Running"
+    name: str = api.ORCHESTRATOR
+    custom_status: Any = None
+    output: Any = None
+    created_time: Any = None
+    last_updated_time: Any = None
+
+
+class FakeClient:
+    """An in-memory Durable client."""
+
+    def __init__(self) -> None:
+        self.instances: dict[str, FakeStatus] = {}
+        self.events: list[tuple[str, str, Any]] = []
+        self.started: list[tuple[str, str, Any]] = []
+
+    async def start_new(self, name: str, instance_id: str, client_input: Any) -> str:
+        self.started.append((name, instance_id, client_input))
+        self.instances[instance_id] = FakeStatus(instance_id, json.dumps(client_input), "Pending")
+        return instance_id
+
+    async def get_status(self, instance_id: str, show_input: bool = False) -> Any:
+        return self.instances.get(instance_id)
+
+    async def get_status_all(self) -> list[FakeStatus]:
+        return list(self.instances.values())
+
+    async def raise_event(self, instance_id: str, name: str, data: Any) -> None:
+        self.events.append((instance_id, name, data))
+
+
+def body(**extra: Any) -> dict[str, Any]:
+    """A valid copy request."""
+    return {"source": {"url": SRC}, "destination": {"url": DST}, **extra}
+
+
+def finish(client: FakeClient, instance_id: str, state: str) -> None:
+    """Mark an instance completed with a final document."""
+    found = client.instances[instance_id]
+    found.runtime_status = "Completed"
+    found.output = document(instance_id=instance_id, state=state, source=SRC, destination=DST)
+
+
+async def test_start_answers_202_with_location_and_retry_after() -> None:
+    """Starting a copy answers 202 with the status URL in Location and a Retry-After."""
+    client = FakeClient()
+    answer = await api.start(client, body(id="job-1"), settings(), BASE, code="k")
+    assert answer.status == 202
+    assert answer.headers["Location"] == f"{BASE}/api/copies/job-1?code=k"
+    assert int(answer.headers["Retry-After"]) >= 1
+    name, instance_id, plan = client.started[0]
+    assert (name, instance_id, plan["lease"]) == (api.ORCHESTRATOR, "job-1", "renewed")
+
+
+async def test_start_without_id_makes_a_new_one() -> None:
+    """A request without id gets a fresh instance id."""
+    client = FakeClient()
+    first = await api.start(client, body(), settings(), BASE)
+    second = await api.start(client, body(), settings(), BASE)
+    assert first.body["id"] != second.body["id"] and len(client.started) == 2
+
+
+async def test_same_id_same_request_returns_the_existing_copy() -> None:
+    """Repeating a request with the same id starts nothing new and answers 202."""
+    client = FakeClient()
+    await api.start(client, body(id="job-1"), settings(), BASE)
+    again = await api.start(client, body(id="job-1"), settings(), BASE)
+    assert again.status == 202 and len(client.started) == 1
+
+
+async def test_same_id_different_request_is_a_409() -> None:
+    """Reusing an id for a different request answers 409 and starts nothing."""
+    client = FakeClient()
+    await api.start(client, body(id="job-1"), settings(), BASE)
+    other = await api.start(client, body(id="job-1", verify=True), settings(), BASE)
+    assert other.status == 409 and len(client.started) == 1
+
+
+async def test_bad_request_is_a_400_listing_fields_and_starts_nothing() -> None:
+    """Invalid input answers 400 listing each field; no orchestration starts."""
+    client = FakeClient()
+    answer = await api.start(client, {"source": {"url": "x"}, "tier": "x"}, settings(), BASE)
+    fields = {f["field"] for f in answer.body["error"]["fields"]}
+    assert answer.status == 400 and {"source.url", "destination", "tier"} <= fields
+    assert client.started == []
+
+
+async def test_destination_outside_the_allowlist_is_a_403() -> None:
+    """A destination not allowed by BLOBCOPY_ALLOWED_DESTINATIONS answers 403."""
+    client = FakeClient()
+    allowed = settings(BLOBCOPY_ALLOWED_DESTINATIONS="devstoreaccount1/other")
+    answer = await api.start(client, body(), allowed, BASE)
+    assert answer.status == 403 and client.started == []
+
+
+async def test_destination_in_an_unconfigured_account_is_a_403() -> None:
+    """A destination the service has no credentials for is outside the allowlist."""
+    answer = await api.start(
+        FakeClient(), body(destination={"url": "https://x.example/c/b"}), settings(), BASE
+    )
+    assert answer.status == 403
+
+
+async def test_external_or_snapshot_sources_are_never_leased() -> None:
+    """Sources outside the configured accounts, or snapshots, get lease policy none."""
+    client = FakeClient()
+    await api.start(client, body(source={"url": "https://example.com/f.bin"}), settings(), BASE)
+    await api.start(client, body(source={"url": SRC + "?snapshot=S"}), settings(), BASE)
+    assert [plan["lease"] for _, _, plan in client.started] == ["none", "none"]
+
+
+async def test_status_of_a_running_copy_is_202_with_retry_after() -> None:
+    """A running copy's status answers 202 with Retry-After and Location."""
+    client = FakeClient()
+    await api.start(client, body(id="job-1"), settings(), BASE)
+    answer = await api.get(client, "job-1", BASE)
+    assert answer.status == 202 and answer.body["state"] == "running"
+    assert "Retry-After" in answer.headers and answer.headers["Location"].endswith("/job-1")
+
+
+async def test_status_of_a_finished_copy_is_200() -> None:
+    """A finished copy's status answers 200 with its final document."""
+    client = FakeClient()
+    await api.start(client, body(id="job-1"), settings(), BASE)
+    finish(client, "job-1", "succeeded")
+    answer = await api.get(client, "job-1", BASE)
+    assert answer.status == 200 and answer.body["state"] == "succeeded"
+
+
+async def test_unknown_id_is_a_404() -> None:
+    """Status and abort of an unknown id answer 404."""
+    client = FakeClient()
+    assert (await api.get(client, "nope", BASE)).status == 404
+    assert (await api.abort(client, "nope", b"", BASE)).status == 404
+
+
+async def test_abort_of_a_running_copy_raises_the_event() -> None:
+    """Abort of a running copy raises `abort` with the reason and answers 202."""
+    client = FakeClient()
+    await api.start(client, body(id="job-1"), settings(), BASE)
+    answer = await api.abort(client, "job-1", b'{"reason": "stop"}', BASE)
+    assert answer.status == 202 and client.events == [("job-1", "abort", {"reason": "stop"})]
+
+
+async def test_abort_of_a_finished_copy_is_a_409() -> None:
+    """Abort of a finished copy answers 409 and raises nothing."""
+    client = FakeClient()
+    await api.start(client, body(id="job-1"), settings(), BASE)
+    finish(client, "job-1", "failed")
+    answer = await api.abort(client, "job-1", b"", BASE)
+    assert answer.status == 409 and client.events == []
+
+
+async def test_abort_with_a_bad_body_is_a_400() -> None:
+    """An abort body that is not JSON, or a non-string reason, answers 400."""
+    client = FakeClient()
+    await api.start(client, body(id="job-1"), settings(), BASE)
+    assert (await api.abort(client, "job-1", b"{", BASE)).status == 400
+    assert (await api.abort(client, "job-1", b'{"reason": 5}', BASE)).status == 400
+
+
+async def test_list_filters_by_state() -> None:
+    """The list answers 200 with every copy, or only those in the requested state."""
+    client = FakeClient()
+    for n in range(3):
+        await api.start(client, body(id=f"job-{n}"), settings(), BASE)
+    finish(client, "job-0", "succeeded")
+    everything = await api.list_copies(client, None)
+    running = await api.list_copies(client, "running")
+    assert everything.status == running.status == 200
+    assert len(everything.body["copies"]) == 3
+    assert sorted(d["id"] for d in running.body["copies"]) == ["job-1", "job-2"]
+
+
+async def test_list_with_an_unknown_state_is_a_400() -> None:
+    """A state filter outside the five states answers 400 naming `state`."""
+    answer = await api.list_copies(FakeClient(), "paused")
+    assert answer.status == 400 and answer.body["error"]["fields"][0]["field"] == "state"
+
+
+async def test_queue_copy_message_starts_a_copy() -> None:
+    """A valid copy message starts an orchestration."""
+    client = FakeClient()
+    outcome = await api.handle_queue_message(client, json.dumps(body(id="q-1")), settings())
+    assert outcome == "started q-1" and client.started[0][1] == "q-1"
+
+
+async def test_queue_message_and_http_request_are_the_same_request() -> None:
+    """The same request sent by HTTP and then by queue is recognised as one copy."""
+    client = FakeClient()
+    await api.start(client, body(id="q-1"), settings(), BASE)
+    outcome = await api.handle_queue_message(client, json.dumps(body(id="q-1")), settings())
+    assert outcome == "started q-1" and len(client.started) == 1
+
+
+async def test_queue_abort_message_raises_the_event() -> None:
+    """`{"action": "abort", "id": ...}` aborts the running copy."""
+    client = FakeClient()
+    await api.start(client, body(id="q-1"), settings(), BASE)
+    await api.handle_queue_message(client, b'{"action": "abort", "id": "q-1"}', settings())
+    assert client.events == [("q-1", "abort", {"reason": None})]
+
+
+async def test_invalid_queue_message_is_described_not_raised() -> None:
+    """A bad message yields a 'dropped' description naming the fields; nothing starts."""
+    client = FakeClient()
+    outcome = await api.handle_queue_message(client, b'{"source": 1}', settings())
+    assert outcome.startswith("dropped") and "destination" in outcome and not client.started
+    assert (await api.handle_queue_message(client, b"not json", settings())).startswith("dropped")

@@ -1,0 +1,317 @@
+"""The copy orchestrator, driven through every path with a fake context (no I/O)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+
+from shared.copystate import CopyPlan
+from shared.orchestration import copy_orchestration, failure_from_exception
+from tests.unit.fakedurable import NAMES, T0, FakeContext, SimCopy, drive, names
+
+SOURCE = "https://src.blob.core.windows.net/c/a.bin?sv=2025-01-01&sig=SECRETSIG"
+DEST = "https://dst.blob.core.windows.net/c/b.bin"
+
+
+def make_plan(lease: str = "renewed", **request: Any) -> dict[str, Any]:
+    """An orchestration input with the given request options."""
+    body = {"source": {"url": SOURCE}, "destination": {"url": DEST}, **request}
+    extra = {k: request.pop(k) for k in ("timeout_seconds",) if k in request}
+    return CopyPlan(
+        id="copy-1",
+        request=body,
+        fingerprint="fp",
+        created="2026-01-01T00:00:00.000000Z",
+        lease=lease,
+        lease_seconds=60,
+        polls_per_execution=request.pop("polls", 100) if "polls" in request else 100,
+        **extra,
+    ).to_input()
+
+
+def run(plan: dict[str, Any], sim: SimCopy) -> tuple[Any, FakeContext]:
+    """Run one execution of the orchestrator to its end."""
+    ctx = FakeContext(plan)
+    return drive(copy_orchestration(ctx, NAMES), ctx, sim), ctx
+
+
+def test_copy_that_succeeds_at_once_never_polls_and_releases_the_lease() -> None:
+    """A synchronous (same-account) copy ends succeeded with no timer and the lease released."""
+    doc, ctx = run(make_plan(), SimCopy(start_status="success"))
+    assert doc["state"] == "succeeded"
+    assert names(ctx) == ["acquire_source_lease", "start_copy", "release_source_lease"]
+    assert ctx.timers == []
+    assert doc["progress"]["bytes_copied"] == 1000
+
+
+def test_pending_copy_is_polled_until_it_succeeds() -> None:
+    """A pending copy is read until success, then the lease is released and progress is full."""
+    doc, ctx = run(make_plan(), SimCopy(duration=10.0))
+    assert doc["state"] == "succeeded"
+    assert doc["progress"] == {
+        "bytes_copied": 1000,
+        "total_bytes": 1000,
+        "percent": 100.0,
+        "eta_seconds": None,
+    }
+    assert names(ctx)[-1] == "release_source_lease"
+    assert 1 <= names(ctx).count("check_copy") <= 8
+
+
+def test_custom_status_shows_progress_while_running() -> None:
+    """Custom status is the running status document, with progress and an ETA."""
+    _, ctx = run(make_plan(), SimCopy(duration=100.0))
+    running = [s for s in ctx.statuses if s["state"] == "running"]
+    assert any(s["progress"]["percent"] and s["progress"]["eta_seconds"] for s in running)
+    assert ctx.statuses[-1]["state"] == "succeeded"
+
+
+def test_no_signature_reaches_custom_status_or_output() -> None:
+    """The caller's SAS signature never appears in custom status or the result."""
+    doc, ctx = run(make_plan(notify={"queue": "copy-results"}), SimCopy())
+    published = [p for n, p in ctx.calls if n == "publish_result"]
+    assert "SECRETSIG" not in json.dumps([doc, ctx.statuses, published])
+    assert doc["source"].endswith("sig=REDACTED")
+
+
+def test_failed_copy_reports_failed_with_description() -> None:
+    """A copy the service fails ends failed with CopyFailed and the service's description."""
+    doc, ctx = run(make_plan(), SimCopy(end_status="failed"))
+    assert doc["state"] == "failed"
+    assert doc["error"] == {"code": "CopyFailed", "message": "source gone"}
+    assert names(ctx)[-1] == "release_source_lease"
+
+
+def test_permanent_start_error_fails_with_the_storage_code() -> None:
+    """A permanent storage error at start ends the copy failed with that code, lease released."""
+    refused = {"ok": False, "error": {"code": "CannotVerifyCopySource", "message": "no"}}
+    doc, ctx = run(make_plan(), SimCopy(overrides={"start_copy": lambda p, t: refused}))
+    assert doc["state"] == "failed" and doc["error"]["code"] == "CannotVerifyCopySource"
+    assert names(ctx) == ["acquire_source_lease", "start_copy", "release_source_lease"]
+
+
+def test_lease_conflict_at_acquire_fails_without_starting() -> None:
+    """If the source is leased by someone else, the copy fails before it starts."""
+    taken = {"ok": False, "error": {"code": "LeaseAlreadyPresent", "message": "taken"}}
+    doc, ctx = run(make_plan(), SimCopy(overrides={"acquire_source_lease": lambda p, t: taken}))
+    assert doc["error"]["code"] == "LeaseAlreadyPresent"
+    assert "start_copy" not in names(ctx) and "release_source_lease" not in names(ctx)
+
+
+def test_abort_while_pending_aborts_the_copy_and_cancels_the_timer() -> None:
+    """An abort raised during a pending copy aborts it; the reason comes from the JSON text."""
+    doc, ctx = run(make_plan(), SimCopy(duration=100.0, abort_at=5.0))
+    assert doc["state"] == "aborted"
+    assert doc["error"] == {"code": "Aborted", "message": "user asked"}
+    assert "abort_copy" in names(ctx) and names(ctx)[-1] == "release_source_lease"
+    assert ctx.timers[-1].cancelled
+
+
+def test_abort_payload_given_as_a_dict_is_read_too() -> None:
+    """An abort payload that arrives already decoded is read the same way."""
+    doc, _ = run(make_plan(), SimCopy(duration=100.0, abort_at=5.0, abort_payload={"reason": "x"}))
+    assert doc["error"]["message"] == "x"
+
+
+def test_abort_after_the_copy_ended_reports_the_true_final_state() -> None:
+    """A copy aborted after it succeeded reports succeeded, not aborted."""
+    sim = SimCopy(duration=100.0, abort_at=50.0)
+    sim.overrides["abort_copy"] = lambda p, t: {**sim.observation(1e9), "status": "success"}
+    doc, _ = run(make_plan(), sim)
+    assert doc["state"] == "succeeded" and doc["error"] is None
+
+
+def test_abort_raised_before_the_copy_starts_aborts_it_at_the_first_race() -> None:
+    """An abort raised while the lease is taken is parked, then aborts the copy once started."""
+    doc, ctx = run(make_plan(), SimCopy(duration=100.0, abort_at=0.0, activity_seconds=1.0))
+    assert doc["state"] == "aborted"
+    assert names(ctx) == [
+        "acquire_source_lease",
+        "start_copy",
+        "abort_copy",
+        "release_source_lease",
+    ]
+
+
+def test_abort_wait_is_created_once_per_execution() -> None:
+    """The orchestrator creates the abort wait once and races it against every timer."""
+    _, ctx = run(make_plan(), SimCopy(duration=300.0))
+    assert len(ctx.events) == 1 and len(ctx.timers) > 3
+
+
+def test_deadline_aborts_the_copy_as_timed_out() -> None:
+    """A copy still pending at its deadline is aborted and reported timed_out."""
+    doc, ctx = run(make_plan(timeout_seconds=30), SimCopy(duration=1000.0))
+    assert doc["state"] == "timed_out" and doc["error"]["code"] == "Timeout"
+    assert "abort_copy" in names(ctx) and names(ctx)[-1] == "release_source_lease"
+
+
+def test_timer_never_passes_the_deadline() -> None:
+    """No timer is set later than the copy's deadline."""
+    _, ctx = run(make_plan(timeout_seconds=30), SimCopy(duration=1000.0))
+    deadline = ctx.timers[0].info["fire_at"].replace(minute=0, second=30, microsecond=0)
+    assert max(t.info["fire_at"] for t in ctx.timers) <= deadline
+
+
+def test_deadline_reached_after_success_reports_succeeded() -> None:
+    """A copy that finished just before the timeout abort reports succeeded."""
+    sim = SimCopy(duration=1000.0)
+    sim.overrides["abort_copy"] = lambda p, t: {**sim.observation(1e9), "status": "success"}
+    doc, _ = run(make_plan(timeout_seconds=30), sim)
+    assert doc["state"] == "succeeded"
+
+
+def test_renewed_lease_is_renewed_before_it_lapses() -> None:
+    """A long copy renews its 60 s lease at least every 30 s of orchestration time."""
+    _, ctx = run(make_plan(), SimCopy(duration=200.0))
+    assert names(ctx).count("renew_source_lease") >= 6
+    fires = [t.info["fire_at"] for t in ctx.timers]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(fires)]
+    assert gaps and max(gaps) <= 30.5
+
+
+def test_lease_renew_failure_aborts_and_fails_the_copy() -> None:
+    """If renewing the lease fails, the copy is aborted, failed with the code, lease released."""
+    lost = {"ok": False, "error": {"code": "LeaseIdMismatchWithLeaseOperation", "message": "lost"}}
+    sim = SimCopy(duration=200.0, overrides={"renew_source_lease": lambda p, t: lost})
+    doc, ctx = run(make_plan(), sim)
+    assert doc["state"] == "failed"
+    assert doc["error"]["code"] == "LeaseIdMismatchWithLeaseOperation"
+    assert names(ctx)[-2:] == ["abort_copy", "release_source_lease"]
+
+
+def test_infinite_lease_is_never_renewed_but_released() -> None:
+    """An infinite lease is acquired with duration -1, never renewed, released at the end."""
+    _, ctx = run(make_plan(lease="infinite"), SimCopy(duration=200.0))
+    acquire = next(p for n, p in ctx.calls if n == "acquire_source_lease")
+    assert acquire["duration"] == -1
+    assert "renew_source_lease" not in names(ctx) and names(ctx)[-1] == "release_source_lease"
+
+
+def test_no_lease_means_no_lease_calls() -> None:
+    """lease none (or an external source) makes no lease calls at all."""
+    _, ctx = run(make_plan(lease="none"), SimCopy())
+    assert not [n for n in names(ctx) if "lease" in n]
+
+
+def test_activities_are_called_with_retry_options() -> None:
+    """Every activity call goes through call_activity_with_retry with several attempts."""
+    _, ctx = run(make_plan(), SimCopy())
+    assert len(ctx.retry_options) == len(ctx.calls)
+    assert all(r.max_number_of_attempts >= 2 for r in ctx.retry_options)
+
+
+def test_transient_error_retried_successfully_is_invisible() -> None:
+    """A status read that fails transiently and then succeeds on retry does not end the copy."""
+    sim = SimCopy(duration=10.0)
+    failures = iter([True])
+
+    def flaky(payload: dict[str, Any], t: float) -> Any:
+        next(failures, False)  # the runtime retried inside the task: the task still succeeds
+        return sim.observation(t)
+
+    sim.overrides["check_copy"] = flaky
+    doc, _ = run(make_plan(), sim)
+    assert doc["state"] == "succeeded"
+
+
+def test_exhausted_transient_errors_fail_with_the_storage_code() -> None:
+    """When retries run out, the copy fails with the last error's storage code, lease released."""
+
+    def busy(payload: dict[str, Any], t: float) -> Any:
+        raise Exception(
+            "Activity function 'check_copy' failed: TransientStorageError: [ServerBusy] busy"
+        )
+
+    doc, ctx = run(make_plan(), SimCopy(overrides={"check_copy": busy}))
+    assert doc["state"] == "failed" and doc["error"]["code"] == "ServerBusy"
+    assert names(ctx)[-1] == "release_source_lease"
+
+
+def test_failure_from_exception_redacts_and_defaults_the_code() -> None:
+    """An exception without a [Code] maps to ActivityFailed, with signatures redacted."""
+    error = failure_from_exception(Exception("boom at https://x/c/b?sig=abc"))
+    assert error == {"code": "ActivityFailed", "message": "boom at https://x/c/b?sig=REDACTED"}
+
+
+def test_malformed_activity_answer_fails_internally_but_releases_the_lease() -> None:
+    """A defect inside the orchestrator still ends the copy failed with the lease released."""
+    sim = SimCopy(
+        overrides={
+            "check_copy": lambda p, t: {"ok": True, "status": "pending", "bytes_copied": "x"}
+        }
+    )
+    doc, ctx = run(make_plan(), sim)
+    assert doc["state"] == "failed" and doc["error"]["code"] == "InternalError"
+    assert names(ctx)[-1] == "release_source_lease"
+
+
+def test_long_copy_continues_as_new_carrying_its_state() -> None:
+    """After N wake-ups the orchestrator continues as new, keeping lease, copy id and deadline."""
+    plan = make_plan(polls=3)
+    doc, ctx = run(plan, SimCopy(duration=1000.0))
+    assert doc is None and ctx.continued_with is not None
+    carry = ctx.continued_with["carry"]
+    assert carry["copy_id"] == "c1" and carry["lease_id"] and carry["executions"] == 2
+    assert "release_source_lease" not in names(ctx) and len(ctx.timers) == 3
+
+
+def test_next_executions_finish_the_copy_and_release_the_lease() -> None:
+    """Continued executions poll on without restarting the copy, then release the lease."""
+    sim = SimCopy(duration=100.0)
+    doc, ctx = run(make_plan(polls=2), sim)
+    later: list[FakeContext] = []
+    while doc is None:
+        nxt = FakeContext(ctx.continued_with, now=ctx.now)
+        doc, ctx = drive(copy_orchestration(nxt, NAMES), nxt, sim), nxt
+        later.append(nxt)
+    assert doc["state"] == "succeeded" and later
+    assert all("start_copy" not in names(c) and len(c.events) == 1 for c in later)
+    assert names(ctx)[-1] == "release_source_lease"
+
+
+def test_abort_carries_over_continue_as_new() -> None:
+    """An abort that reaches the next execution (the host passes it on) aborts the copy."""
+    sim = SimCopy(duration=1000.0)
+    _, ctx1 = run(make_plan(polls=2), sim)
+    sim.abort_at = (ctx1.now - T0).total_seconds()  # raised as the execution continued
+    ctx2 = FakeContext(ctx1.continued_with, now=ctx1.now)
+    ctx2_doc = drive(copy_orchestration(ctx2, NAMES), ctx2, sim)
+    assert ctx2_doc["state"] == "aborted"
+
+
+def test_pending_abort_is_handled_instead_of_continuing_as_new() -> None:
+    """An abort already received when the history budget is spent is acted on, not dropped."""
+    sim = SimCopy(duration=1000.0, abort_at=1.7, activity_seconds=0.3)  # during the 1st read
+    doc, ctx = run(make_plan(polls=1), sim)
+    assert names(ctx).count("check_copy") == 1
+    assert ctx.continued_with is None and doc["state"] == "aborted"
+
+
+def test_snapshot_is_restored_when_the_copy_is_aborted() -> None:
+    """With snapshot_destination, an aborted copy restores the destination from the snapshot."""
+    _, ctx = run(make_plan(snapshot_destination=True), SimCopy(duration=100.0, abort_at=3.0))
+    finish = next(p for n, p in ctx.calls if n == "finish_snapshot")
+    assert names(ctx)[0] == "snapshot_destination" and finish["restore"] is True
+
+
+def test_snapshot_is_dropped_when_the_copy_succeeds() -> None:
+    """With snapshot_destination, a successful copy drops the snapshot without restoring."""
+    _, ctx = run(make_plan(snapshot_destination=True), SimCopy())
+    finish = next(p for n, p in ctx.calls if n == "finish_snapshot")
+    assert finish["restore"] is False
+
+
+def test_failed_verification_fails_the_copy() -> None:
+    """verify=true turns a length/MD5 mismatch into a failed copy."""
+    bad = {"ok": False, "error": {"code": "VerificationFailed", "message": "MD5 differs"}}
+    doc, _ = run(make_plan(verify=True), SimCopy(overrides={"verify_copy": lambda p, t: bad}))
+    assert doc["state"] == "failed" and doc["error"]["code"] == "VerificationFailed"
+
+
+def test_result_is_published_when_notify_is_set() -> None:
+    """notify.queue sends the final document to that queue."""
+    doc, ctx = run(make_plan(notify={"queue": "copy-results"}), SimCopy())
+    published = [p for n, p in ctx.calls if n == "publish_result"]
+    assert published == [{"queue": "copy-results", "document": doc}]

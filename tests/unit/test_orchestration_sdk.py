@@ -1,0 +1,83 @@
+"""The copy orchestrator replayed through the real Durable SDK (not a fake): same decisions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Generator
+from typing import Any
+
+from shared.copystate import CopyPlan
+from shared.orchestration import copy_orchestration
+from tests.unit.fakedurable import NAMES
+from tests.unit.sdkreplay import Replay
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+PENDING = {"ok": True, "status": "pending", "copy_id": "c1", "bytes_copied": 0}
+DONE = {"ok": True, "status": "success", "copy_id": "c1", "bytes_copied": 9, "total_bytes": 9}
+
+
+def orchestrator(context: Any) -> Generator[Any, Any, Any]:
+    """The orchestrator as function_app wires it, with activity names."""
+    return (yield from copy_orchestration(context, NAMES))
+
+
+def replay(lease: str = "none") -> Replay:
+    """A fresh replay of a copy from an external URL."""
+    plan = CopyPlan(
+        id="copy-1",
+        request={
+            "source": {"url": "https://example.com/a.bin?sig=SECRET"},
+            "destination": {"url": "https://dst.blob.core.windows.net/c/a.bin"},
+        },
+        fingerprint="fp",
+        created="2026-01-01T00:00:00.000000Z",
+        lease=lease,
+    )
+    return Replay(orchestrator, plan.to_input(), T0)
+
+
+def names(new: list[tuple[int, dict[str, Any]]]) -> list[str]:
+    """Activity names (or 'timer') of newly requested work."""
+    return [a.get("functionName", "timer") for _, a in new]
+
+
+def test_pending_copy_polled_to_success_under_the_real_sdk() -> None:
+    """start -> timer -> check (success) -> done, with a retry policy on every activity."""
+    r = replay()
+    [(start_id, start)] = r.episode()
+    assert start["functionName"] == "start_copy" and start["actionType"] == 1
+    [(timer_id, timer)] = r.episode(r.completed(start_id, PENDING))
+    assert timer["actionType"] == 5
+    r.now += dt.timedelta(seconds=1)
+    [(check_id, check)] = r.episode(r.fired(timer_id))
+    assert check["functionName"] == "check_copy"
+    assert r.episode(r.completed(check_id, DONE)) == []
+    assert r.state["isDone"] and r.state["output"]["state"] == "succeeded"
+    assert "SECRET" not in str([r.state["output"], r.state["customStatus"]])
+
+
+def test_abort_event_wins_the_race_and_cancels_the_timer() -> None:
+    """An abort raised while waiting aborts the copy; its JSON-text payload's reason is kept."""
+    r = replay()
+    [(start_id, _)] = r.episode()
+    [(timer_id, _)] = r.episode(r.completed(start_id, PENDING))
+    [(abort_id, abort)] = r.episode(r.raised("abort", {"reason": "stop now"}))
+    assert abort["functionName"] == "abort_copy"
+    timers = [a for a in r.state["actions"][0][1]["compoundActions"] if a["actionType"] == 5]
+    assert timers and timers[0]["isCanceled"]
+    r.episode(r.completed(abort_id, {**PENDING, "status": "aborted"}))
+    assert r.state["output"]["state"] == "aborted"
+    assert r.state["output"]["error"] == {"code": "Aborted", "message": "stop now"}
+
+
+def test_abort_raised_during_an_activity_is_not_lost() -> None:
+    """An abort that arrives while start_copy runs is seen by the one wait created up front."""
+    r = replay(lease="renewed")
+    [(lease_id, _)] = r.episode()
+    [(start_id, _)] = r.episode(r.completed(lease_id, {"ok": True}))
+    new = r.episode(r.raised("abort", {"reason": "early"}), r.completed(start_id, PENDING))
+    assert names(new) == ["timer", "abort_copy"]
+    [(release_id, release)] = r.episode(r.completed(new[1][0], {**PENDING, "status": "aborted"}))
+    assert release["functionName"] == "release_source_lease"
+    r.episode(r.completed(release_id, {"ok": True}))
+    assert r.state["output"]["state"] == "aborted"

@@ -1,0 +1,129 @@
+"""The public status document: its shape, its states, and no SAS signature anywhere in it."""
+
+from __future__ import annotations
+
+import json
+
+from shared.status import FINAL_STATES, STATES, document, from_instance, redact_url, scrub
+
+SAS_URL = "https://a.blob.core.windows.net/c/b?sv=2025-01-01&se=2026-01-02&sp=r&sig=Zm9v%2Bbar%3D"
+KEYS = {
+    "id",
+    "state",
+    "source",
+    "destination",
+    "copy_id",
+    "progress",
+    "created",
+    "updated",
+    "completed",
+    "error",
+}
+
+
+def test_document_has_exactly_the_documented_keys() -> None:
+    """The status document carries the documented keys and progress fields."""
+    doc = document(
+        instance_id="x", state="running", source="http://h/c/b", destination="http://h/d/e"
+    )
+    assert set(doc) == KEYS
+    assert set(doc["progress"]) == {"bytes_copied", "total_bytes", "percent", "eta_seconds"}
+
+
+def test_redact_url_hides_only_the_signature() -> None:
+    """redact_url replaces the sig value and keeps the other SAS fields readable."""
+    redacted = redact_url(SAS_URL)
+    assert redacted is not None
+    assert "sig=REDACTED" in redacted and "Zm9v" not in redacted and "sp=r" in redacted
+
+
+def test_redact_url_leaves_plain_urls_alone() -> None:
+    """A URL without a query is returned unchanged."""
+    assert redact_url("http://h/c/b") == "http://h/c/b"
+
+
+def test_no_signature_anywhere_in_a_document() -> None:
+    """Signatures in URLs and in error messages are all redacted."""
+    doc = document(
+        instance_id="x",
+        state="failed",
+        source=SAS_URL,
+        destination="http://h/d/e",
+        error={"code": "CannotVerifyCopySource", "message": f"could not read {SAS_URL}"},
+    )
+    text = json.dumps(doc)
+    assert "Zm9v" not in text and text.count("sig=REDACTED") == 2
+
+
+def test_scrub_reaches_nested_values() -> None:
+    """scrub redacts signatures at any depth, in lists and dicts."""
+    assert scrub({"a": [{"b": "x?sig=s3cret&y=1"}]}) == {"a": [{"b": "x?sig=REDACTED&y=1"}]}
+
+
+def test_percent_follows_progress_and_handles_empty_blobs() -> None:
+    """percent is copied/total, 100 for an empty blob, None when the total is unknown."""
+    base = {"instance_id": "x", "state": "running", "source": "s", "destination": "d"}
+    assert document(**base, bytes_copied=25, total_bytes=100)["progress"]["percent"] == 25.0
+    assert document(**base, bytes_copied=0, total_bytes=0)["progress"]["percent"] == 100.0
+    assert document(**base, bytes_copied=5)["progress"]["percent"] is None
+
+
+def test_states_are_the_five_documented_ones() -> None:
+    """A copy is running, succeeded, failed, aborted or timed_out; all but running are final."""
+    assert STATES == ("running", "succeeded", "failed", "aborted", "timed_out")
+    assert set(STATES) - {"running"} == FINAL_STATES
+
+
+def test_completed_instance_answers_with_its_output() -> None:
+    """A completed orchestration's document is its output (scrubbed again)."""
+    output = document(instance_id="x", state="succeeded", source=SAS_URL, destination="d")
+    doc = from_instance(
+        instance_id="x", runtime_status="Completed", request=None, custom_status=None, output=output
+    )
+    assert doc["state"] == "succeeded" and "Zm9v" not in json.dumps(doc)
+
+
+def test_running_instance_answers_with_its_custom_status() -> None:
+    """A running orchestration's document is its custom status."""
+    custom = document(
+        instance_id="x",
+        state="running",
+        source="s",
+        destination="d",
+        bytes_copied=5,
+        total_bytes=10,
+    )
+    doc = from_instance(
+        instance_id="x", runtime_status="Running", request=None, custom_status=custom, output=None
+    )
+    assert doc["progress"]["percent"] == 50.0
+
+
+def test_instance_without_custom_status_is_running_with_its_request_urls_redacted() -> None:
+    """A just-started instance answers running, with the request's URLs redacted."""
+    request = {"source": {"url": SAS_URL}, "destination": {"url": "http://h/d/e"}}
+    doc = from_instance(
+        instance_id="x", runtime_status="Pending", request=request, custom_status=None, output=None
+    )
+    assert doc["state"] == "running" and doc["source"] == redact_url(SAS_URL)
+
+
+def test_crashed_orchestrator_reports_failed() -> None:
+    """An orchestrator that failed unexpectedly reports failed with OrchestratorFailed."""
+    doc = from_instance(
+        instance_id="x",
+        runtime_status="Failed",
+        request=None,
+        custom_status=None,
+        output=f"boom {SAS_URL}",
+    )
+    assert doc["state"] == "failed" and doc["error"]["code"] == "OrchestratorFailed"
+    assert "Zm9v" not in json.dumps(doc)
+
+
+def test_terminated_instance_reports_aborted() -> None:
+    """An instance terminated through the management API reports aborted."""
+    doc = from_instance(
+        instance_id="x", runtime_status="Terminated", request=None, custom_status=None, output="ops"
+    )
+    assert doc["state"] == "aborted" and doc["error"]["code"] == "Terminated"
