@@ -24,7 +24,7 @@ lint: $(STAMP_PY)
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
-test: setup lint
+test: setup lint infra-scan
 	$(PY) -m pytest
 
 unit: $(STAMP_PY)

@@ -265,7 +265,9 @@ module api 'app/api.bicep' = {
     instanceMemoryMB: instanceMemoryMB
     taskHubName: taskHubName
     copyAccountNames: copyAccountNames
-    destinationAllowlist: join(destinationAllowlistParts, ',')
+    // '-' names no storage account (3-24 lowercase letters and digits): with no destination the
+    // app may write nowhere, instead of falling back to its default '*' (every configured account).
+    destinationAllowlist: empty(destinationAllowlistParts) ? '-' : join(destinationAllowlistParts, ',')
     authEnabled: authEnabled
     authClientId: authClientId
     authAllowedClientApplications: authAllowedClientApplications

@@ -16,8 +16,8 @@ param instanceMemoryMB int = 2048
 param taskHubName string
 @description('Names of the source and destination storage accounts (BLOBCOPY_ACCOUNTS).')
 param copyAccountNames array = []
-@description('BLOBCOPY_ALLOWED_DESTINATIONS: comma-separated account or account/container entries; empty: no destination.')
-param destinationAllowlist string = ''
+@description('BLOBCOPY_ALLOWED_DESTINATIONS: comma-separated account or account/container entries; \'-\': no destination.')
+param destinationAllowlist string = '-'
 param authEnabled bool = false
 param authClientId string = ''
 param authAllowedClientApplications array = []

@@ -316,3 +316,10 @@ def test_azure_yaml_deploys_the_repo_root_as_a_python_function() -> None:
         "host": "function",
     }
     assert document["infra"]["path"] == "infra"
+
+
+def test_destination_allowlist_fails_closed() -> None:
+    """With no destination configured the allowlist names no account, never the app's '*'."""
+    main = (INFRA / "main.bicep").read_text()
+    assert "destinationAllowlist: empty(destinationAllowlistParts) ? '-' :" in main
+    assert "param destinationAllowlist string = '-'" in (INFRA / "app" / "api.bicep").read_text()
