@@ -7,6 +7,7 @@ client and the clock.
 
 from __future__ import annotations
 
+import sys
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
@@ -58,7 +59,7 @@ class CliContext:
     def stdout(self) -> Console:
         """Console for results; built on use so it writes to whatever stdout is now."""
         console = Console(markup=False, highlight=False)
-        if not console.is_terminal:
+        if not _is_tty(sys.stdout):
             # In a pipe, keep one line per row for grep rather than folding at 80 columns.
             console.width = PIPE_WIDTH
         return console
@@ -117,7 +118,7 @@ def _error_json(error: BlobCopyError) -> dict[str, Any]:
     "--key",
     envvar="BLOBCOPY_FUNCTION_KEY",
     show_envvar=True,
-    help="Function key, sent as the x-functions-key header. Not needed locally.",
+    help="Host key of the Function App, sent as x-functions-key. Not needed locally.",
 )
 @click.option(
     "--http-timeout",
@@ -277,7 +278,7 @@ def abort(state: CliContext, copy_id: str, reason: str | None, json_output: bool
 @json_option
 @click.pass_obj
 def list_command(state: CliContext, state_filter: str | None, json_output: bool) -> None:
-    """List copies, newest first as the service orders them."""
+    """List copies: all of them, or only those in one state."""
     state.json_output = json_output
     response = state.client.list_copies(state_filter)
     if json_output:
@@ -320,7 +321,9 @@ def _wait_and_report(state: CliContext, copy_id: str, *, first: ApiResponse) -> 
     """Follow the copy to its end, print the final document, exit with its state's code."""
     stderr = state.stderr
     try:
-        with CopyProgress(stderr, enabled=stderr.is_terminal and not state.json_output) as bar:
+        # A real TTY, not rich's guess: FORCE_COLOR in CI must not draw bars into captured output.
+        draw = _is_tty(sys.stderr) and not state.json_output
+        with CopyProgress(stderr, enabled=draw) as bar:
             final = wait_for_copy(
                 state.client, copy_id, first=first, on_update=bar.update, sleep=state.sleep
             )
@@ -335,6 +338,14 @@ def _wait_and_report(state: CliContext, copy_id: str, *, first: ApiResponse) -> 
     code = exit_codes.exit_code_for_state(final.get("state"))
     if code != exit_codes.OK:
         raise click.exceptions.Exit(code)
+
+
+def _is_tty(stream: Any) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty()) if callable(isatty) else False
+    except ValueError:  # closed stream
+        return False
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -233,11 +233,14 @@ class BlobCopyClient:
     ) -> None:
         parsed = urllib.parse.urlsplit(base_url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ValueError(f"API URL must be http(s)://host[:port], got {base_url!r}")
-        root = base_url.rstrip("/")
+            shown = redact_text(base_url)
+            raise ValueError(f"API URL must be http(s)://host[:port], got {shown!r}")
+        # A URL copied from the portal may carry the key as ?code=...: use it, keep it out of paths.
+        code = urllib.parse.parse_qs(parsed.query).get("code", [None])[0]
+        root = f"{parsed.scheme}://{parsed.netloc}{parsed.path}".rstrip("/")
         # Accept both the host (http://host:7071) and the API root (http://host:7071/api).
         self.api_root = root if root.endswith("/api") else root + "/api"
-        self._key = key or None
+        self._key = key or code or None
         self._timeout = timeout
         self._opener = urllib.request.build_opener(_NoRedirects())
 

@@ -44,12 +44,14 @@ def format_bytes(count: Any) -> str:
     """A byte count for people: 1.5 MiB; '-' when unknown."""
     if not isinstance(count, int | float) or isinstance(count, bool):
         return "-"
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+    if count < 1024:
+        return f"{int(count)} B"
+    value = count / 1024
+    for unit in ("KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
         value /= 1024
-    raise AssertionError("unreachable")
+    return f"{value:.1f} TiB"
 
 
 def format_progress(progress: Any) -> str:

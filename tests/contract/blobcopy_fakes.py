@@ -1,4 +1,4 @@
-"""A scripted stand-in for the HTTP API, for driving the CLI in-process."""
+"""Stand-ins for the HTTP API: a scripted fake client, and the state of a loopback stub server."""
 
 from __future__ import annotations
 
@@ -69,3 +69,13 @@ class FakeApi:
     def list_copies(self, state: str | None = None) -> ApiResponse:
         self.calls.append(("list", state))
         return self._next()
+
+
+class Stub:
+    """What the stub server answers next, and what it was sent."""
+
+    def __init__(self) -> None:
+        self.status = 200
+        self.body: bytes = b"{}"
+        self.headers: dict[str, str] = {}
+        self.requests: list[dict[str, Any]] = []

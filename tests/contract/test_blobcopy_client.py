@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
+from blobcopy_fakes import Stub
 
 from blobcopy.client import (
     ApiUnreachable,
@@ -24,54 +21,6 @@ from blobcopy.client import (
     parse_retry_after,
 )
 from blobcopy.redact import redact, redact_text
-
-
-class Stub:
-    """What the stub server answers next, and what it was sent."""
-
-    def __init__(self) -> None:
-        self.status = 200
-        self.body: bytes = b"{}"
-        self.headers: dict[str, str] = {}
-        self.requests: list[dict[str, Any]] = []
-
-
-@pytest.fixture
-def stub() -> Iterator[tuple[Stub, str]]:
-    """A loopback HTTP server answering from a `Stub`; yields it and its base URL."""
-    state = Stub()
-
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            state.requests.append(
-                {
-                    "method": self.command,
-                    "path": self.path,
-                    "headers": {k.lower(): v for k, v in self.headers.items()},
-                    "body": self.rfile.read(length) if length else b"",
-                }
-            )
-            self.send_response(state.status)
-            for name, value in state.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(state.body)))
-            self.end_headers()
-            self.wfile.write(state.body)
-
-        do_GET = do_POST = _answer
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield state, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_start_posts_json_with_the_function_key(stub: tuple[Stub, str]) -> None:
@@ -99,6 +48,14 @@ def test_abort_sends_a_reason_only_when_given(stub: tuple[Stub, str]) -> None:
     assert [r["path"] for r in state.requests] == ["/api/copies/c1/abort"] * 2
     assert json.loads(state.requests[0]["body"]) == {"reason": "wrong source"}
     assert state.requests[1]["body"] == b""
+
+
+def test_a_code_in_the_url_becomes_the_key_header(stub: tuple[Stub, str]) -> None:
+    """A base URL with ?code=KEY sends KEY as x-functions-key and keeps it out of the path."""
+    state, url = stub
+    BlobCopyClient(f"{url}/api?code=k3y").list_copies()
+    assert state.requests[0]["path"] == "/api/copies"
+    assert state.requests[0]["headers"]["x-functions-key"] == "k3y"
 
 
 def test_no_key_means_no_key_header(stub: tuple[Stub, str]) -> None:

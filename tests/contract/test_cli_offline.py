@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
-from blobcopy_fakes import FakeApi, accepted, answer, status_document
+from blobcopy_fakes import FakeApi, Stub, accepted, answer, status_document
 from click.testing import CliRunner
 
 from blobcopy import exit_codes
@@ -279,3 +282,50 @@ def test_abort_sends_the_reason() -> None:
     assert result.exit_code == 0
     assert api.calls == [("abort", "copy-1", "wrong source")]
     assert "Abort requested for copy copy-1." in result.stdout
+
+
+def test_wait_draws_no_progress_bar_outside_a_terminal() -> None:
+    """Under CliRunner (no TTY) --wait prints the final table only; stderr stays empty."""
+    api = FakeApi(accepted(), answer(200, status_document("succeeded")))
+    result = run(api, "start", SRC, DST, "--wait")
+    assert result.exit_code == 0
+    assert result.stderr == ""
+    assert "succeeded" in result.stdout
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    """`python -m blobcopy --version` works, as the console script would."""
+    done = subprocess.run(
+        [sys.executable, "-m", "blobcopy", "--version"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
+    )
+    assert done.returncode == 0
+    assert done.stdout.startswith("blobcopy, version ")
+
+
+def test_url_and_key_come_from_the_environment(stub: tuple[Stub, str]) -> None:
+    """BLOBCOPY_URL and BLOBCOPY_FUNCTION_KEY configure the client; the key is never printed."""
+    state, url = stub
+    state.status, state.body = 401, b""
+    env = {"BLOBCOPY_URL": url, "BLOBCOPY_FUNCTION_KEY": "k3y-secret"}
+    result = CliRunner().invoke(cli, ["list"], env=env)
+    assert state.requests[0]["headers"]["x-functions-key"] == "k3y-secret"
+    assert result.exit_code == exit_codes.NOT_ALLOWED
+    assert "BLOBCOPY_FUNCTION_KEY" in result.stderr
+    assert "k3y-secret" not in result.output
+
+
+def test_ctrl_c_while_waiting_leaves_the_copy_running() -> None:
+    """Ctrl-C during --wait exits 130 and says how to check or abort the copy that goes on."""
+
+    def interrupted(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    api = FakeApi(answer(202, status_document(), retry_after="5"))
+    context = CliContext(client=api, sleep=interrupted)
+    result = CliRunner().invoke(cli, ["status", "copy-1", "--wait"], obj=context)
+    assert result.exit_code == exit_codes.INTERRUPTED
+    assert "blobcopy abort copy-1" in result.stderr
