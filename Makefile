@@ -37,6 +37,17 @@ run: setup
 storage: setup
 	$(PY) -m devhost storage
 
+# Benchmarks against peers, side by side (see bench/README.md). Peers live in their own venvs.
+.venv-durabletask/.installed:
+	$(PYTHON) -m venv .venv-durabletask
+	.venv-durabletask/bin/python -m pip install --quiet --disable-pip-version-check durabletask==1.12.0
+	touch $@
+
+bench: setup .venv-durabletask/.installed
+	$(PY) bench/bench_devhost.py 500 --anchor
+	$(PY) bench/bench_copyengine.py
+	$(PY) bench/bench_polling.py
+
 constraints: $(STAMP_PY)
 	{ echo '# Every package CI installs, pinned (pip freeze of requirements-dev.txt). Regenerate with `make constraints`.'; \
 	  $(PY) -m pip freeze --exclude-editable; } > constraints.txt

@@ -28,8 +28,14 @@ CONTROLS = {
 
 
 def error(status: int, message: str) -> web.Response:
-    """An error body both humans and the SDK (which reads ExceptionMessage on 400) understand."""
-    return web.json_response({"Message": message, "ExceptionMessage": message}, status=status)
+    """An error body both humans and the SDK (which reads ExceptionMessage on 400) understand.
+
+    409 keeps Azure's exact body ({"Message": ...}): start_new raises with it as its message.
+    """
+    body = {"Message": message}
+    if status != 409:
+        body["ExceptionMessage"] = message
+    return web.json_response(body, status=status)
 
 
 class DurableApi:
@@ -62,7 +68,10 @@ class DurableApi:
         name = request.match_info["name"]
         try:
             instance_id = self.engine.start_new(
-                name, request.match_info.get("instance_id"), st.decode_input(value)
+                name,
+                request.match_info.get("instance_id"),
+                st.decode_input(value),
+                request.query.get("version", ""),
             )
         except DurableError as exc:
             return error(exc.status, str(exc))
@@ -116,7 +125,7 @@ class DurableApi:
         page = _int(request.query.get("top"))
         offset = _int(request.headers.get("x-ms-continuation-token")) or 0
         rows = self.engine.query(st.parse_query(request.query, page=page, offset=offset))
-        show_input = st.flag(request.query, "showInput", False)
+        show_input = st.flag(request.query, "showInput", True)
         headers = {}
         if page is not None and len(rows) == page:
             headers["x-ms-continuation-token"] = str(offset + page)

@@ -106,6 +106,15 @@ class Dispatcher:
         self.post(instance_id, Message(MessageKind.HISTORY, event, execution_id))
 
     async def _run(self) -> None:
+        try:
+            await self._dispatch_forever()
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            log.critical("the durable dispatcher stopped", exc_info=True)
+            raise
+
+    async def _dispatch_forever(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -120,10 +129,26 @@ class Dispatcher:
         batch = self.store.batch()
         effects: list[Effect] = []
         for instance_id in ids:
-            await self._process(instance_id, batch, effects)
+            await self._process_safely(instance_id, batch, effects)
         self.store.commit(batch)
         for effect in effects:
             effect()
+
+    async def _process_safely(
+        self, instance_id: str, batch: WriteBatch, effects: list[Effect]
+    ) -> None:
+        """A bug met while handling one instance must not stop every other instance."""
+        marks = (len(batch.statements), len(effects))
+        try:
+            await self._process(instance_id, batch, effects)
+        except Exception as exc:
+            del batch.statements[marks[0] :]
+            del effects[marks[1] :]
+            log.exception("devhost internal error while running instance %s", instance_id)
+            inst = self.instances.get(instance_id)
+            if inst is not None and not inst.status.is_terminal:
+                error = f"devhost internal error: {type(exc).__name__}: {exc}"
+                self.life.fail(inst, ep.failure_output(inst.name, error), batch, effects)
 
     async def _process(self, instance_id: str, batch: WriteBatch, effects: list[Effect]) -> None:
         inst = self.instances.get(instance_id)

@@ -121,7 +121,9 @@ class DurableEngine:
         """Wait until an instance finishes (tests, host); its status, None if unknown."""
         return await self.dispatcher.life.wait(instance_id, timeout)
 
-    def start_new(self, name: str, instance_id: str | None, input_text: str | None) -> str:
+    def start_new(
+        self, name: str, instance_id: str | None, input_text: str | None, version: str = ""
+    ) -> str:
         """Create an instance; refuse an unknown orchestrator, a bad id, or an id still running."""
         if name not in self._orchestrators:
             raise DurableError(
@@ -137,7 +139,7 @@ class DurableEngine:
             raise DurableError(
                 409, f"An Orchestration instance with the status {existing.status} already exists."
             )
-        self._commit_start(new_instance(name, instance_id, input_text))
+        self._commit_start(new_instance(name, instance_id, input_text, version=version))
         return instance_id
 
     def _commit_start(self, inst: Instance) -> None:

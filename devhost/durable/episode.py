@@ -39,6 +39,7 @@ class ChildStart:
     instance_id: str
     name: str
     input_text: str | None
+    version: str | None = None
 
 
 @dataclass
@@ -198,7 +199,8 @@ def _retry_timer_fired(
         _add_activity(state, task_id, retry.name, retry.input, events, work, stamp)
     else:
         child_id = retry.instance_id or f"{state.execution_id}:{task_id}"
-        _add_child(state, task_id, child_id, retry.name, retry.input, events, work, stamp)
+        child = ChildStart(task_id, child_id, retry.name, retry.input, retry.version)
+        _add_child(state, child, events, work, stamp)
 
 
 def _check_replay(state: ExecutionState, actions: list[p.Action]) -> str | None:
@@ -270,13 +272,15 @@ def _schedule_one(
             first_interval_ms=action.retry.first_interval_ms,
             max_attempts=action.retry.max_attempts,
             instance_id=action.instance_id,
+            version=action.version,
         )
         state.retry_of_task[task_id] = task_id
     if is_activity:
         _add_activity(state, task_id, name, action.input, events, work, stamp)
     else:
         child_id = action.instance_id or f"{state.execution_id}:{task_id}"
-        _add_child(state, task_id, child_id, name, action.input, events, work, stamp)
+        child = ChildStart(task_id, child_id, name, action.input, action.version)
+        _add_child(state, child, events, work, stamp)
     return None
 
 
@@ -295,27 +299,20 @@ def _add_activity(
 
 
 def _add_child(
-    state: ExecutionState,
-    task_id: int,
-    child_id: str,
-    name: str,
-    input_text: str | None,
-    events: list[JsonDict],
-    work: Work,
-    stamp: str,
+    state: ExecutionState, child: ChildStart, events: list[JsonDict], work: Work, stamp: str
 ) -> None:
     events.append(
         p.event(
             EventType.SUB_ORCHESTRATION_CREATED,
             stamp,
-            task_id,
-            Name=name,
-            InstanceId=child_id,
-            Input=input_text,
+            child.task_id,
+            Name=child.name,
+            InstanceId=child.instance_id,
+            Input=child.input_text,
         )
     )
-    state.suborchestrations[task_id] = child_id
-    work.children.append(ChildStart(task_id, child_id, name, input_text))
+    state.suborchestrations[child.task_id] = child.instance_id
+    work.children.append(child)
 
 
 def _cancel_timers(state: ExecutionState, actions: list[p.Action], work: Work) -> None:

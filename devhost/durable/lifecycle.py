@@ -32,6 +32,7 @@ def new_instance(
     instance_id: str,
     input_text: str | None,
     parent: tuple[str, str, int] | None = None,
+    version: str = "",
 ) -> Instance:
     """A Pending instance (parent = parent instance id, parent execution id, parent task id)."""
     now = p.format_timestamp(p.utc_now())
@@ -42,7 +43,7 @@ def new_instance(
         input_text=input_text,
         created=now,
         updated=now,
-        execution=ExecutionState(execution_id=uuid.uuid4().hex),
+        execution=ExecutionState(execution_id=uuid.uuid4().hex, version=version),
     )
     if parent is not None:
         inst.parent_instance_id, inst.parent_execution_id, inst.parent_task_id = parent
@@ -71,7 +72,7 @@ class Lifecycle:
             EventType.EXECUTION_STARTED,
             stamp,
             Name=inst.name,
-            Version="",
+            Version=inst.execution.version,
             Input=inst.input_text,
             ParentInstanceId=inst.parent_instance_id,
         )
@@ -123,6 +124,10 @@ class Lifecycle:
         batch.save_instance(inst)
         verb = "suspended" if suspend else "resumed"
         log.info("%s (Orchestrator) %s: Orchestration %s", inst.name, inst.instance_id, verb)
+
+    def fail(self, inst: Instance, output: str, batch: WriteBatch, effects: list[Effect]) -> None:
+        """End an instance as Failed outside an episode (an engine error met while running it)."""
+        self._finish(inst, RuntimeStatus.FAILED, output, batch, effects)
 
     async def wait(self, instance_id: str, timeout: float | None) -> RuntimeStatus | None:
         """The instance's status once it is finished, or its current status after `timeout`."""
@@ -190,15 +195,17 @@ class Lifecycle:
             self._notify(parent.instance_id, parent.execution.execution_id, failed, batch, effects)
             return
         link = (parent.instance_id, parent.execution.execution_id, child.task_id)
-        self.register_start(
-            new_instance(child.name, child.instance_id, child.input_text, link), batch, effects
+        child_inst = new_instance(
+            child.name, child.instance_id, child.input_text, link, child.version or ""
         )
+        self.register_start(child_inst, batch, effects)
 
     def _continue_as_new(
         self, inst: Instance, input_text: str | None, batch: WriteBatch, effects: list[Effect]
     ) -> None:
         """New execution, empty history; undelivered external events stay in the inbox."""
-        inst.execution = ExecutionState(execution_id=uuid.uuid4().hex)
+        version = inst.execution.version
+        inst.execution = ExecutionState(execution_id=uuid.uuid4().hex, version=version)
         inst.input_text = input_text
         inst.history, inst.played = [], []
         batch.clear_instance(inst.instance_id, keep_messages=True)
@@ -231,7 +238,8 @@ class Lifecycle:
         effects.append(lambda: self._forget(iid, status))
         level = logging.WARNING if status is RuntimeStatus.FAILED else logging.INFO
         detail = f": {output}" if status is not RuntimeStatus.COMPLETED else ""
-        log.log(level, "%s (Orchestrator) %s: Orchestration %s%s", inst.name, iid, status, detail)
+        verb = status.value.lower()
+        log.log(level, "%s (Orchestrator) %s: Orchestration %s%s", inst.name, iid, verb, detail)
 
     def _notify_parent(self, inst: Instance, batch: WriteBatch, effects: list[Effect]) -> None:
         stamp = p.format_timestamp(p.utc_now())

@@ -97,6 +97,7 @@ class Action:
     fire_at: datetime | None = None
     is_canceled: bool = False
     retry: Retry | None = None
+    version: str | None = None
 
     @property
     def signature(self) -> str:
@@ -183,9 +184,14 @@ def parse_reply(state_text: str) -> Reply:
         raise ProtocolError(f"orchestrator reply is not JSON: {exc}") from exc
     if not isinstance(state, dict):
         raise ProtocolError("orchestrator reply is not a JSON object")
+    try:
+        actions = flatten_actions(state.get("actions") or [])
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        message = f"orchestrator reply has an action this engine cannot read: {exc!r}"
+        raise ProtocolError(message) from exc
     return Reply(
         is_done=bool(state.get("isDone", False)),
-        actions=flatten_actions(state.get("actions") or []),
+        actions=actions,
         has_output="output" in state,
         output=state.get("output"),
         error=state.get("error"),
@@ -235,6 +241,7 @@ def _leaf(kind: ActionType, item: JsonDict) -> Action:
         name=item.get("functionName") or item.get("externalEventName") or item.get("operation"),
         input=item.get("input"),
         instance_id=item.get("instanceId"),
+        version=item.get("version"),
         fire_at=parse_timestamp(fire_at) if fire_at else None,
         is_canceled=bool(item.get("isCanceled", False)),
         retry=Retry(

@@ -85,6 +85,7 @@ class RetryState:
     max_attempts: int
     instance_id: str | None = None
     attempt: int = 1
+    version: str | None = None
 
 
 @dataclass
@@ -100,6 +101,7 @@ class ExecutionState:
     """What the engine must remember about the current execution between episodes."""
 
     execution_id: str
+    version: str = ""  # ExecutionStarted.Version: what context.version returns
     next_id: int = 0
     signatures: list[str] = field(default_factory=list)
     leaf_task_ids: list[int] = field(default_factory=list)
@@ -117,8 +119,25 @@ class ExecutionState:
         return task_id
 
     def to_json(self) -> str:
-        """Stored form (JSON object keys are strings; from_json turns them back)."""
-        return json.dumps(asdict(self))
+        """Stored form (JSON object keys are strings; from_json turns them back).
+
+        Written out by hand: dataclasses.asdict deep-copies, and this runs on every episode.
+        """
+        return json.dumps(
+            {
+                "execution_id": self.execution_id,
+                "version": self.version,
+                "next_id": self.next_id,
+                "signatures": self.signatures,
+                "leaf_task_ids": self.leaf_task_ids,
+                "activities": {k: [v.name, v.input] for k, v in self.activities.items()},
+                "timers": self.timers,
+                "suborchestrations": self.suborchestrations,
+                "retries": {k: asdict(v) for k, v in self.retries.items()},
+                "retry_of_task": self.retry_of_task,
+                "retry_of_timer": self.retry_of_timer,
+            }
+        )
 
     @classmethod
     def from_json(cls, text: str) -> ExecutionState:
@@ -126,10 +145,11 @@ class ExecutionState:
         data: dict[str, Any] = json.loads(text)
         return cls(
             execution_id=data["execution_id"],
+            version=data.get("version", ""),
             next_id=data["next_id"],
             signatures=data["signatures"],
             leaf_task_ids=data["leaf_task_ids"],
-            activities={int(k): OpenActivity(**v) for k, v in data["activities"].items()},
+            activities={int(k): OpenActivity(*v) for k, v in data["activities"].items()},
             timers={int(k): v for k, v in data["timers"].items()},
             suborchestrations={int(k): v for k, v in data["suborchestrations"].items()},
             retries={int(k): RetryState(**v) for k, v in data["retries"].items()},

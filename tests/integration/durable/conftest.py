@@ -1,4 +1,4 @@
-"""A DurableEngine on a free loopback port, driven by the SDK's real DurableOrchestrationClient."""
+"""Fixtures: a started Durable engine harness per test, always stopped."""
 
 from __future__ import annotations
 
@@ -6,66 +6,9 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import azure.durable_functions as df
 import pytest
-from aiohttp import web
-from durable_apps import ACTIVITIES, ORCHESTRATORS
-
-from devhost.durable import DurableEngine
-
-
-class Harness:
-    """One engine + aiohttp server; `restart()` replaces both, keeping the database."""
-
-    def __init__(self, db_path: Path) -> None:
-        self.db_path = db_path
-        self.engine: DurableEngine | None = None
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
-        self.client: df.DurableOrchestrationClient
-
-    async def start(self) -> None:
-        """Start an engine and serve it on 127.0.0.1 with a port the OS picks."""
-        engine = DurableEngine(
-            db_path=self.db_path,
-            orchestrators=ORCHESTRATORS,
-            activities=ACTIVITIES,
-            max_concurrent_activities=16,
-        )
-        await engine.start()
-        self.engine = engine
-        app = web.Application()
-        engine.add_routes(app)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        self._runner = runner
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}"
-        self.client = df.DurableOrchestrationClient(engine.client_binding_json(self.base_url))
-
-    async def stop(self) -> None:
-        """Stop the server and the engine (safe to call twice)."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        if self.engine is not None:
-            await self.engine.stop()
-            self.engine = None
-
-    async def restart(self) -> None:
-        """Stop everything and start a new engine on the same database."""
-        await self.stop()
-        await self.start()
-
-    async def finished(
-        self, instance_id: str, timeout: float = 20
-    ) -> df.DurableOrchestrationStatus:
-        """Wait for an instance to finish, then read its status through the client."""
-        assert self.engine is not None
-        await self.engine.wait_for_instance(instance_id, timeout)
-        return await self.client.get_status(instance_id, show_input=True)
+from azure.durable_functions.models.utils.http_utils import _close_session
+from durable_harness import Harness
 
 
 @pytest.fixture
@@ -77,6 +20,24 @@ async def durable(tmp_path: Path) -> AsyncIterator[Harness]:
         yield harness
     finally:
         await harness.stop()
+
+
+@pytest.fixture
+async def durable_threaded(tmp_path: Path) -> AsyncIterator[Harness]:
+    """Like `durable`, with orchestrator episodes run in a worker thread."""
+    harness = Harness(tmp_path / "durable.db", orchestrator_in_thread=True)
+    await harness.start()
+    try:
+        yield harness
+    finally:
+        await harness.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _close_sdk_http_session() -> AsyncIterator[None]:
+    """The client SDK keeps one module-level aiohttp session: close it when the tests end."""
+    yield
+    await _close_session()
 
 
 @pytest.fixture

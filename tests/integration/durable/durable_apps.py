@@ -161,6 +161,15 @@ def waiting(ctx: df.DurableOrchestrationContext) -> Gen:
     return value
 
 
+def cancel_timer(ctx: df.DurableOrchestrationContext) -> Gen:
+    timer = ctx.create_timer(ctx.current_utc_datetime + timedelta(hours=1))
+    go = ctx.wait_for_external_event("go")
+    winner = yield ctx.task_any([timer, go])
+    if winner == go:
+        timer.cancel()
+    return (yield ctx.wait_for_external_event("end"))
+
+
 def continuing(ctx: df.DurableOrchestrationContext) -> Gen:
     state = ctx.get_input()
     if state["gen"] == 0:
@@ -201,6 +210,20 @@ def timer_then_gate(ctx: df.DurableOrchestrationContext) -> Gen:
     return passed
 
 
+def parent_of_gate(ctx: df.DurableOrchestrationContext) -> Gen:
+    return (yield ctx.call_sub_orchestrator("timer_then_gate", ctx.get_input()))
+
+
+def versioned(ctx: df.DurableOrchestrationContext) -> Gen:
+    child = yield ctx.call_sub_orchestrator("report_version", None, None, "2.1")
+    return [ctx.version, child]
+
+
+def report_version(ctx: df.DurableOrchestrationContext) -> Gen:
+    yield ctx.call_activity("double", 0)
+    return ctx.version
+
+
 def first_of(ctx: df.DurableOrchestrationContext) -> Gen:
     slow = ctx.call_activity("gate", ctx.get_input())
     fast = ctx.call_activity("hello", "fast")
@@ -220,6 +243,11 @@ def unknown_activity(ctx: df.DurableOrchestrationContext) -> Gen:
 
 def uses_entity(ctx: df.DurableOrchestrationContext) -> Gen:
     yield ctx.call_entity(df.EntityId("counter", "k1"), "add", 1)
+    return "unreachable"
+
+
+def uses_http(ctx: df.DurableOrchestrationContext) -> Gen:
+    yield ctx.call_http("GET", "http://127.0.0.1:9/never")
     return "unreachable"
 
 
@@ -247,16 +275,21 @@ ORCHESTRATORS: dict[str, Callable[[str], str]] = {
         gate_then_event,
         abort_race,
         waiting,
+        cancel_timer,
         continuing,
         counting,
         parent,
         child_fail_once,
         parent_with_retry,
         timer_then_gate,
+        parent_of_gate,
+        versioned,
+        report_version,
         first_of,
         failing,
         unknown_activity,
         uses_entity,
+        uses_http,
         nondeterministic,
     )
 }

@@ -6,8 +6,8 @@ import asyncio
 
 import azure.durable_functions as df
 import pytest
-from conftest import Harness
 from durable_apps import GATES
+from durable_harness import Harness
 
 pytestmark = pytest.mark.integration
 Status = df.OrchestrationRuntimeStatus
@@ -85,6 +85,13 @@ async def test_sub_orchestrations_return_their_output(durable: Harness) -> None:
     assert named.runtime_status is Status.Completed
 
 
+async def test_versions_reach_orchestrators_and_children(durable: Harness) -> None:
+    """start_new(version=…) and call_sub_orchestrator(version=…) set context.version."""
+    instance_id = await durable.client.start_new("versioned", version="1.0")
+    status = await durable.finished(instance_id)
+    assert status.output == ["1.0", "2.1"]
+
+
 async def test_sub_orchestration_retry_creates_a_new_child(durable: Harness, key: str) -> None:
     """A sub-orchestration that fails once is retried and the parent gets the second result."""
     instance_id = await durable.client.start_new("parent_with_retry", client_input=key)
@@ -120,6 +127,14 @@ async def test_entities_are_reported_as_not_supported(durable: Harness) -> None:
     assert "entities (call_entity) are not supported by devhost" in status.output
 
 
+async def test_call_http_is_reported_as_not_supported(durable: Harness) -> None:
+    """call_http fails the instance with a message saying durable HTTP is not supported."""
+    instance_id = await durable.client.start_new("uses_http")
+    status = await durable.finished(instance_id)
+    assert status.runtime_status is Status.Failed
+    assert "(call_http) is not supported by devhost" in status.output
+
+
 async def test_non_determinism_fails_the_instance(durable: Harness) -> None:
     """An orchestrator that calls a different activity on replay fails with a clear message."""
     instance_id = await durable.client.start_new("nondeterministic")
@@ -135,6 +150,15 @@ async def test_hundred_concurrent_orchestrations_complete(durable: Harness) -> N
     )
     statuses = await asyncio.gather(*(durable.finished(i) for i in ids))
     assert [s.output for s in statuses] == [8 * i for i in range(100)]
+
+
+async def test_orchestrators_can_run_in_a_worker_thread(durable_threaded: Harness) -> None:
+    """With orchestrator_in_thread, chains and fan-outs complete as they do inline."""
+    client = durable_threaded.client
+    ids = [await client.start_new("chain", client_input=i) for i in range(5)]
+    ids.append(await client.start_new("fan_out", client_input=4))
+    outputs = [(await durable_threaded.finished(i)).output for i in ids]
+    assert outputs == [0, 8, 16, 24, 32, 12]
 
 
 async def test_continue_as_new_restarts_with_new_input(durable: Harness) -> None:

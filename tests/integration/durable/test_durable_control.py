@@ -9,8 +9,7 @@ import aiohttp
 import azure.durable_functions as df
 import azure.functions as func
 import pytest
-from conftest import Harness
-from test_durable_events import until_status
+from durable_harness import Harness, until_status
 
 pytestmark = pytest.mark.integration
 Status = df.OrchestrationRuntimeStatus
@@ -155,3 +154,49 @@ async def test_webhook_start_route_answers_with_management_urls(durable: Harness
     assert set(body) >= {"id", "statusQueryGetUri", "sendEventPostUri", "terminatePostUri"}
     assert len(body["id"]) == 32
     assert (await durable.finished(body["id"])).output == 6
+
+
+async def test_instance_list_pages_with_a_continuation_token(durable: Harness) -> None:
+    """GET instances/?top=2 answers two instances and a token for the next page."""
+    for i in range(3):
+        await durable.client.start_new("one", instance_id=f"page-{i}", client_input=i)
+        await durable.finished(f"page-{i}")
+    url = f"{durable.base_url}/runtime/webhooks/durabletask/instances/?top=2"
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url) as response:
+            first = [s["instanceId"] for s in await response.json()]
+            token = response.headers["x-ms-continuation-token"]
+        async with session.get(url, headers={"x-ms-continuation-token": token}) as response:
+            second = [s["instanceId"] for s in await response.json()]
+    assert sorted(first + second) == ["page-0", "page-1", "page-2"]
+
+
+async def test_unknown_instance_status_is_empty(durable: Harness) -> None:
+    """get_status of an unknown id is falsy, and the webhook answers 404."""
+    assert not await durable.client.get_status("nobody")
+    url = f"{durable.base_url}/runtime/webhooks/durabletask/instances/nobody"
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        assert response.status == 404
+
+
+async def test_failed_instance_can_answer_500_on_request(durable: Harness) -> None:
+    """A failed instance's status is 200, or 500 with returnInternalServerErrorOnFailure=true."""
+    instance_id = await durable.client.start_new("failing")
+    await durable.finished(instance_id)
+    url = f"{durable.base_url}/runtime/webhooks/durabletask/instances/{instance_id}"
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url) as response:
+            assert response.status == 200
+        async with session.get(url + "?returnInternalServerErrorOnFailure=true") as response:
+            assert response.status == 500
+
+
+async def test_webhook_start_with_timeout_waits_for_the_output(durable: Harness) -> None:
+    """POST orchestrators/{name}?timeout=… answers 200 with the output once it completes."""
+    url = f"{durable.base_url}/runtime/webhooks/durabletask/orchestrators/one/wait-1"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url + "?timeout=10&pollingInterval=1", json=21) as response,
+    ):
+        assert response.status == 200
+        assert await response.json() == 42

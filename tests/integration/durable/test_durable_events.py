@@ -6,25 +6,11 @@ import asyncio
 
 import azure.durable_functions as df
 import pytest
-from conftest import Harness
 from durable_apps import GATES
+from durable_harness import Harness, completion_queued, until_status
 
 pytestmark = pytest.mark.integration
 Status = df.OrchestrationRuntimeStatus
-
-
-async def until_status(harness: Harness, instance_id: str, wanted: Status) -> None:
-    """Poll the client until the instance reports `wanted` (bounded by the test timeout)."""
-    while (await harness.client.get_status(instance_id)).runtime_status is not wanted:
-        await asyncio.sleep(0.005)
-
-
-async def completion_queued(harness: Harness, instance_id: str) -> None:
-    """Wait until an activity result sits in the (suspended) instance's inbox."""
-    assert harness.engine is not None
-    inboxes = harness.engine.dispatcher.inboxes
-    while not any(m.event and m.event["EventType"] == 5 for m in inboxes.get(instance_id, [])):
-        await asyncio.sleep(0.005)
 
 
 async def test_event_raised_before_the_wait_is_kept(durable: Harness, key: str) -> None:
@@ -79,3 +65,17 @@ async def test_raise_event_to_unknown_or_finished_instance_raises(durable: Harne
     await durable.finished(instance_id)
     with pytest.raises(Exception, match="is gone"):
         await durable.client.raise_event(instance_id, "x", 1)
+
+
+async def test_cancelled_timer_is_disarmed(durable: Harness) -> None:
+    """A timer cancelled after losing a task_any race is no longer armed by the engine."""
+    instance_id = await durable.client.start_new("cancel_timer")
+    await until_status(durable, instance_id, Status.Running)
+    assert durable.engine is not None
+    state = durable.engine.dispatcher.instances[instance_id].execution
+    assert len(state.timers) == 1
+    await durable.client.raise_event(instance_id, "go", 1)
+    while state.timers:
+        await asyncio.sleep(0.005)
+    await durable.client.raise_event(instance_id, "end", "bye")
+    assert (await durable.finished(instance_id)).output == '"bye"'

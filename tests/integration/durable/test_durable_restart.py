@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import azure.durable_functions as df
 import pytest
-from conftest import Harness
 from durable_apps import CALLS, GATES
-from test_durable_events import until_status
+from durable_harness import Harness, until_status
 
 pytestmark = pytest.mark.integration
 Status = df.OrchestrationRuntimeStatus
@@ -48,3 +47,24 @@ async def test_restart_keeps_events_and_suspension(durable: Harness) -> None:
     assert (await durable.client.get_status(instance_id)).runtime_status is Status.Suspended
     await durable.client.resume(instance_id, "resume")
     assert (await durable.finished(instance_id)).output == '"kept"'
+
+
+async def test_restart_resumes_a_parent_waiting_on_its_child(durable: Harness, key: str) -> None:
+    """A sub-orchestration interrupted by a restart completes and its parent gets the result."""
+    instance_id = await durable.client.start_new("parent_of_gate", client_input=key)
+    await GATES.entered_wait(key)
+    await durable.restart()
+    GATES.open(key)
+    status = await durable.finished(instance_id)
+    assert status.output == f"passed {key}"
+
+
+async def test_restart_under_load_loses_no_instance(durable: Harness) -> None:
+    """Fifty chains and continue-as-new loops interrupted by a restart all finish correctly."""
+    chains = [await durable.client.start_new("chain", client_input=i) for i in range(50)]
+    loops = [await durable.client.start_new("counting", client_input=0) for _ in range(10)]
+    await durable.restart()
+    chain_outputs = [(await durable.finished(i)).output for i in chains]
+    loop_outputs = [(await durable.finished(i)).output for i in loops]
+    assert chain_outputs == [8 * i for i in range(50)]
+    assert loop_outputs == [3] * 10

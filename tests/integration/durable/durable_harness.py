@@ -1,0 +1,84 @@
+"""The Durable engine test harness: an engine on a free loopback port plus the SDK's real client."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import azure.durable_functions as df
+from aiohttp import web
+from durable_apps import ACTIVITIES, ORCHESTRATORS
+
+from devhost.durable import DurableEngine
+
+Status = df.OrchestrationRuntimeStatus
+
+
+class Harness:
+    """One engine + aiohttp server; `restart()` replaces both, keeping the database."""
+
+    def __init__(self, db_path: Path, *, orchestrator_in_thread: bool = False) -> None:
+        self.db_path = db_path
+        self.orchestrator_in_thread = orchestrator_in_thread
+        self.engine: DurableEngine | None = None
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+        self.client: df.DurableOrchestrationClient
+
+    async def start(self) -> None:
+        """Start an engine and serve it on 127.0.0.1 with a port the OS picks."""
+        engine = DurableEngine(
+            db_path=self.db_path,
+            orchestrators=ORCHESTRATORS,
+            activities=ACTIVITIES,
+            max_concurrent_activities=16,
+            orchestrator_in_thread=self.orchestrator_in_thread,
+        )
+        await engine.start()
+        self.engine = engine
+        app = web.Application()
+        engine.add_routes(app)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        self._runner = runner
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.client = df.DurableOrchestrationClient(engine.client_binding_json(self.base_url))
+
+    async def stop(self) -> None:
+        """Stop the server and the engine (safe to call twice)."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.engine is not None:
+            await self.engine.stop()
+            self.engine = None
+
+    async def restart(self) -> None:
+        """Stop everything and start a new engine on the same database."""
+        await self.stop()
+        await self.start()
+
+    async def finished(
+        self, instance_id: str, timeout: float = 20
+    ) -> df.DurableOrchestrationStatus:
+        """Wait for an instance to finish, then read its status through the client."""
+        assert self.engine is not None
+        await self.engine.wait_for_instance(instance_id, timeout)
+        return await self.client.get_status(instance_id, show_input=True)
+
+
+async def until_status(harness: Harness, instance_id: str, wanted: Status) -> None:
+    """Poll the client until the instance reports `wanted` (bounded by the test timeout)."""
+    while (await harness.client.get_status(instance_id)).runtime_status is not wanted:
+        await asyncio.sleep(0.005)
+
+
+async def completion_queued(harness: Harness, instance_id: str) -> None:
+    """Wait until an activity result sits in the (suspended) instance's inbox."""
+    assert harness.engine is not None
+    inboxes = harness.engine.dispatcher.inboxes
+    while not any(m.event and m.event["EventType"] == 5 for m in inboxes.get(instance_id, [])):
+        await asyncio.sleep(0.005)

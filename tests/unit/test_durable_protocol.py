@@ -1,0 +1,340 @@
+"""The Durable engine's protocol layer against the real SDK, without any I/O."""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Generator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import azure.durable_functions as df
+import pytest
+from azure.durable_functions.models.DurableOrchestrationContext import (
+    DurableOrchestrationContext,
+)
+
+from devhost.durable import episode as ep
+from devhost.durable import protocol as p
+from devhost.durable.inbox import take_batch
+from devhost.durable.protocol import ActionType, EventType
+from devhost.durable.state import (
+    ExecutionState,
+    Instance,
+    Message,
+    MessageKind,
+    OpenActivity,
+    RetryState,
+    RuntimeStatus,
+)
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+REGISTRY = ep.Registry(frozenset({"main"}), frozenset({"hello", "flaky"}))
+
+
+def make_instance(input_text: str | None = None) -> Instance:
+    return Instance(
+        instance_id="abc",
+        name="main",
+        status=RuntimeStatus.RUNNING,
+        input_text=input_text,
+        created="",
+        updated="",
+        execution=ExecutionState(execution_id="x1"),
+    )
+
+
+def run_episode(
+    inst: Instance, handle: Any, batch: list[p.JsonDict], now: datetime
+) -> ep.EpisodeResult:
+    """One episode as the dispatcher runs it, history kept on the instance."""
+    context, new_events = ep.begin(inst, batch, now)
+    try:
+        reply = p.parse_reply(handle(context))
+    except Exception as exc:
+        reply = p.parse_failure(exc)
+    result = ep.finish(inst, new_events, reply, REGISTRY, now)
+    inst.history.extend(result.new_events)
+    inst.played.extend(p.encode_event(e, played=True) for e in result.new_events)
+    return result
+
+
+def started(input_text: str | None = None) -> p.JsonDict:
+    stamp = p.format_timestamp(T0)
+    return p.event(EventType.EXECUTION_STARTED, stamp, Name="main", Version="", Input=input_text)
+
+
+def test_context_is_accepted_by_the_sdk() -> None:
+    """The SDK builds its context from our JSON: input text, ids and history events."""
+    history = [
+        p.encode_event(
+            p.event(EventType.ORCHESTRATOR_STARTED, p.format_timestamp(T0)), played=True
+        ),
+        p.encode_event(started('{"a": 1}'), played=True),
+    ]
+    text = p.build_context(
+        instance_id="abc", parent_instance_id=None, input_text='{"a": 1}', encoded_history=history
+    )
+    context = DurableOrchestrationContext.from_json(text)
+    assert context.instance_id == "abc"
+    assert context.get_input() == {"a": 1}
+    assert context.current_utc_datetime == T0
+    assert json.loads(text)["upperSchemaVersionNew"] == 2
+
+
+def test_encode_event_sets_is_played() -> None:
+    """Played and new events differ only in IsPlayed."""
+    item = p.event(EventType.TIMER_FIRED, "t", TimerId=3)
+    assert json.loads(p.encode_event(item, played=True))["IsPlayed"] is True
+    assert json.loads(p.encode_event(item, played=False)) == {**item, "IsPlayed": False}
+
+
+def test_flatten_numbers_compound_actions_depth_first() -> None:
+    """WhenAll/WhenAny children are listed depth-first, in the order the SDK numbers them."""
+    groups = [
+        [
+            {"actionType": 0, "functionName": "a", "input": "1"},
+            {
+                "actionType": 11,
+                "compoundActions": [
+                    {"actionType": 5, "fireAt": "2024-01-01T00:00:01.000000Z", "isCanceled": False},
+                    {
+                        "actionType": 12,
+                        "compoundActions": [{"actionType": 6, "externalEventName": "x"}],
+                    },
+                ],
+            },
+        ]
+    ]
+    kinds = [a.kind for a in p.flatten_actions(groups)]
+    assert kinds == [
+        ActionType.CALL_ACTIVITY,
+        ActionType.CREATE_TIMER,
+        ActionType.WAIT_FOR_EXTERNAL_EVENT,
+    ]
+
+
+def test_v1_action_groups_flatten_alike() -> None:
+    """The V1 form (a list per yield) gives the same leaves."""
+    groups = [[{"actionType": 0, "functionName": "a"}], [{"actionType": 0, "functionName": "b"}]]
+    assert [a.name for a in p.flatten_actions(groups)] == ["a", "b"]
+
+
+def test_parse_reply_reads_retry_options_and_timers() -> None:
+    """Retry options and a naive fireAt (the SDK's format) are read as UTC values."""
+    state = {
+        "isDone": False,
+        "schemaVersion": 2,
+        "actions": [
+            [
+                {
+                    "actionType": 1,
+                    "functionName": "f",
+                    "input": "null",
+                    "retryOptions": {
+                        "firstRetryIntervalInMilliseconds": 500,
+                        "maxNumberOfAttempts": 4,
+                    },
+                },
+                {"actionType": 5, "fireAt": "2024-01-01T01:00:06.000000Z", "isCanceled": True},
+            ]
+        ],
+    }
+    retry, timer = p.parse_reply(json.dumps(state)).actions
+    assert retry.retry == p.Retry(500, 4)
+    assert timer.fire_at == T0 + timedelta(hours=1, seconds=6)
+    assert timer.is_canceled
+
+
+def test_unknown_action_type_is_a_protocol_error() -> None:
+    """An action type the engine does not know is reported, not silently skipped."""
+    state = {"isDone": False, "actions": [[{"actionType": 99}]]}
+    with pytest.raises(p.ProtocolError, match="cannot read"):
+        p.parse_reply(json.dumps(state))
+
+
+def test_parse_failure_reads_the_state_after_the_marker() -> None:
+    """A failed orchestrator's exception carries its state after $OutOfProcData$."""
+    state = {"isDone": False, "actions": [[]], "error": "boom", "customStatus": "s"}
+    reply = p.parse_failure(Exception(f"boom\n\n$OutOfProcData$:{json.dumps(state)}"))
+    assert reply.error == "boom"
+    assert reply.custom_status == "s"
+
+
+def test_parse_failure_without_marker_keeps_the_message() -> None:
+    """Any other exception becomes the error text."""
+    assert p.parse_failure(ValueError("bad")).error == "bad"
+
+
+def test_continue_as_new_is_the_last_action_of_a_done_reply() -> None:
+    """isDone with a trailing ContinueAsNew means a new execution, not completion."""
+    state = {"isDone": True, "actions": [[{"actionType": 4, "input": '{"gen": 1}'}]]}
+    reply = p.parse_reply(json.dumps(state))
+    assert reply.continue_as_new is not None
+    assert reply.continue_as_new.input == '{"gen": 1}'
+
+
+def test_timestamps_round_trip_in_utc() -> None:
+    """Formatted timestamps end in Z and parse back to the same moment."""
+    moment = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    text = p.format_timestamp(moment)
+    assert text == "2024-05-06T07:08:09.123456Z"
+    assert p.parse_timestamp(text) == moment
+
+
+def greet(ctx: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    return (yield ctx.call_activity("hello", "Tokyo"))
+
+
+def test_first_episode_schedules_the_activity_with_number_zero() -> None:
+    """The first call_activity gets task number 0 and a TaskScheduled event."""
+    inst = make_instance()
+    result = run_episode(inst, df.Orchestrator.create(greet), [started()], T0)
+    assert result.outcome is ep.Outcome.RUNNING
+    assert result.work.activities == [(0, "hello", '"Tokyo"')]
+    kinds = [e["EventType"] for e in result.new_events]
+    assert kinds == [
+        EventType.ORCHESTRATOR_STARTED,
+        EventType.EXECUTION_STARTED,
+        EventType.TASK_SCHEDULED,
+        EventType.ORCHESTRATOR_COMPLETED,
+    ]
+
+
+def test_completion_episode_completes_with_the_result() -> None:
+    """Delivering TaskCompleted(0) completes the orchestration with the activity's result."""
+    inst = make_instance()
+    handle = df.Orchestrator.create(greet)
+    run_episode(inst, handle, [started()], T0)
+    done = p.event(
+        EventType.TASK_COMPLETED, p.format_timestamp(T0), TaskScheduledId=0, Result='"Hello Tokyo"'
+    )
+    result = run_episode(inst, handle, [done], T0 + timedelta(seconds=1))
+    assert result.outcome is ep.Outcome.COMPLETED
+    assert result.output == "Hello Tokyo"
+
+
+def retried(ctx: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    first = yield ctx.call_activity("hello", "a")
+    options = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=2)
+    second = yield ctx.call_activity_with_retry("flaky", options, "b")
+    return [first, second]
+
+
+def failed(task_id: int) -> p.JsonDict:
+    return p.event(
+        EventType.TASK_FAILED,
+        p.format_timestamp(T0),
+        TaskScheduledId=task_id,
+        Reason="r",
+        Details="d",
+    )
+
+
+def fired(timer_id: int) -> p.JsonDict:
+    return p.event(EventType.TIMER_FIRED, p.format_timestamp(T0), TimerId=timer_id)
+
+
+def test_retry_takes_a_timer_number_then_a_new_attempt_number() -> None:
+    """A failed attempt gets retry timer n+1 and the next attempt n+2, as the SDK expects (§5)."""
+    inst = make_instance()
+    handle = df.Orchestrator.create(retried)
+    run_episode(inst, handle, [started()], T0)
+    ok = p.event(EventType.TASK_COMPLETED, p.format_timestamp(T0), TaskScheduledId=0, Result='"A"')
+    assert run_episode(inst, handle, [ok], T0).work.activities == [(1, "flaky", '"b"')]
+    after_fail = run_episode(inst, handle, [failed(1)], T0)
+    assert [t for t, _ in after_fail.work.timers] == [2]
+    assert run_episode(inst, handle, [fired(2)], T0).work.activities == [(3, "flaky", '"b"')]
+    run_episode(inst, handle, [failed(3)], T0)
+    final = run_episode(inst, handle, [fired(4)], T0)
+    assert final.outcome is ep.Outcome.FAILED
+    assert "r \n d" in str(final.output)
+
+
+def test_replay_that_calls_another_activity_is_reported() -> None:
+    """A replay whose first action differs from history fails with a non-determinism message."""
+    inst = make_instance()
+    run_episode(inst, df.Orchestrator.create(greet), [started()], T0)
+
+    def other(ctx: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+        return (yield ctx.call_activity("flaky", "x"))
+
+    done = p.event(
+        EventType.TASK_COMPLETED, p.format_timestamp(T0), TaskScheduledId=0, Result='"x"'
+    )
+    result = run_episode(inst, df.Orchestrator.create(other), [done], T0)
+    assert result.outcome is ep.Outcome.FAILED
+    assert "Non-deterministic workflow detected" in str(result.output)
+
+
+@pytest.mark.parametrize("kind", [ActionType.CALL_ENTITY, ActionType.CALL_HTTP])
+def test_unsupported_actions_have_a_clear_error(kind: ActionType) -> None:
+    """Entities and durable HTTP are refused with a message naming the feature."""
+    assert "not supported by devhost" in ep.UNSUPPORTED[kind]
+
+
+def test_execution_state_survives_a_round_trip_through_json() -> None:
+    """The per-execution bookkeeping reads back exactly as written (integer keys included)."""
+    state = ExecutionState(
+        execution_id="x", version="1.0", next_id=5, signatures=["CALL_ACTIVITY:a"]
+    )
+    state.leaf_task_ids.append(0)
+    state.activities[3] = OpenActivity("a", '"in"')
+    state.timers[4] = "2024-01-01T00:00:00.000000Z"
+    state.suborchestrations[2] = "x:2"
+    state.retries[1] = RetryState("activity", "a", None, 100, 3, attempt=2)
+    state.retry_of_task[3] = 1
+    state.retry_of_timer[4] = 1
+    assert ExecutionState.from_json(state.to_json()) == state
+
+
+def history_message(item: p.JsonDict, execution_id: str | None = "x1") -> Message:
+    return Message(MessageKind.HISTORY, item, execution_id)
+
+
+def completed(task_id: int) -> p.JsonDict:
+    stamp = p.format_timestamp(T0)
+    return p.event(EventType.TASK_COMPLETED, stamp, TaskScheduledId=task_id, Result="1")
+
+
+def test_completions_are_batched_until_an_event_which_travels_alone() -> None:
+    """Plain completions share an episode; an external event waits for the next one."""
+    inst = make_instance()
+    inst.history.append(started())
+    for task_id in (0, 1):
+        inst.execution.activities[task_id] = OpenActivity("hello", None)
+    raised = p.event(EventType.EVENT_RAISED, "t", Name="x", Input="1")
+    inbox = deque(
+        [
+            history_message(completed(0)),
+            history_message(completed(1)),
+            history_message(raised, None),
+        ]
+    )
+    batch, stale = take_batch(inbox, inst)
+    assert [m.event["TaskScheduledId"] for m in batch if m.event] == [0, 1]
+    assert not stale
+    assert [m.event for m in take_batch(inbox, inst)[0]] == [raised]
+
+
+def test_a_retried_failure_travels_alone() -> None:
+    """A failure of a retried call is delivered by itself (its timer number depends on it)."""
+    inst = make_instance()
+    inst.history.append(started())
+    inst.execution.activities[0] = OpenActivity("hello", None)
+    inst.execution.activities[1] = OpenActivity("flaky", None)
+    inst.execution.retry_of_task[1] = 1
+    inbox = deque([history_message(completed(0)), history_message(failed(1))])
+    assert len(take_batch(inbox, inst)[0]) == 1
+    assert len(take_batch(inbox, inst)[0]) == 1
+
+
+def test_completions_of_an_ended_execution_are_dropped() -> None:
+    """A result that belongs to a previous execution (continue-as-new) is never delivered."""
+    inst = make_instance()
+    inst.history.append(started())
+    inst.execution.activities[0] = OpenActivity("hello", None)
+    inbox = deque([history_message(completed(0), execution_id="old")])
+    batch, stale = take_batch(inbox, inst)
+    assert batch == []
+    assert len(stale) == 1
