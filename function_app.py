@@ -1,10 +1,9 @@
 """The Functions app: HTTP API, queue trigger, copy orchestrator and its activities.
 
 Thin on purpose: each trigger decodes its binding, calls `shared/`, and encodes the answer.
-Runs unmodified under the Azure Functions host (Python v2 model) and under devhost.
+Runs unmodified under the Azure Functions host (Python v2 model) and under devhost. No
+`from __future__ import annotations` here: the worker reads binding annotations at runtime.
 """
-
-from __future__ import annotations
 
 import json
 import logging
@@ -91,7 +90,7 @@ async def copy_requests_queue(
     msg: func.QueueMessage, client: df.DurableOrchestrationClient
 ) -> None:
     """`copy-requests`: start or abort; invalid messages are logged and dropped, not retried."""
-    outcome = await api.handle_queue_message(client, msg.get_body(), get_settings())
+    outcome = await api.handle_queue_message(client, msg.get_body(), get_settings(), msg.id)
     level = logging.WARNING if outcome.startswith("dropped") else logging.INFO
     log.log(level, "queue message %s: %s", msg.id, outcome)
 
@@ -103,61 +102,61 @@ def copy_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any,
 
 
 @app.activity_trigger(input_name="payload")
-def snapshot_destination(payload: dict) -> dict:  # type: ignore[type-arg]
+def snapshot_destination(payload: dict[str, Any]) -> dict[str, Any]:
     """Snapshot the destination before the copy."""
     return activities.snapshot_destination(payload)
 
 
 @app.activity_trigger(input_name="payload")
-def acquire_source_lease(payload: dict) -> dict:  # type: ignore[type-arg]
+def acquire_source_lease(payload: dict[str, Any]) -> dict[str, Any]:
     """Lease the source."""
     return activities.acquire_source_lease(payload)
 
 
 @app.activity_trigger(input_name="payload")
-def renew_source_lease(payload: dict) -> dict:  # type: ignore[type-arg]
+def renew_source_lease(payload: dict[str, Any]) -> dict[str, Any]:
     """Renew the source lease."""
     return activities.renew_source_lease(payload)
 
 
 @app.activity_trigger(input_name="payload")
-def release_source_lease(payload: dict) -> dict:  # type: ignore[type-arg]
+def release_source_lease(payload: dict[str, Any]) -> dict[str, Any]:
     """Release the source lease."""
     return activities.release_source_lease(payload)
 
 
 @app.activity_trigger(input_name="payload")
-def start_copy(payload: dict) -> dict:  # type: ignore[type-arg]
+def start_copy(payload: dict[str, Any]) -> dict[str, Any]:
     """Start the copy."""
     return activities.start_copy(payload)
 
 
 @app.activity_trigger(input_name="payload")
-def check_copy(payload: dict) -> dict:  # type: ignore[type-arg]
+def check_copy(payload: dict[str, Any]) -> dict[str, Any]:
     """Read the copy status."""
     return activities.check_copy(payload)
 
 
 @app.activity_trigger(input_name="payload")
-def abort_copy(payload: dict) -> dict:  # type: ignore[type-arg]
+def abort_copy(payload: dict[str, Any]) -> dict[str, Any]:
     """Abort the copy."""
     return activities.abort_copy(payload)
 
 
 @app.activity_trigger(input_name="payload")
-def finish_snapshot(payload: dict) -> dict:  # type: ignore[type-arg]
+def finish_snapshot(payload: dict[str, Any]) -> dict[str, Any]:
     """Restore or drop the destination snapshot."""
     return activities.finish_snapshot(payload)
 
 
 @app.activity_trigger(input_name="payload")
-def verify_copy(payload: dict) -> dict:  # type: ignore[type-arg]
+def verify_copy(payload: dict[str, Any]) -> dict[str, Any]:
     """Verify the destination."""
     return activities.verify_copy(payload)
 
 
 @app.activity_trigger(input_name="payload")
-def publish_result(payload: dict) -> dict:  # type: ignore[type-arg]
+def publish_result(payload: dict[str, Any]) -> dict[str, Any]:
     """Publish the result to a queue."""
     return activities.publish_result(payload)
 

@@ -48,10 +48,17 @@ def status_url(base_url: str, instance_id: str, code: str | None = None) -> str:
     return f"{url}?code={quote(code, safe='')}" if code else url
 
 
-def retry_after(doc: dict[str, Any]) -> str:
-    """Seconds until a poll is worth it: the ETA, bounded to [1, 60]."""
+def retry_after(doc: dict[str, Any], now: dt.datetime | None = None) -> str:
+    """Seconds until a poll is worth it: what is left of the ETA since it was made, in [1, 60]."""
     eta = (doc.get("progress") or {}).get("eta_seconds")
-    return str(math.ceil(min(max(eta if eta is not None else 2.0, 1.0), 60.0)))
+    if eta is None:
+        return "2"
+    try:
+        made = dt.datetime.fromisoformat(str(doc.get("updated")).replace("Z", "+00:00"))
+        age = ((now or dt.datetime.now(dt.UTC)) - made).total_seconds()
+    except (TypeError, ValueError):
+        age = 0.0
+    return str(math.ceil(min(max(eta - max(age, 0.0), 1.0), 60.0)))
 
 
 def build_plan(request: CopyRequest, settings: Settings, instance_id: str) -> CopyPlan:
@@ -108,12 +115,21 @@ def document_of(found: Any) -> dict[str, Any]:
 
 
 async def start(
-    client: Any, raw: Any, settings: Settings, base_url: str, code: str | None = None
+    client: Any,
+    raw: Any,
+    settings: Settings,
+    base_url: str,
+    code: str | None = None,
+    default_id: str | None = None,
 ) -> ApiResponse:
-    """POST /api/copies: validate, then start (or find the same) copy; 202 + Location."""
+    """POST /api/copies: validate, then start (or find the same) copy; 202 + Location.
+
+    The instance id is the request's `id`, else `default_id` (a queue message's own id, so a
+    redelivered message finds its copy), else a new one.
+    """
     try:
         request = parse_request(raw, settings)
-        plan = build_plan(request, settings, request.id or uuid.uuid4().hex)
+        plan = build_plan(request, settings, request.id or default_id or uuid.uuid4().hex)
         existing = await client.get_status(plan.id, show_input=True)
         if not _exists(existing):
             try:
@@ -186,8 +202,14 @@ async def list_copies(client: Any, state: str | None) -> ApiResponse:
     return ApiResponse(200, {"copies": [d for d in docs if state in (None, d["state"])]})
 
 
-async def handle_queue_message(client: Any, body: bytes | str, settings: Settings) -> str:
-    """A `copy-requests` message: start or abort. Bad input is described, never raised."""
+async def handle_queue_message(
+    client: Any, body: bytes | str, settings: Settings, message_id: str | None = None
+) -> str:
+    """A `copy-requests` message: start or abort. Bad input is described, never raised.
+
+    Queue delivery is at least once: a copy message without `id` uses `q-<message id>`, which
+    a redelivery of the same message repeats, so it finds the copy it already started.
+    """
     try:
         message = parse_queue_message(body, settings)
     except RequestRejected as exc:
@@ -197,7 +219,9 @@ async def handle_queue_message(client: Any, body: bytes | str, settings: Setting
             client, message.id, json.dumps({"reason": message.reason}).encode(), ""
         )
         return f"abort {message.id}: {answer.status}"
-    answer = await start(client, message.model_dump(mode="json", exclude_none=True), settings, "")
+    raw = message.model_dump(mode="json", exclude_none=True)
+    default_id = f"q-{message_id}" if message_id else None
+    answer = await start(client, raw, settings, "", default_id=default_id)
     if answer.status >= 400:
         return f"dropped message: {answer.status} {json.dumps(answer.body, sort_keys=True)}"
     return f"started {answer.body['id']}"

@@ -75,8 +75,9 @@ def observation(props: Any) -> dict[str, Any]:
 class BlobOps:
     """Storage calls for the configured accounts; one instance per process."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, **client_options: Any) -> None:
         self.settings = settings
+        self.client_options = client_options  # e.g. retry_total=0 where the caller retries
         self._services: dict[str, BlobServiceClient] = {}
 
     @cached_property
@@ -98,7 +99,7 @@ class BlobOps:
         """The account's service client, built on first use."""
         if account.name not in self._services:
             self._services[account.name] = BlobServiceClient(
-                account.blob_endpoint, credential=self._credential(account)
+                account.blob_endpoint, credential=self._credential(account), **self.client_options
             )
         return self._services[account.name]
 
@@ -194,7 +195,7 @@ class BlobOps:
             options["standard_blob_tier"] = StandardBlobTier(request["tier"])
         overwrite = request.get("overwrite", "always")
         if overwrite == "never":
-            options.update(etag="*", match_condition=MatchConditions.IfMissing)
+            options["match_condition"] = MatchConditions.IfMissing  # If-None-Match: *
         elif overwrite == "if_newer":
             with map_storage_errors():
                 existing = dest.get_blob_properties() if dest.exists() else None
@@ -280,12 +281,20 @@ class BlobOps:
             return str(dest.create_snapshot()["snapshot"])
 
     def finish_snapshot(self, url: str, snapshot: str, restore: bool) -> None:
-        """Copy the snapshot back over the destination if asked, then drop it once safe."""
+        """Copy the snapshot back over the destination if asked, then drop it once safe.
+
+        An empty `snapshot` means the destination did not exist: restoring deletes what the
+        copy left there (an aborted copy leaves an empty blob).
+        """
         location = self.locate(url)
         if location is None:
             return
         dest = self.blob(location)
         with map_storage_errors():
+            if not snapshot:
+                if restore and dest.exists():
+                    dest.delete_blob(delete_snapshots="include")
+                return
             if restore:
                 snap = BlobLocation(location.account, location.container, location.blob, snapshot)
                 sas = self.create_source_sas(snap, _now() + dt.timedelta(hours=1))
@@ -322,7 +331,7 @@ class BlobOps:
         with map_storage_errors():
             if settings.queue_connection_string:
                 service = QueueServiceClient.from_connection_string(
-                    settings.queue_connection_string
+                    settings.queue_connection_string, **self.client_options
                 )
             elif settings.queue_service_url:
                 service = QueueServiceClient(settings.queue_service_url, self._token_credential)

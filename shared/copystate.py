@@ -47,6 +47,7 @@ class Carry:
     idle_reads: int = 0
     status_reads: int = 0
     eta: float | None = None
+    skipped: bool = False
     executions: int = 1
 
     def observation(self, which: str) -> Observation | None:

@@ -132,7 +132,8 @@ def from_azure(exc: BaseException) -> StorageError:
     if isinstance(exc, azure_errors.ServiceRequestError | azure_errors.ServiceResponseError):
         return TransientStorageError("NetworkError", _first_line(exc))
     status = getattr(exc, "status_code", None)
-    code = str(getattr(exc, "error_code", None) or "") or (
+    raw = getattr(exc, "error_code", None)
+    code = str(getattr(raw, "value", raw) or "") or (  # the SDK may give a StorageErrorCode
         f"Http{status}" if status else type(exc).__name__
     )
     message = _first_line(exc)

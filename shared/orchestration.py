@@ -140,7 +140,8 @@ class CopyRun:
             )
             if not result["ok"]:
                 return Outcome(status.FAILED, result["error"])
-            self.carry = replace(self.carry, snapshot=result.get("snapshot"))
+            # "" marks a destination that did not exist: restoring it means deleting it
+            self.carry = replace(self.carry, snapshot=result.get("snapshot") or "")
         if self.plan.lease != "none":
             lease_id = str(self.ctx.new_guid())
             result = yield from self.call(
@@ -180,7 +181,8 @@ class CopyRun:
             return Outcome(status.FAILED, result.get("error"))
         now = self.now
         if started:
-            self.carry = replace(self.carry, copy_id=result.get("copy_id"), started_at=iso(now))
+            copy_id, skipped = result.get("copy_id"), bool(result.get("skipped"))
+            self.carry = replace(self.carry, copy_id=copy_id, started_at=iso(now), skipped=skipped)
         zero = parse_iso(self.carry.started_at or iso(now))
         seen = {"at": (now - zero).total_seconds(), "bytes": result.get("bytes_copied")}
         seen["total"] = result.get("total_bytes")
@@ -247,6 +249,9 @@ class CopyRun:
         if self.now >= poll_at:
             payload = {"destination_url": self.plan.destination_url, "copy_id": self.carry.copy_id}
             result = yield from self.call(self.acts.check_copy, payload)
+            if not result.get("ok") and (result.get("error") or {}).get("code") != "CopyReplaced":
+                # we can no longer watch the copy: stop it rather than leave it running unseen
+                return (yield from self.stop(Outcome(status.FAILED, result.get("error"))))
             return self.observe(result)
         return None
 
@@ -255,7 +260,7 @@ class CopyRun:
         payload = {"destination_url": self.plan.destination_url, "copy_id": self.carry.copy_id}
         result = yield from self.call(self.acts.abort_copy, payload)
         if not result.get("ok"):
-            return Outcome(status.FAILED, result.get("error"))
+            return Outcome(status.FAILED, wanted.error or result.get("error"))
         if result.get("status") == "aborted":
             return wanted
         ended = self.observe(result)
@@ -267,14 +272,22 @@ class CopyRun:
         if self.carry.lease_id:
             payload = {"source_url": self.plan.source_url, "lease_id": self.carry.lease_id}
             yield from self.call(self.acts.release_source_lease, payload)
-        if self.carry.snapshot:
+        if self.carry.snapshot is not None and (
+            self.carry.snapshot or outcome.state != status.SUCCEEDED
+        ):
             payload = {
                 "destination_url": self.plan.destination_url,
                 "snapshot": self.carry.snapshot,
                 "restore": outcome.state != status.SUCCEEDED,
             }
             yield from self.call(self.acts.finish_snapshot, payload)
-        if outcome.state == status.SUCCEEDED and self.plan.request.get("verify"):
+        if (
+            outcome.state == status.SUCCEEDED
+            and self.plan.request.get("verify")
+            and not (
+                self.carry.skipped  # overwrite=if_newer kept a newer destination: nothing to verify
+            )
+        ):
             payload = {
                 "source_url": self.plan.source_url,
                 "destination_url": self.plan.destination_url,

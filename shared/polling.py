@@ -10,8 +10,9 @@ A fixed interval either wastes reads on long copies or adds latency to short one
   it we look just after the estimated finish (`LEAD_SECONDS` late, so we see it done).
 
 Every delay is clamped to [min_seconds, max_seconds]; the orchestrator further bounds it by the
-lease renewal due time and the deadline. On a steady copy this makes 2-4 reads at any duration
-(see `simulate_steady_copy`), with the finish seen within `LEAD_SECONDS` (+ timer latency).
+lease renewal due time and the deadline. On a steady copy this makes 1-6 reads from 1 s to a week
+(7 if the service starts copying seconds late; see `simulate_steady_copy`), and the finish is seen
+within `LEAD_SECONDS` (+ timer latency) for copies longer than a few seconds.
 """
 
 from __future__ import annotations

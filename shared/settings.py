@@ -13,7 +13,7 @@ Accounts (every name listed must be configured one way or the other):
 
 Copy behaviour (seconds; defaults in brackets):
 
-    BLOBCOPY_POLL_MIN_SECONDS [1]   BLOBCOPY_POLL_MAX_SECONDS [86400]
+    BLOBCOPY_POLL_MIN_SECONDS [1]   BLOBCOPY_POLL_MAX_SECONDS [604800] (the ETA decides)
     BLOBCOPY_DEFAULT_TIMEOUT_SECONDS [86400]   BLOBCOPY_MAX_TIMEOUT_SECONDS [604800]
     BLOBCOPY_LEASE_SECONDS [60] (15..60)   BLOBCOPY_POLLS_PER_EXECUTION [100]
     BLOBCOPY_RETRY_ATTEMPTS [4]   BLOBCOPY_RETRY_FIRST_SECONDS [2]
@@ -43,7 +43,7 @@ class Settings:
 
     registry: AccountRegistry
     poll_min_seconds: float = 1.0
-    poll_max_seconds: float = 86400.0
+    poll_max_seconds: float = 604800.0
     default_timeout_seconds: int = 86400
     max_timeout_seconds: int = 604800
     lease_seconds: int = 60
@@ -110,7 +110,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
             _accounts(env), tuple(e.strip() for e in allowed.split(",") if e.strip())
         ),
         poll_min_seconds=_number(env, "POLL_MIN_SECONDS", 1.0),
-        poll_max_seconds=_number(env, "POLL_MAX_SECONDS", 86400.0),
+        poll_max_seconds=_number(env, "POLL_MAX_SECONDS", 604800.0),
         default_timeout_seconds=int(_number(env, "DEFAULT_TIMEOUT_SECONDS", 86400)),
         max_timeout_seconds=int(_number(env, "MAX_TIMEOUT_SECONDS", 604800)),
         lease_seconds=int(_number(env, "LEASE_SECONDS", 60)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -242,3 +243,61 @@ async def test_invalid_queue_message_is_described_not_raised() -> None:
     outcome = await api.handle_queue_message(client, b'{"source": 1}', settings())
     assert outcome.startswith("dropped") and "destination" in outcome and not client.started
     assert (await api.handle_queue_message(client, b"not json", settings())).startswith("dropped")
+
+
+def test_retry_after_counts_down_the_eta() -> None:
+    """Retry-After is the ETA minus its age, at least 1 and at most 60 seconds."""
+    doc = {"progress": {"eta_seconds": 30.0}, "updated": "2026-01-01T00:00:00+00:00"}
+    at = dt.datetime(2026, 1, 1, 0, 0, 10, tzinfo=dt.UTC)
+    assert api.retry_after(doc, at) == "20"
+    assert api.retry_after(doc, at + dt.timedelta(minutes=5)) == "1"
+    assert api.retry_after({"progress": {"eta_seconds": 999.0}, "updated": None}, at) == "60"
+    assert api.retry_after({"progress": {"eta_seconds": None}}) == "2"
+
+
+class RacingClient(FakeClient):
+    """A client whose first status read misses an instance another caller is starting."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.misses = 1
+
+    async def get_status(self, instance_id: str, show_input: bool = False) -> Any:
+        if self.misses:
+            self.misses -= 1
+            return None
+        return await super().get_status(instance_id, show_input)
+
+    async def start_new(self, name: str, instance_id: str, client_input: Any) -> str:
+        if instance_id in self.instances:
+            raise RuntimeError("An instance with this id already exists")
+        return await super().start_new(name, instance_id, client_input)
+
+
+async def test_start_that_loses_a_race_returns_the_winner() -> None:
+    """If start_new fails because the same request just started, the answer is still 202."""
+    client = RacingClient()
+    client.misses = 0
+    await api.start(client, body(id="job-1"), settings(), BASE)
+    client.misses = 1
+    answer = await api.start(client, body(id="job-1"), settings(), BASE)
+    assert answer.status == 202 and len(client.started) == 1
+
+
+async def test_redelivered_queue_message_finds_its_copy() -> None:
+    """A message without id delivered twice (same message id) starts one copy, not two."""
+    client = FakeClient()
+    message = json.dumps(body())
+    first = await api.handle_queue_message(client, message, settings(), "m-1")
+    again = await api.handle_queue_message(client, message, settings(), "m-1")
+    assert first == again == "started q-m-1" and len(client.started) == 1
+
+
+async def test_plan_carries_timeout_and_settings() -> None:
+    """The orchestration input carries the request's timeout, else the configured default."""
+    client = FakeClient()
+    await api.start(client, body(id="a", timeout_seconds=60), settings(), BASE)
+    await api.start(client, body(id="b"), settings(BLOBCOPY_LEASE_SECONDS="30"), BASE)
+    plans = {instance_id: plan for _, instance_id, plan in client.started}
+    assert plans["a"]["timeout_seconds"] == 60 and plans["b"]["timeout_seconds"] == 86400
+    assert plans["b"]["lease_seconds"] == 30 and plans["a"]["fingerprint"]

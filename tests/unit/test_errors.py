@@ -105,3 +105,13 @@ def test_every_exception_class_is_drawn_in_the_module_docstring() -> None:
 def test_storage_error_crosses_the_boundary_as_a_dict() -> None:
     """to_dict is the {code, message} block of the status document."""
     assert StorageError("X", "m").to_dict() == {"code": "X", "message": "m"}
+
+
+def test_enum_error_codes_become_their_text() -> None:
+    """A StorageErrorCode enum (as the blob SDK sets it) maps by its value, not its repr."""
+    from azure.storage.blob import StorageErrorCode
+
+    exc = http_error(409, "x")
+    exc.error_code = StorageErrorCode.LEASE_ALREADY_PRESENT  # type: ignore[assignment]
+    mapped = from_azure(exc)
+    assert isinstance(mapped, LeaseConflict) and mapped.code == "LeaseAlreadyPresent"

@@ -226,7 +226,14 @@ def test_exhausted_transient_errors_fail_with_the_storage_code() -> None:
 
     doc, ctx = run(make_plan(), SimCopy(overrides={"check_copy": busy}))
     assert doc["state"] == "failed" and doc["error"]["code"] == "ServerBusy"
-    assert names(ctx)[-1] == "release_source_lease"
+    assert names(ctx)[-3:] == ["check_copy", "abort_copy", "release_source_lease"]
+
+
+def test_copy_replaced_by_another_is_failed_without_aborting_it() -> None:
+    """If another copy replaced ours on the destination, we fail without aborting theirs."""
+    replaced = {"ok": False, "error": {"code": "CopyReplaced", "message": "another copy"}}
+    doc, ctx = run(make_plan(), SimCopy(overrides={"check_copy": lambda p, t: replaced}))
+    assert doc["error"]["code"] == "CopyReplaced" and "abort_copy" not in names(ctx)
 
 
 def test_failure_from_exception_redacts_and_defaults_the_code() -> None:
@@ -315,3 +322,36 @@ def test_result_is_published_when_notify_is_set() -> None:
     doc, ctx = run(make_plan(notify={"queue": "copy-results"}), SimCopy())
     published = [p for n, p in ctx.calls if n == "publish_result"]
     assert published == [{"queue": "copy-results", "document": doc}]
+
+
+def test_if_newer_skip_succeeds_without_verifying() -> None:
+    """A copy skipped because the destination is newer succeeds and is not verified."""
+    skipped = {"ok": True, "status": "success", "copy_id": None, "skipped": True}
+    sim = SimCopy(overrides={"start_copy": lambda p, t: skipped})
+    doc, ctx = run(make_plan(verify=True, overwrite="if_newer"), sim)
+    assert doc["state"] == "succeeded" and doc["copy_id"] is None
+    assert "verify_copy" not in names(ctx)
+
+
+def test_request_poll_bounds_limit_the_wait_between_reads() -> None:
+    """poll.max_seconds from the request caps every wait, whatever the ETA says."""
+    _, ctx = run(make_plan(lease="none", poll={"max_seconds": 5}), SimCopy(duration=60.0))
+    fires = [t.info["fire_at"] for t in ctx.timers]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(fires)]
+    assert gaps and max(gaps) <= 5.1 and names(ctx).count("check_copy") >= 10
+
+
+def test_destination_that_did_not_exist_is_removed_after_an_abort() -> None:
+    """With snapshot_destination and no prior destination, an abort deletes what it left."""
+    sim = SimCopy(duration=100.0, abort_at=3.0)
+    sim.overrides["snapshot_destination"] = lambda p, t: {"ok": True, "snapshot": None}
+    _, ctx = run(make_plan(snapshot_destination=True), sim)
+    finish = next(p for n, p in ctx.calls if n == "finish_snapshot")
+    assert finish["snapshot"] == "" and finish["restore"] is True
+
+
+def test_destination_that_did_not_exist_is_kept_after_success() -> None:
+    """With no prior destination and a successful copy there is nothing to restore or drop."""
+    sim = SimCopy(overrides={"snapshot_destination": lambda p, t: {"ok": True, "snapshot": None}})
+    _, ctx = run(make_plan(snapshot_destination=True), sim)
+    assert "finish_snapshot" not in names(ctx)

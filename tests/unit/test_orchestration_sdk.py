@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Generator
 from typing import Any
 
@@ -60,7 +61,7 @@ def test_abort_event_wins_the_race_and_cancels_the_timer() -> None:
     """An abort raised while waiting aborts the copy; its JSON-text payload's reason is kept."""
     r = replay()
     [(start_id, _)] = r.episode()
-    [(timer_id, _)] = r.episode(r.completed(start_id, PENDING))
+    r.episode(r.completed(start_id, PENDING))
     [(abort_id, abort)] = r.episode(r.raised("abort", {"reason": "stop now"}))
     assert abort["functionName"] == "abort_copy"
     timers = [a for a in r.state["actions"][0][1]["compoundActions"] if a["actionType"] == 5]
@@ -81,3 +82,19 @@ def test_abort_raised_during_an_activity_is_not_lost() -> None:
     assert release["functionName"] == "release_source_lease"
     r.episode(r.completed(release_id, {"ok": True}))
     assert r.state["output"]["state"] == "aborted"
+
+
+def test_continue_as_new_carries_the_copy_under_the_real_sdk() -> None:
+    """After its wake-up budget the execution ends with continue_as_new carrying the copy id."""
+    r = replay()
+    r.input = r.input.replace('"polls_per_execution": 100', '"polls_per_execution": 1')
+    r.history[1]["Input"] = r.input
+    [(start_id, _)] = r.episode()
+    [(timer_id, _)] = r.episode(r.completed(start_id, PENDING))
+    r.now += dt.timedelta(seconds=1)
+    [(check_id, _)] = r.episode(r.fired(timer_id))
+    r.episode(r.completed(check_id, {**PENDING, "bytes_copied": 3, "total_bytes": 9}))
+    last = r.state["actions"][0][-1]
+    assert r.state["isDone"] and last["actionType"] == 4
+    carried = json.loads(last["input"])["carry"]
+    assert (carried["copy_id"], carried["executions"], carried["status_reads"]) == ("c1", 2, 1)

@@ -1,0 +1,242 @@
+"""shared/blobops.py against the real storage stack through the real SDK: SAS, lease, copy."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import os
+import time
+from typing import Any
+
+import pytest
+from azure.core.exceptions import HttpResponseError
+from azure.storage.blob import BlobClient, BlobLeaseClient, ContainerClient
+from azure.storage.queue import QueueClient
+
+from devhost.storage.stack import StorageStack
+from shared.blobops import BlobOps
+from shared.errors import (
+    DestinationExists,
+    LeaseConflict,
+    PermanentStorageError,
+    TransientStorageError,
+)
+
+pytestmark = pytest.mark.integration
+
+DEADLINE = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+
+
+def request(source: str, destination: str, **extra: Any) -> dict[str, Any]:
+    """A copy request as the orchestrator passes it to start_copy."""
+    return {"source": {"url": source}, "destination": {"url": destination}, **extra}
+
+
+def put(container: ContainerClient, name: str, size: int = 512 * 1024) -> tuple[BlobClient, bytes]:
+    """Upload random bytes and return the blob and its content."""
+    data = os.urandom(size)
+    container.upload_blob(name, data)
+    return container.get_blob_client(name), data
+
+
+def wait_for(ops: BlobOps, url: str, copy_id: str | None) -> dict[str, Any]:
+    """Poll check_copy until the copy is no longer pending (pytest-timeout bounds it)."""
+    while True:
+        seen = ops.check_copy(url, copy_id)
+        if seen["status"] != "pending":
+            return seen
+        time.sleep(0.05)
+
+
+def test_source_sas_reads_one_blob_and_nothing_more(ops: BlobOps, src: ContainerClient) -> None:
+    """The source SAS can read its blob but not write it."""
+    blob, data = put(src, "a.bin", 1000)
+    url = ops.readable_source(blob.url, DEADLINE)
+    assert "sig=" in url and "sp=r&" in url
+    assert BlobClient.from_blob_url(url).download_blob().readall() == data
+    with pytest.raises(HttpResponseError):
+        BlobClient.from_blob_url(url).upload_blob(b"x", overwrite=True)
+
+
+def test_source_that_carries_a_sas_is_used_as_given(ops: BlobOps) -> None:
+    """A source URL that already has a SAS, or an external URL, is not re-signed."""
+    given = "http://127.0.0.1:1/x/c/b?sv=1&sig=abc"
+    assert ops.readable_source(given, DEADLINE) == given
+    assert ops.readable_source("https://example.com/f.bin", DEADLINE) == "https://example.com/f.bin"
+
+
+def test_lease_acquire_renew_release(ops: BlobOps, src: ContainerClient) -> None:
+    """The source lease is taken, renewed, and released again."""
+    blob, _ = put(src, "a.bin", 10)
+    ops.acquire_lease(blob.url, "11111111-1111-1111-1111-111111111111", 15)
+    assert blob.get_blob_properties().lease.state == "leased"
+    ops.renew_lease(blob.url, "11111111-1111-1111-1111-111111111111", 15)
+    ops.release_lease(blob.url, "11111111-1111-1111-1111-111111111111")
+    assert blob.get_blob_properties().lease.state == "available"
+
+
+def test_acquiring_twice_with_the_same_id_is_idempotent(ops: BlobOps, src: ContainerClient) -> None:
+    """A retried acquire with our own lease id succeeds (activities may run twice)."""
+    blob, _ = put(src, "a.bin", 10)
+    lease_id = "22222222-2222-2222-2222-222222222222"
+    ops.acquire_lease(blob.url, lease_id, 15)
+    ops.acquire_lease(blob.url, lease_id, 15)
+    ops.release_lease(blob.url, lease_id)
+
+
+def test_someone_elses_lease_is_a_lease_conflict(ops: BlobOps, src: ContainerClient) -> None:
+    """A source leased by another client refuses our lease with LeaseConflict."""
+    blob, _ = put(src, "a.bin", 10)
+    other = BlobLeaseClient(blob)
+    other.acquire(15)
+    try:
+        with pytest.raises(LeaseConflict):
+            ops.acquire_lease(blob.url, "33333333-3333-3333-3333-333333333333", 15)
+    finally:
+        other.release()
+
+
+def test_cross_account_copy_is_pending_then_succeeds(
+    ops: BlobOps, storage_stack: StorageStack, src: ContainerClient, dest: ContainerClient
+) -> None:
+    """A copy from the other account starts pending, shows progress, then succeeds."""
+    blob, data = put(src, "a.bin")
+    target = dest.get_blob_client("a.bin")
+    storage_stack.faults.hold_copies()
+    started = ops.start_copy(request(blob.url, target.url), DEADLINE)
+    assert started["status"] == "pending" and started["copy_id"]
+    held = ops.check_copy(target.url, started["copy_id"])
+    assert held["status"] == "pending" and held["total_bytes"] == len(data)
+    storage_stack.faults.release_copies()
+    done = wait_for(ops, target.url, started["copy_id"])
+    assert (done["status"], done["bytes_copied"]) == ("success", len(data))
+    assert target.download_blob().readall() == data
+
+
+def test_same_account_copy_succeeds_at_once(ops: BlobOps, dest: ContainerClient) -> None:
+    """A copy inside one account answers success straight away, with its size."""
+    blob, data = put(dest, "a.bin", 1000)
+    started = ops.start_copy(request(blob.url, blob.url.replace("a.bin", "b.bin")), DEADLINE)
+    assert started["status"] == "success" and started["total_bytes"] == len(data)
+
+
+def test_abort_of_a_pending_copy_aborts_it(
+    ops: BlobOps, storage_stack: StorageStack, src: ContainerClient, dest: ContainerClient
+) -> None:
+    """abort_copy on a pending copy leaves it aborted."""
+    blob, _ = put(src, "a.bin")
+    target = dest.get_blob_client("a.bin")
+    storage_stack.faults.hold_copies()
+    started = ops.start_copy(request(blob.url, target.url), DEADLINE)
+    assert ops.abort_copy(target.url, started["copy_id"])["status"] == "aborted"
+    assert target.get_blob_properties().copy.status == "aborted"
+
+
+def test_abort_after_success_reports_success(
+    ops: BlobOps, src: ContainerClient, dest: ContainerClient
+) -> None:
+    """abort_copy of a copy that already ended reports its true final state."""
+    blob, _ = put(src, "a.bin", 1000)
+    target = dest.get_blob_client("a.bin")
+    started = ops.start_copy(request(blob.url, target.url), DEADLINE)
+    wait_for(ops, target.url, started["copy_id"])
+    assert ops.abort_copy(target.url, started["copy_id"])["status"] == "success"
+
+
+def test_overwrite_never_refuses_an_existing_destination(
+    ops: BlobOps, src: ContainerClient, dest: ContainerClient
+) -> None:
+    """overwrite=never and an existing destination raise DestinationExists."""
+    blob, _ = put(src, "a.bin", 10)
+    existing, _ = put(dest, "a.bin", 10)
+    with pytest.raises(DestinationExists):
+        ops.start_copy(request(blob.url, existing.url, overwrite="never"), DEADLINE)
+
+
+def test_missing_source_is_a_permanent_error_or_a_failed_copy(
+    ops: BlobOps, src: ContainerClient, dest: ContainerClient
+) -> None:
+    """A source that does not exist ends in a permanent error (or a copy reported failed)."""
+    missing = src.get_blob_client("nope.bin").url
+    target = dest.get_blob_client("a.bin").url
+    try:
+        started = ops.start_copy(request(missing, target), DEADLINE)
+    except PermanentStorageError:
+        return
+    assert wait_for(ops, target, started["copy_id"])["status"] == "failed"
+
+
+def test_server_busy_is_transient(
+    ops: BlobOps, storage_stack: StorageStack, src: ContainerClient, dest: ContainerClient
+) -> None:
+    """A 503 ServerBusy on Copy Blob surfaces as TransientStorageError (to be retried)."""
+    blob, _ = put(src, "a.bin", 10)
+    storage_stack.faults.fail(status=503, code="ServerBusy", header="x-ms-copy-source")
+    with pytest.raises(TransientStorageError) as caught:
+        ops.start_copy(request(blob.url, dest.get_blob_client("a.bin").url), DEADLINE)
+    assert caught.value.code == "ServerBusy"
+
+
+def test_copy_from_a_snapshot(ops: BlobOps, src: ContainerClient, dest: ContainerClient) -> None:
+    """A source snapshot URL gets a snapshot SAS and copies the snapshot's bytes."""
+    blob, data = put(src, "a.bin", 1000)
+    snapshot = blob.create_snapshot()["snapshot"]
+    blob.upload_blob(b"changed", overwrite=True)
+    target = dest.get_blob_client("a.bin")
+    started = ops.start_copy(request(f"{blob.url}?snapshot={snapshot}", target.url), DEADLINE)
+    assert wait_for(ops, target.url, started["copy_id"])["status"] == "success"
+    assert target.download_blob().readall() == data
+
+
+def test_snapshot_restores_the_destination_after_an_abort(
+    ops: BlobOps, storage_stack: StorageStack, src: ContainerClient, dest: ContainerClient
+) -> None:
+    """snapshot_destination + abort + finish_snapshot(restore) gives the old destination back."""
+    blob, _ = put(src, "a.bin")
+    old, old_data = put(dest, "a.bin", 100)
+    snapshot = ops.snapshot_destination(old.url)
+    assert snapshot
+    storage_stack.faults.hold_copies()
+    started = ops.start_copy(request(blob.url, old.url), DEADLINE)
+    ops.abort_copy(old.url, started["copy_id"])
+    storage_stack.faults.release_copies()
+    ops.finish_snapshot(old.url, snapshot, restore=True)
+    assert old.download_blob().readall() == old_data
+    assert [b.snapshot for b in dest.list_blobs(include=["snapshots"]) if b.snapshot] == []
+
+
+def test_verify_checks_length_and_md5(
+    ops: BlobOps, src: ContainerClient, dest: ContainerClient
+) -> None:
+    """verify passes for a faithful copy and fails on a wrong expected length."""
+    blob, _ = put(src, "a.bin", 1000)
+    target = dest.get_blob_client("a.bin")
+    started = ops.start_copy(request(blob.url, target.url), DEADLINE)
+    wait_for(ops, target.url, started["copy_id"])
+    assert "length" in ops.verify(blob.url, target.url, 1000)
+    with pytest.raises(PermanentStorageError):
+        ops.verify(blob.url, target.url, 999)
+
+
+def test_publish_sends_the_document_base64(ops: BlobOps, storage_stack: StorageStack) -> None:
+    """publish puts the result document on the queue, base64-encoded as Functions reads it."""
+    ops.publish("results-test", {"id": "x", "state": "succeeded"})
+    queue = QueueClient.from_connection_string(storage_stack.connection_string(), "results-test")
+    [message] = list(queue.receive_messages())
+    assert json.loads(base64.b64decode(message.content)) == {"id": "x", "state": "succeeded"}
+    queue.delete_queue()
+
+
+def test_restoring_a_destination_that_did_not_exist_deletes_it(
+    ops: BlobOps, storage_stack: StorageStack, src: ContainerClient, dest: ContainerClient
+) -> None:
+    """An aborted copy into a new destination leaves nothing behind after restore."""
+    blob, _ = put(src, "a.bin")
+    target = dest.get_blob_client("new.bin")
+    assert ops.snapshot_destination(target.url) is None
+    storage_stack.faults.hold_copies()
+    started = ops.start_copy(request(blob.url, target.url), DEADLINE)
+    ops.abort_copy(target.url, started["copy_id"])
+    ops.finish_snapshot(target.url, "", restore=True)
+    assert not target.exists()
