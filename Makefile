@@ -25,7 +25,7 @@ lint: $(STAMP_PY)
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
-test: setup lint infra-scan
+test: setup lint infra-scan $(STAMP_AZCLI)
 	$(PY) -m pytest
 
 unit: $(STAMP_PY)
@@ -37,6 +37,14 @@ run: setup
 storage: setup
 	$(PY) -m devhost storage
 
+# The Azure CLI, a real client nobody here wrote, drives the copy engine in a test. It pins its
+# own dependencies, so it gets its own venv.
+STAMP_AZCLI := .venv-azcli/.installed-2.91.0
+$(STAMP_AZCLI):
+	test -x .venv-azcli/bin/python || $(PYTHON) -m venv .venv-azcli
+	.venv-azcli/bin/python -m pip install --quiet --disable-pip-version-check azure-cli==2.91.0
+	touch $@
+
 # Benchmarks against peers, side by side (see bench/README.md). Peers live in their own venvs.
 .venv-durabletask/.installed:
 	$(PYTHON) -m venv .venv-durabletask
@@ -45,7 +53,7 @@ storage: setup
 
 bench: setup .venv-durabletask/.installed
 	$(PY) bench/bench_devhost.py 500 --anchor
-	$(PY) bench/bench_copyengine.py
+	$(PY) bench/bench_copyengine.py --runs 3
 	$(PY) bench/bench_polling.py
 
 constraints: $(STAMP_PY)

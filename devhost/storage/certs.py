@@ -28,8 +28,10 @@ class CertFiles:
         return ctx
 
     def client_context(self) -> ssl.SSLContext:
-        """TLS context for calling Azurite or the engine, trusting only our CA."""
-        return ssl.create_default_context(cafile=str(self.ca_path))
+        """TLS context for calling Azurite and external sources: system CAs plus ours."""
+        ctx = ssl.create_default_context()
+        ctx.load_verify_locations(cafile=str(self.ca_path))
+        return ctx
 
 
 def make_certs(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> CertFiles:

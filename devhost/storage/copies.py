@@ -26,7 +26,13 @@ from devhost.storage.copyjob import CopyJob, DestinationWriter
 from devhost.storage.copystate import BlobKey, CopyRecord, CopyStore, redact_sas
 from devhost.storage.errors import error_response, service_headers, storage_error
 from devhost.storage.faults import FaultInjector
-from devhost.storage.source import SOURCE_CONDITIONS, SourceError, SourceReader, verify
+from devhost.storage.source import (
+    SOURCE_CONDITIONS,
+    SourceAccess,
+    SourceError,
+    SourceReader,
+    verify,
+)
 from devhost.storage.upstream import BlobRef, UpstreamClient, UpstreamResponse
 
 if TYPE_CHECKING:
@@ -119,18 +125,21 @@ class CopyManager:
             return await self._abort(request, key, record)
         if pending and request.method == "PUT" and comp in BLOCKED_WHILE_PENDING:
             return storage_error(request, 409, "PendingCopyOperation")
-        if pending and request.method == "DELETE":
+        if pending and request.method == "DELETE" and record is not None:
+            # Deleting the destination ends its copy; the record goes once the delete succeeds.
             job = self.jobs.pop(key, None)
             if job is not None and job.task is not None:
                 job.task.cancel()
                 await asyncio.gather(job.task, return_exceptions=True)
+            record.finish("aborted")
+            self.store.put(record)
         return None
 
     def response_rewriter(self, request: web.Request) -> proxy.HeaderHook | None:
         """A hook merging or dropping copy properties on a forwarded answer, if needed."""
         key = blob_key(request)
         if key is None:
-            return None
+            return self._container_rewriter(request)
         comp = request.query.get("comp")
         if request.method in ("GET", "HEAD") and comp is None:
             record = self.store.get(key)
@@ -153,6 +162,19 @@ class CopyManager:
 
             return drop
         return None
+
+    def _container_rewriter(self, request: web.Request) -> proxy.HeaderHook | None:
+        """Delete Container forgets the copies into it."""
+        parts = request.path.strip("/").split("/")
+        if request.method != "DELETE" or len(parts) != 2 or "restype" not in request.query:
+            return None
+        account, container = parts
+
+        def drop_all(status: int, headers: CIMultiDict[str]) -> None:
+            if status < 300:
+                self.store.drop_container(account, container)
+
+        return drop_all
 
     @staticmethod
     def _is_copy_blob(request: web.Request) -> bool:
@@ -192,18 +214,30 @@ class CopyManager:
         src = URL(source_url, encoded=True)
         if not src.is_absolute() or src.scheme not in ("http", "https"):
             return storage_error(request, 400, "InvalidHeaderValue", HeaderName="x-ms-copy-source")
+        own = self._is_own(src)
         read_url = URL(str(self.config.upstream.origin()) + src.raw_path_qs, encoded=True)
-        read_url = read_url if self._is_own(src) else src
         read_headers = {"x-ms-version": request.headers.get("x-ms-version", "2021-12-02")}
         if "x-ms-copy-source-authorization" in request.headers:
             read_headers["Authorization"] = request.headers["x-ms-copy-source-authorization"]
+        same_account_unsigned = (
+            own
+            and src.path.split("/")[1:2] == [key[0]]
+            and "sig" not in src.query
+            and "Authorization" not in read_headers
+        )
+        access = SourceAccess(
+            url=read_url if own else src,
+            headers=read_headers,
+            signing_account=key[0] if same_account_unsigned else None,
+            signing_key=self.config.account_key if same_account_unsigned else None,
+        )
         conditions = {
             cond: request.headers[name]
             for name, cond in SOURCE_CONDITIONS.items()
             if name in request.headers
         }
         try:
-            source = await verify(self.session, self.faults, read_url, read_headers, conditions)
+            source = await verify(self.session, self.faults, access, conditions)
         except SourceError as exc:
             if conditions and exc.status in (304, 412):
                 return storage_error(request, 412, "SourceConditionNotMet")

@@ -171,6 +171,16 @@ class CopyStore:
                     "DELETE FROM copies WHERE account=? AND container=? AND blob=?", key
                 )
 
+    def drop_container(self, account: str, container: str) -> None:
+        """Forget every copy into a container (it was deleted)."""
+        with self._lock:
+            for key in [k for k in self._records if k[0] == account and k[1] == container]:
+                del self._records[key]
+            if self._db is not None:
+                self._db.execute(
+                    "DELETE FROM copies WHERE account=? AND container=?", (account, container)
+                )
+
     def _write(self, rec: CopyRecord) -> None:
         if self._db is None:
             return

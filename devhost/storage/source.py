@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from email.utils import formatdate
 
 import aiohttp
 from multidict import CIMultiDictProxy
 from yarl import URL
 
+from devhost.storage import sharedkey
 from devhost.storage.faults import FaultInjector
 
 #: Source response header -> destination request header of Put Blob / Put Block List.
@@ -53,12 +55,40 @@ class SourceError(Exception):
         return f'{self.status} {self.code} "{self.message}"'
 
 
+@dataclass(frozen=True, kw_only=True)
+class SourceAccess:
+    """How to read the source: its URL, fixed headers, and whether the engine signs the reads.
+
+    The engine signs (with the account key) only a same-account source without a SAS, which
+    Azure authorizes with the destination request's own credentials.
+    """
+
+    url: URL
+    headers: dict[str, str]
+    signing_account: str | None = None
+    signing_key: str | None = None
+
+    def headers_for(self, method: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+        headers = {**self.headers, **(extra or {})}
+        if self.signing_account is None or self.signing_key is None:
+            return headers
+        headers["x-ms-date"] = formatdate(usegmt=True)
+        headers["Authorization"] = sharedkey.authorization(
+            method,
+            self.url.raw_path,
+            self.url.raw_query_string,
+            headers,
+            self.signing_account,
+            self.signing_key,
+        )
+        return headers
+
+
 @dataclass(kw_only=True)
 class CopySource:
-    """A verified source: where to read it and what it is."""
+    """A verified source: how to read it and what it is."""
 
-    read_url: URL
-    read_headers: dict[str, str]
+    access: SourceAccess
     length: int | None
     etag: str | None
     blob_type: str
@@ -72,17 +102,14 @@ def _source_error(resp: aiohttp.ClientResponse, what: str) -> SourceError:
     return SourceError(resp.status, code, f"{what}: the source answered {resp.status}.")
 
 
-def describe(
-    headers: CIMultiDictProxy[str], read_url: URL, read_headers: dict[str, str]
-) -> CopySource:
+def describe(headers: CIMultiDictProxy[str], access: SourceAccess) -> CopySource:
     """A CopySource from the source's HEAD (or first GET) response headers."""
     length = headers.get("Content-Length")
     content = {dest: headers[src] for src, dest in CONTENT_HEADERS.items() if src in headers}
     metadata = {k: v for k, v in headers.items() if k.lower().startswith("x-ms-meta-")}
     is_blob = "x-ms-blob-type" in headers
     return CopySource(
-        read_url=read_url,
-        read_headers=read_headers,
+        access=access,
         length=int(length) if length is not None else None,
         etag=headers.get("ETag"),
         blob_type=headers.get("x-ms-blob-type", "BlockBlob"),
@@ -105,20 +132,18 @@ async def _apply_fault(faults: FaultInjector, method: str, url: URL) -> None:
 async def verify(
     session: aiohttp.ClientSession,
     faults: FaultInjector,
-    read_url: URL,
-    read_headers: dict[str, str],
+    access: SourceAccess,
     conditions: dict[str, str],
 ) -> CopySource:
     """HEAD the source (with the request's source conditions); raise SourceError if unreadable."""
-    await _apply_fault(faults, "HEAD", read_url)
+    await _apply_fault(faults, "HEAD", access.url)
     try:
         async with session.head(
-            read_url, headers={**read_headers, **conditions}, allow_redirects=True
+            access.url, headers=access.headers_for("HEAD", conditions), allow_redirects=True
         ) as resp:
             if resp.status in (405, 501):
                 return CopySource(
-                    read_url=read_url,
-                    read_headers=read_headers,
+                    access=access,
                     length=None,
                     etag=None,
                     blob_type="BlockBlob",
@@ -126,7 +151,7 @@ async def verify(
                 )
             if resp.status >= 300:
                 raise _source_error(resp, "Could not verify the copy source")
-            return describe(resp.headers, read_url, read_headers)
+            return describe(resp.headers, access)
     except aiohttp.ClientError as exc:
         raise SourceError(500, "CannotVerifyCopySource", "The copy source did not answer.") from exc
 
@@ -164,11 +189,13 @@ class SourceReader:
     async def _read_range(self, offset: int, size: int) -> bytes:
         assert self.source.length is not None
         end = min(offset + size, self.source.length) - 1
-        headers = {**self.source.read_headers, "Range": f"bytes={offset}-{end}"}
-        if self.source.etag:
-            headers["If-Match"] = self.source.etag
-        await _apply_fault(self.faults, "GET", self.source.read_url)
-        async with self.session.get(self.source.read_url, headers=headers) as resp:
+        extra = {"Range": f"bytes={offset}-{end}"}
+        if self.source.etag and not self.source.etag.startswith("W/"):
+            # A weak ETag never matches If-Match (strong comparison): only strong ones guard.
+            extra["If-Match"] = self.source.etag
+        access = self.source.access
+        await _apply_fault(self.faults, "GET", access.url)
+        async with self.session.get(access.url, headers=access.headers_for("GET", extra)) as resp:
             if resp.status == 412:
                 raise SourceError(
                     412,
@@ -181,8 +208,9 @@ class SourceReader:
 
     async def _read_stream(self, size: int) -> bytes:
         if self._stream is None:
-            await _apply_fault(self.faults, "GET", self.source.read_url)
-            resp = await self.session.get(self.source.read_url, headers=self.source.read_headers)
+            access = self.source.access
+            await _apply_fault(self.faults, "GET", access.url)
+            resp = await self.session.get(access.url, headers=access.headers_for("GET"))
             if resp.status >= 300:
                 resp.release()
                 raise _source_error(resp, "Copy failed when reading the source")

@@ -8,6 +8,7 @@ without an event loop (pytest fixtures, the CLI, the Functions host) can use it 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import shutil
 import socket
@@ -98,7 +99,7 @@ class _EngineThread:
         if not self._ready.wait(timeout_s):
             raise RuntimeError("copy engine did not start in time")
         if self._error is not None:
-            raise RuntimeError("copy engine failed to start") from self._error
+            raise RuntimeError(f"copy engine failed to start: {self._error}") from self._error
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -151,6 +152,8 @@ class StorageStack:
                 raise
 
     def _start(self) -> None:
+        # A test run that dies without finalizers must not leave Azurite running.
+        atexit.register(self.stop)
         cfg = self.config
         if cfg.azurite_blob_port is None:
             cfg = replace(cfg, azurite_blob_port=_free_ports(cfg.host, 1)[0])
@@ -206,6 +209,7 @@ class StorageStack:
             self._stop()
 
     def _stop(self) -> None:
+        atexit.unregister(self.stop)
         engine, self._engine = self._engine, None
         if engine is not None:
             engine.stop()

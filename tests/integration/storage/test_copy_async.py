@@ -7,7 +7,7 @@ import os
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
 from azure.storage.blob import BlobClient, BlobType, ContainerClient, ContentSettings
-from storage_helpers import copied_bytes, sas_url, wait_finished, wait_until
+from storage_helpers import copied_bytes, sas_url, service, wait_finished, wait_until
 
 from devhost.storage.stack import StorageStack
 
@@ -277,3 +277,26 @@ def test_destination_lease_is_respected(
     target.abort_copy(started["copy_id"], lease=lease)
     assert target.get_blob_properties().copy.status == "aborted"
     lease.release()
+
+
+def test_copy_onto_a_blob_of_another_type_is_refused(
+    src: ContainerClient, dest: ContainerClient
+) -> None:
+    """An existing destination must have the source's blob type (409 InvalidBlobType)."""
+    _source_block(src, size=100)
+    target = dest.get_blob_client("typed.bin")
+    target.create_append_blob()
+    with pytest.raises(HttpResponseError) as err:
+        target.start_copy_from_url(sas_url(src.get_blob_client("src.bin")))
+    assert (err.value.status_code, err.value.error_code) == (409, "InvalidBlobType")
+
+
+def test_copy_into_a_missing_container_answers_container_not_found(
+    storage_stack: StorageStack, src: ContainerClient
+) -> None:
+    """The destination container must exist, as for any write."""
+    _source_block(src, size=100)
+    target = service(storage_stack).get_blob_client("no-such-container", "x.bin")
+    with pytest.raises(HttpResponseError) as err:
+        target.start_copy_from_url(sas_url(src.get_blob_client("src.bin")))
+    assert (err.value.status_code, err.value.error_code) == (404, "ContainerNotFound")

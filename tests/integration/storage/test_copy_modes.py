@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import http.server
 import os
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import ContainerClient
 from storage_helpers import (
@@ -45,6 +47,45 @@ def web_root(tmp_path: Path) -> Iterator[tuple[Path, str]]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@pytest.fixture
+def ranged_web_root(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """An aiohttp static file server (Range, ETag) on a free loopback port, in its own thread."""
+    loop = asyncio.new_event_loop()
+    app = web.Application()
+    app.router.add_static("/", tmp_path)
+    runner = web.AppRunner(app, access_log=None)
+    loop.run_until_complete(runner.setup())
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    loop.run_until_complete(site.start())
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield tmp_path, f"http://127.0.0.1:{port}"
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.run_until_complete(runner.cleanup())
+        loop.close()
+
+
+def test_external_url_with_ranges_is_read_in_ranges(
+    storage_stack: StorageStack, ranged_web_root: tuple[Path, str], dest: ContainerClient
+) -> None:
+    """A server with Range and ETag support is read chunk by chunk, like a blob source."""
+    root, base = ranged_web_root
+    data = os.urandom(900_000)
+    (root / "ranged.bin").write_bytes(data)
+    target = dest.get_blob_client("ranged.bin")
+    storage_stack.faults.hold_copies()
+    assert target.start_copy_from_url(f"{base}/ranged.bin")["copy_status"] == "pending"
+    storage_stack.faults.allow_chunks(1)
+    assert copied_bytes(wait_until(target, lambda p: copied_bytes(p) > 0)) == 256 * 1024
+    storage_stack.faults.release_copies()
+    assert wait_finished(target).copy.status == "success"
+    assert target.download_blob().readall() == data
 
 
 def test_external_url_copy_is_pending_then_succeeds(
