@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
+STAMP_AZCLI := .venv-azcli/.installed-2.91.0
 
 .PHONY: setup test lint unit integration e2e run storage demo bench constraints clean
 
@@ -39,7 +40,6 @@ storage: setup
 
 # The Azure CLI, a real client nobody here wrote, drives the copy engine in a test. It pins its
 # own dependencies, so it gets its own venv.
-STAMP_AZCLI := .venv-azcli/.installed-2.91.0
 $(STAMP_AZCLI):
 	test -x .venv-azcli/bin/python || $(PYTHON) -m venv .venv-azcli
 	.venv-azcli/bin/python -m pip install --quiet --disable-pip-version-check azure-cli==2.91.0

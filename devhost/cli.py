@@ -15,21 +15,22 @@ import importlib
 import logging
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from devhost.functions.host import HostOptions, serve
 from devhost.functions.indexer import IndexingError
 from devhost.functions.logs import configure_console
 from devhost.functions.queue_clients import ConnectionSettingError
-from devhost.settings import DEFAULT_STORAGE_SETTING, SettingsError
+from devhost.settings import DEFAULT_STORAGE_SETTING, SettingsError, ca_trust_environment
 
 log = logging.getLogger("devhost.cli")
 
 STORAGE_DIR = Path(".devhost") / "azurite"
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the directory holding devhost/
 
 
 def _add_host_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve storage over HTTPS with OAuth (user delegation SAS)",
     )
+    for service, port in (("blob", 10000), ("queue", 10001), ("table", 10002)):
+        up.add_argument(f"--{service}-port", type=int, default=port, help=f"default: {port}")
     commands.add_parser("storage", help="the storage stack's command line", add_help=False)
     return parser
 
@@ -119,23 +122,68 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _run_argv(args: argparse.Namespace) -> list[str]:
+    """The `run` command line equivalent to these `up` arguments."""
+    argv = ["run", str(args.app_dir.resolve()), "--host", args.host, "--log-level", args.log_level]
+    if args.port is not None:
+        argv += ["--port", str(args.port)]
+    if args.durable_db is not None:
+        argv += ["--durable-db", str(args.durable_db.resolve())]
+    if args.ready_file is not None:
+        argv += ["--ready-file", str(args.ready_file.resolve())]
+    return argv
+
+
+def _run_host_process(argv: list[str], env: dict[str, str]) -> int:
+    """Serve the app in a child `devhost run` until it exits; signals to `up` stop it first.
+
+    A child, not this process: the app and its SDK clients must start with the stack's settings
+    (TLS trust is read when aiohttp is imported). It gets its own session so that Ctrl+C reaches
+    it once, forwarded from here, and the stack stops only after the host has.
+    """
+    child = subprocess.Popen(
+        [sys.executable, "-m", "devhost", *argv], env=env, start_new_session=True
+    )
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    return child.wait()
+
+
 def _up(args: argparse.Namespace) -> int:
     from devhost.storage import StorageConfig, StorageStack
 
-    # SIGTERM outside the host's loop (while storage starts or stops) must still stop Azurite.
+    # Until the host runs, a signal must still unwind the stack (and stop Azurite).
     signal.signal(signal.SIGTERM, _interrupt)
-
-    options = _host_options(args)
-    data_dir = (args.storage_dir or options.app_dir / STORAGE_DIR).resolve()
+    app_dir = args.app_dir.resolve()
+    data_dir = (args.storage_dir or app_dir / STORAGE_DIR).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    config_kwargs: dict[str, Any] = {"data_dir": data_dir, "https": bool(args.https)}
-    with StorageStack(StorageConfig(**config_kwargs)) as stack:
+    config = StorageConfig(
+        data_dir=data_dir,
+        https=bool(args.https),
+        blob_port=args.blob_port,
+        queue_port=args.queue_port,
+        table_port=args.table_port,
+    )
+    with StorageStack(config) as stack:
         # The environment wins over local.settings.json, so the app talks to this stack.
-        os.environ[DEFAULT_STORAGE_SETTING] = stack.connection_string()
+        env = {**os.environ, DEFAULT_STORAGE_SETTING: stack.connection_string()}
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")])
+        )
+        if stack.ca_cert_path is not None:
+            env |= ca_trust_environment(stack.ca_cert_path, data_dir / "ca-bundle.pem")
         log.info(
             "Storage stack up: blob %s, queue %s", stack.blob_endpoint(), stack.queue_endpoint()
         )
-        return _serve(options)
+        code = _run_host_process(_run_argv(args), env)
+        signal.signal(signal.SIGINT, _interrupt)
+        signal.signal(signal.SIGTERM, _interrupt)
+        log.info("Stopping the storage stack...")
+        return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -192,3 +192,15 @@ def apply_local_settings(
         else:
             env[name] = value
     return skipped
+
+
+def ca_trust_environment(ca_path: Path, bundle: Path) -> dict[str, str]:
+    """Environment variables that make SDK clients trust a local CA as well as the public ones.
+
+    aiohttp (async SDK clients) reads SSL_CERT_FILE once, when imported, and requests (sync
+    clients) reads REQUESTS_CA_BUNDLE: so these must be set before the host process starts.
+    """
+    import certifi
+
+    bundle.write_text(Path(certifi.where()).read_text() + "\n" + ca_path.read_text())
+    return {"SSL_CERT_FILE": str(bundle), "REQUESTS_CA_BUNDLE": str(bundle)}

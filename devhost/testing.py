@@ -5,7 +5,7 @@ process environment, so two apps (or an app and the test) must not share a proce
 restart test needs a process it can kill. The host binds port 0 and reports the port it got
 through a ready file, so there is no window in which another process can take it.
 
-    with run_app(APP_DIR, env={"AzureWebJobsStorage": stack.connection_string()}) as base_url:
+    with run_app(APP_DIR, env=storage_env(stack)) as base_url:
         urllib.request.urlopen(f"{base_url}/api/hello")
 
     with AppHost(APP_DIR, env=...) as host:      # when a test needs to stop or restart it
@@ -25,9 +25,13 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import devhost
+from devhost.settings import DEFAULT_STORAGE_SETTING, ca_trust_environment
+
+if TYPE_CHECKING:
+    from devhost.storage.stack import StorageStack
 
 REPO_ROOT = Path(devhost.__file__).resolve().parent.parent
 STARTUP_TIMEOUT_S = 60.0
@@ -150,6 +154,16 @@ class AppHost:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def storage_env(stack: StorageStack, account: str | None = None) -> dict[str, str]:
+    """App settings pointing an app at a running storage stack (trusting its CA over HTTPS)."""
+    conn = stack.connection_string() if account is None else stack.connection_string(account)
+    env = {DEFAULT_STORAGE_SETTING: conn}
+    if stack.ca_cert_path is not None:
+        bundle = stack.ca_cert_path.with_name("devhost-ca-bundle.pem")
+        env |= ca_trust_environment(stack.ca_cert_path, bundle)
+    return env
 
 
 @contextmanager

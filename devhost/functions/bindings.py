@@ -218,9 +218,10 @@ class HttpReply:
 
 
 def http_reply(value: Any) -> HttpReply:
-    """Convert a function's HTTP result as the worker's HttpResponseConverter does."""
-    if value is None:
-        return HttpReply(status=204, headers=[], body=b"")
+    """Convert a function's HTTP result as the worker's HttpResponseConverter does.
+
+    Like the worker, anything but an HttpResponse or a str (None included) fails the call: 500.
+    """
     if isinstance(value, str):
         return HttpReply(
             status=200,

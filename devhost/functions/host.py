@@ -18,7 +18,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -45,6 +45,9 @@ from devhost.settings import (
     load_local_settings,
     resolve_app_setting_refs,
 )
+
+if TYPE_CHECKING:
+    from devhost.durable.engine import DurableEngine
 
 log = logging.getLogger(logs.HOST_LOGGER)
 
@@ -79,11 +82,13 @@ class FunctionHost:
         self.base_url = ""
         self._runner: web.AppRunner | None = None
         self._listeners: list[QueueListener] = []
-        self._engine: Any = None
+        self._engine: DurableEngine | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._queue_clients: QueueClients | None = None
 
-    def _durable_engine(self, index: AppIndex, config: HostConfig, invoker: Invoker) -> Any:
+    def _durable_engine(
+        self, index: AppIndex, config: HostConfig, invoker: Invoker
+    ) -> DurableEngine:
         try:
             from devhost.durable.engine import DurableEngine
         except ImportError as exc:
@@ -159,7 +164,10 @@ class FunctionHost:
         log.info("%s", logs.function_listing(index.functions, self.base_url, config.route_prefix))
         log.info("Host started: %s (Ctrl+C to stop)", self.base_url)
         if self.options.ready_file is not None:
-            self.options.ready_file.write_text(self.base_url, encoding="utf-8")
+            # Write then rename, so a watcher never reads a half-written file.
+            partial = self.options.ready_file.with_name(self.options.ready_file.name + ".partial")
+            partial.write_text(self.base_url, encoding="utf-8")
+            partial.replace(self.options.ready_file)
         return self.base_url
 
     async def stop(self) -> None:

@@ -26,6 +26,7 @@ log = logging.getLogger(logs.HOST_LOGGER)
 
 HTTP_REASON = "This function was programmatically called via the host APIs."
 MAX_REQUEST_BYTES = 100 * 1024 * 1024  # the Functions host's default request size limit
+_UNSET = object()
 
 
 def _joined(pairs: MultiMapping[str] | Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -89,7 +90,10 @@ class HttpTriggers:
         )
         try:
             result = await self._invoker.invoke(spec, func_request, reason=HTTP_REASON)
-            reply = http_reply(self._http_output(spec, result.return_value, result.outputs))
+            output = self._http_output(spec, result.return_value, result.outputs)
+            if output is _UNSET:
+                return web.Response(status=204)  # an `Out` http binding left unset
+            reply = http_reply(output)
         except BindingValueError as exc:
             log.error("Functions.%s: %s", spec.name, exc)
             return web.Response(status=500)
@@ -102,8 +106,9 @@ class HttpTriggers:
     def _http_output(spec: FunctionSpec, return_value: Any, outputs: Mapping[str, Any]) -> Any:
         """The value of the function's http output: `$return`, else an `Out` http binding."""
         for binding in spec.outputs:
-            if binding.type == "http":
-                return return_value if binding.name == RETURN else outputs.get(binding.name)
+            if binding.type == "http" and binding.name != RETURN:
+                value = outputs.get(binding.name)
+                return _UNSET if value is None else value
         return return_value
 
 

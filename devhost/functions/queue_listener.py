@@ -62,6 +62,7 @@ class QueueListener:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._poller: asyncio.Task[None] | None = None
         self._delay = MIN_POLLING_INTERVAL
+        self._unreachable = False
         batch = self._options.batch_size
         threshold = self._options.new_batch_threshold
         self._threshold = batch // 2 if threshold is None else threshold
@@ -106,12 +107,22 @@ class QueueListener:
             try:
                 messages = await self._receive()
             except AzureError as exc:
-                log.warning(
-                    "Queue '%s': polling failed (%s); retrying",
-                    self.queue_name,
-                    exc.__class__.__name__,
-                )
+                if not self._unreachable:  # say it once, not at every poll
+                    log.warning(
+                        "Queue '%s': polling failed (%s: %s); retrying",
+                        self.queue_name,
+                        type(exc).__name__,
+                        str(exc).splitlines()[0] if str(exc) else "",
+                    )
+                self._unreachable = True
                 messages = []
+            except Exception:  # never let the poller die silently: log, back off, go on
+                log.exception("Queue '%s': polling failed", self.queue_name)
+                messages = []
+            else:
+                if self._unreachable:
+                    log.info("Queue '%s': polling again", self.queue_name)
+                self._unreachable = False
             if not messages:
                 await self._sleep(self._back_off())
                 continue

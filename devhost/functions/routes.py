@@ -180,7 +180,7 @@ class RouteTemplate:
                             "inside a segment"
                         )
                     params.append(param)
-                    part += f"(?P<{param.group}>[^/]+?)"
+                    part += f"(?P<{param.group}>[^/]+)"  # greedy: ASP.NET matches right to left
             regex += "/" + part
             precedence.append(2)
         names = [p.name.lower() for p in params]

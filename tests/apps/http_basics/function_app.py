@@ -59,3 +59,9 @@ def boom(req: func.HttpRequest) -> func.HttpResponse:
     """Always fails; the caller must see a bare 500."""
     logging.info("about to fail for %s", req.url)
     raise RuntimeError("secret internal detail")
+
+
+@app.route(route="nothing")
+def nothing(req: func.HttpRequest) -> func.HttpResponse | None:
+    """Returns None, which the worker cannot encode as an HTTP response."""
+    return None

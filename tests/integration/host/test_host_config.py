@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from devhost.functions.bindings import decode_queue_body, encode_queue_body
 from devhost.functions.logs import redact
 from devhost.functions.routes import Route, RouteTable, RouteTemplate, RouteTemplateError
 from devhost.settings import (
@@ -122,3 +123,20 @@ def test_redact_hides_signatures_and_keys() -> None:
     assert "xyz" not in text
     assert "sv=1" in text
     assert "se=2" in text
+
+
+def test_queue_bodies_follow_the_message_encoding() -> None:
+    """base64 bodies are decoded (invalid ones refused); with encoding 'none' text passes as is."""
+    assert decode_queue_body("aGVsbG8=", "base64") == b"hello"
+    assert decode_queue_body("hello there", "base64") is None
+    assert decode_queue_body("hello there", "none") == b"hello there"
+    assert encode_queue_body(b"hello", "base64") == "aGVsbG8="
+    assert encode_queue_body(b"hello", "none") == "hello"
+
+
+def test_several_parameters_in_one_segment_split_from_the_right() -> None:
+    """`{name}.{ext}` gives the last dot to the extension, as ASP.NET Core does."""
+    assert RouteTemplate.parse("files/{name}.{ext}").match("/files/a.tar.gz") == {
+        "name": "a.tar",
+        "ext": "gz",
+    }

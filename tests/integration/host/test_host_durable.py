@@ -109,12 +109,13 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_killed_host_resumes_orchestration_after_restart(apps_dir: Path) -> None:
-    """A host killed mid-orchestration picks the instance up from its history when restarted."""
+@pytest.mark.parametrize("kill", [True, False], ids=["killed", "stopped"])
+def test_restarted_host_resumes_orchestration(apps_dir: Path, kill: bool) -> None:
+    """A host killed or stopped mid-orchestration resumes the instance from its history."""
     with AppHost(apps_dir / "durable_chain", port=_free_port()) as host:
         urls = start_chain(host, {"name": "Quito", "gate": True}).json()
         wait_custom_status(urls["statusQueryGetUri"], "at the gate")
-        host.restart(kill=True)
+        host.restart(kill=kill)
         assert status(urls["statusQueryGetUri"])["runtimeStatus"] == "Running"
         event_url = urls["sendEventPostUri"].replace("{eventName}", "proceed")
         assert (

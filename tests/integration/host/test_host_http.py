@@ -149,3 +149,9 @@ def test_route_prefix_and_default_route_follow_host_json(apps_dir: Path) -> None
             http("GET", f"{host.base_url}/custom/v1/renamed_function").text == "served by its name"
         )
         assert http("GET", f"{host.base_url}/api/greeting").status == 404
+
+
+def test_returning_none_is_a_500(http_app: AppHost) -> None:
+    """An HTTP function that returns None fails, as the Python worker cannot encode it."""
+    assert http("GET", f"{http_app.base_url}/api/nothing").status == 500
+    assert "must return func.HttpResponse or str, not NoneType" in http_app.output()

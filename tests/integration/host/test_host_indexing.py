@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,9 +18,21 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def durable_index(apps_dir: Path) -> AppIndex:
-    """The durable_chain app, indexed once (an app can only be indexed once)."""
-    return load_app(apps_dir / "durable_chain")
+def durable_index(apps_dir: Path) -> Iterator[AppIndex]:
+    """The durable_chain app, indexed once (an app can only be indexed once).
+
+    Loading imports it as `function_app`; the test process's own `function_app` (the product,
+    imported by other suites) and `sys.path` are put back afterwards.
+    """
+    saved_module = sys.modules.pop("function_app", None)
+    saved_path = list(sys.path)
+    try:
+        yield load_app(apps_dir / "durable_chain")
+    finally:
+        sys.path[:] = saved_path
+        sys.modules.pop("function_app", None)
+        if saved_module is not None:
+            sys.modules["function_app"] = saved_module
 
 
 @pytest.fixture(scope="module")

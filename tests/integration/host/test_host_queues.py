@@ -14,7 +14,7 @@ from azure.storage.queue import QueueClient
 from host_helpers import http, wait_for
 
 from devhost.storage.stack import StorageStack
-from devhost.testing import AppHost
+from devhost.testing import AppHost, storage_env
 
 pytestmark = pytest.mark.integration
 
@@ -131,3 +131,26 @@ def test_queue_output_binding_writes_base64_messages(queue_app: AppHost, queues:
         return mine if len(mine) == 2 else None
 
     assert sorted(wait_for(probe, what="two output messages")) == [f"one-{marker}", f"two-{marker}"]
+
+
+def test_queue_bindings_work_over_https(apps_dir: Path, storage_stack_https: StorageStack) -> None:
+    """Against the HTTPS stack (its own CA), triggers and output bindings still reach the queues."""
+    suffix = uuid.uuid4().hex[:12]
+    env = {
+        **storage_env(storage_stack_https),
+        "WORK_QUEUE": f"w-{suffix}",
+        "RESULT_QUEUE": f"r-{suffix}",
+    }
+    results = QueueClient.from_connection_string(
+        storage_stack_https.connection_string(),
+        f"r-{suffix}",
+        connection_verify=str(storage_stack_https.ca_cert_path),
+    )
+    with AppHost(apps_dir / "queue_basics", env=env) as host:
+        assert http("POST", f"{host.base_url}/api/enqueue", body=b"secure").status == 202
+
+        def probe() -> str | None:
+            texts = [unb64(str(m.content)) for m in results.receive_messages(max_messages=32)]
+            return "found" if "secure" in texts else None
+
+        wait_for(probe, what="the message sent over HTTPS")
