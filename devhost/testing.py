@@ -128,7 +128,11 @@ class AppHost:
         return process.returncode
 
     def restart(self, *, kill: bool = False) -> str:
-        """Stop (or kill) the host and start it again on the same port choice and history."""
+        """Stop (or kill) the host and start it again on the same history.
+
+        With `port=None` the new process gets a new free port (see `base_url`); give a port when
+        URLs handed out before the restart (status URLs) must keep working.
+        """
         self.stop(kill=kill)
         return self.start()
 

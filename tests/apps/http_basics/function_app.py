@@ -65,3 +65,8 @@ def boom(req: func.HttpRequest) -> func.HttpResponse:
 def nothing(req: func.HttpRequest) -> func.HttpResponse | None:
     """Returns None, which the worker cannot encode as an HTTP response."""
     return None
+
+
+@app.timer_trigger(schedule="0 0 * * * *", arg_name="timer")
+def hourly(timer: func.TimerRequest) -> None:
+    """A trigger devhost does not run: it must be skipped with a warning, not break the app."""

@@ -155,3 +155,10 @@ def test_returning_none_is_a_500(http_app: AppHost) -> None:
     """An HTTP function that returns None fails, as the Python worker cannot encode it."""
     assert http("GET", f"{http_app.base_url}/api/nothing").status == 500
     assert "must return func.HttpResponse or str, not NoneType" in http_app.output()
+
+
+def test_unsupported_trigger_is_skipped_with_a_warning(http_app: AppHost) -> None:
+    """A function devhost cannot run (a timer) is listed as skipped; the others still serve."""
+    assert (
+        "Function skipped: hourly: devhost does not run timerTrigger functions" in http_app.output()
+    )
