@@ -1,0 +1,165 @@
+"""Status reads and completion-detection delay of three polling policies on the same real copies.
+
+Usage: .venv/bin/python bench/bench_polling.py [--durations 1,30,300] [--rate-mib 2] [--repeat 3]
+
+For each duration, a source blob of `rate x duration` bytes is copied across accounts through the
+local copy engine, whose rate limit makes the copy last that long. While it runs, three pollers
+watch the same destination side by side, each reading `get_blob_properties` on its own schedule:
+
+- ours: `shared.polling.next_poll` with the service's default bounds (1 s .. 1 day);
+- rclone: 100 ms, doubling to at most 1 s (its server-side copy wait loop);
+- fixed 5 s: the interval of Microsoft's copy samples.
+
+Detection delay = when a poller first saw the copy finished - when the copy engine finished it
+(its record's completion time). This measures the policy alone: in the service a durable timer
+adds the devhost/Functions timer latency on top.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from json import loads
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from azure.storage.blob import BlobSasPermissions, BlobServiceClient, generate_blob_sas
+
+from devhost.storage.stack import DEV_ACCOUNT_KEY, StorageConfig, StorageStack
+from shared.polling import Observation, next_poll
+
+MIB = 1024 * 1024
+Policy = Callable[[list[Observation], int], float]
+
+
+def ours(history: list[Observation], idle_reads: int) -> float:
+    """The service's policy, with its default bounds."""
+    previous = history[-2] if len(history) > 1 else None
+    return next_poll(history[-1], previous, idle_reads, 1.0, 86400.0).delay
+
+
+def rclone(history: list[Observation], idle_reads: int) -> float:
+    """100 ms, doubling after every read, capped at 1 s."""
+    return min(0.1 * 2 ** (len(history) - 1), 1.0)
+
+
+def fixed_5s(history: list[Observation], idle_reads: int) -> float:
+    """Microsoft's samples: every 5 s."""
+    return 5.0
+
+
+POLICIES: dict[str, Policy] = {"ours": ours, "rclone": rclone, "fixed 5 s": fixed_5s}
+
+
+@dataclass
+class PollerResult:
+    """What one poller saw of one copy."""
+
+    reads: int = 0
+    seen_done_at: datetime | None = None
+    status: str = ""
+    delay: float = float("nan")
+
+
+def watch(blob_client: object, policy: Policy, started: float, result: PollerResult) -> None:
+    """Poll until the copy is no longer pending, counting reads (runs in its own thread)."""
+    history = [Observation(0.0, 0, None)]
+    idle = 0
+    while True:
+        time.sleep(policy(history, idle))
+        props = blob_client.get_blob_properties()  # type: ignore[attr-defined]
+        result.reads += 1
+        copy = props.copy
+        if copy.status != "pending":
+            result.seen_done_at, result.status = datetime.now(UTC), str(copy.status)
+            return
+        copied, total = (int(x) for x in copy.progress.split("/"))
+        moved = copied > (history[-1].bytes_copied or 0)
+        idle = 0 if moved else idle + 1
+        history.append(Observation(time.monotonic() - started, copied, total))
+
+
+def completion_time(stack: StorageStack, blob: str) -> datetime:
+    """The engine's own record of when it finished the copy into `blob`."""
+    url = f"http://{stack.config.host}:{stack.config.blob_port}/__copyengine/copies"
+    with urllib.request.urlopen(url) as answer:
+        records = loads(answer.read())
+    record = next(r for r in records if r["blob"] == blob)
+    return datetime.fromisoformat(record["completion_time"])
+
+
+def run_one(stack: StorageStack, size: int, name: str) -> dict[str, PollerResult]:
+    """Copy one blob of `size` bytes across accounts and let every policy watch it."""
+    source_service = BlobServiceClient.from_connection_string(
+        stack.connection_string("devstoreaccount2")
+    )
+    dest_service = BlobServiceClient.from_connection_string(stack.connection_string())
+    for service, container in ((source_service, "bench-src"), (dest_service, "bench-dst")):
+        if not service.get_container_client(container).exists():
+            service.create_container(container)
+    source = source_service.get_blob_client("bench-src", name)
+    source.upload_blob(os.urandom(min(size, MIB)) * max(size // MIB, 1), overwrite=True)
+    sas = generate_blob_sas(
+        "devstoreaccount2",
+        "bench-src",
+        name,
+        account_key=DEV_ACCOUNT_KEY,
+        permission=BlobSasPermissions(read=True),
+        expiry=datetime.now(UTC) + timedelta(hours=1),
+    )
+    dest = dest_service.get_blob_client("bench-dst", name)
+    dest.start_copy_from_url(f"{source.url}?{sas}", requires_sync=False)
+    started = time.monotonic()
+    results = {label: PollerResult() for label in POLICIES}
+    threads = [
+        threading.Thread(target=watch, args=(dest, policy, started, results[label]))
+        for label, policy in POLICIES.items()
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done = completion_time(stack, name)
+    for result in results.values():
+        assert result.seen_done_at is not None
+        result.delay = (result.seen_done_at - done).total_seconds()
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--durations", default="1,30,300", help="copy durations, seconds")
+    parser.add_argument("--rate-mib", type=float, default=2.0, help="copy engine rate, MiB/s")
+    parser.add_argument("--repeat", type=int, default=1, help="copies per duration")
+    args = parser.parse_args()
+    rate = args.rate_mib * MIB
+    # Small chunks so progress moves smoothly, as it does on Azure.
+    chunk = max(int(rate / 16), 64 * 1024)
+    config = StorageConfig.free_ports(copy_rate_bytes_per_s=rate, copy_chunk_bytes=chunk)
+    print("| copy | policy | status reads (median) | detection delay s (median) |")
+    print("|---|---|---|---|")
+    with StorageStack(config) as stack:
+        for seconds in (float(d) for d in args.durations.split(",")):
+            size = max(int(rate * seconds), 1)
+            runs = [run_one(stack, size, f"d{seconds:g}-{i}") for i in range(args.repeat)]
+            for label in POLICIES:
+                reads = statistics.median(r[label].reads for r in runs)
+                delays = statistics.median(r[label].delay for r in runs)
+                print(
+                    f"| {seconds:g} s ({size / MIB:.0f} MiB) | {label} | {reads:g} | {delays:.2f} |"
+                )
+                sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
