@@ -4,7 +4,7 @@ Usage: .venv/bin/python bench/bench_devhost.py [N] [--anchor]
 
 Prints orchestrations per second for N chains of 3 activities started at once, and the median
 start->complete latency of a 1-activity orchestration started one after another (30 runs), as
-/work/shared/anchors/durabletask_inmemory_bench.py does. devhost persists every episode in SQLite
+../shared/anchors/durabletask_inmemory_bench.py does. devhost persists every episode in SQLite
 (WAL) and is driven over HTTP by the SDK's own DurableOrchestrationClient. With --anchor it then
 runs the anchor with .venv-durabletask/bin/python (needs `durabletask==1.12.0` there).
 """
@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from devhost.durable import DurableEngine
 
 ROOT = Path(__file__).resolve().parents[1]
-ANCHOR = Path("/work/shared/anchors/durabletask_inmemory_bench.py")
+# The steering repo's shared/ folder sits beside the project root.
+ANCHOR = ROOT.parent / "shared" / "anchors" / "durabletask_inmemory_bench.py"
 ANCHOR_PYTHON = ROOT / ".venv-durabletask" / "bin" / "python"
 
 
