@@ -33,6 +33,7 @@ from shared.errors import (
     DestinationExists,
     LeaseConflict,
     PermanentStorageError,
+    SourceUnreadable,
     StorageError,
     map_storage_errors,
 )
@@ -165,9 +166,20 @@ class BlobOps:
         return BlobLeaseClient(self.blob(base), lease_id=lease_id)
 
     def acquire_lease(self, url: str, lease_id: str, duration: int) -> None:
-        """Acquire (or, with the same id, re-acquire) the source lease."""
-        with map_storage_errors():
-            self._lease(url, lease_id).acquire(lease_duration=duration)
+        """Acquire (or, with the same id, re-acquire) the source lease.
+
+        The lease is the first call to touch the source, so a missing source fails here; it is
+        reported as Copy Blob reports it (CannotVerifyCopySource), whatever the lease mode.
+        """
+        try:
+            with map_storage_errors():
+                self._lease(url, lease_id).acquire(lease_duration=duration)
+        except SourceUnreadable as exc:
+            if exc.code not in ("BlobNotFound", "ContainerNotFound"):
+                raise
+            raise SourceUnreadable(
+                "CannotVerifyCopySource", f"the copy source does not exist ({exc.code})"
+            ) from exc
 
     def renew_lease(self, url: str, lease_id: str, duration: int) -> None:
         """Renew our lease; if it expired meanwhile and nobody took it, take it back."""

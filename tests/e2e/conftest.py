@@ -7,9 +7,11 @@ show progress and to be aborted, and small blobs finish at once.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
+from e2e_helpers import CopyApi, ExternalFiles, TestBlobs
 
 from devhost.storage.stack import ACCOUNTS, StorageConfig, StorageStack
 from devhost.testing import REPO_ROOT, AppHost, storage_env
@@ -54,3 +56,60 @@ def _reset_e2e_faults(request: pytest.FixtureRequest) -> Iterator[None]:
     if "e2e_stack" in request.fixturenames:
         stack: StorageStack = request.getfixturevalue("e2e_stack")
         stack.faults.clear()
+
+
+# -- fixtures of the copy tests (test_copy_*.py) ---------------------------------------------
+
+
+@pytest.fixture
+def copies(copy_service: AppHost) -> CopyApi:
+    """The copy service's HTTP API; remembers the copies the test starts."""
+    return CopyApi(copy_service.base_url)
+
+
+@pytest.fixture
+def blobs(e2e_stack: StorageStack, copies: CopyApi) -> Iterator[TestBlobs]:
+    """Per-test containers (unique names) in both accounts, removed afterwards.
+
+    When the test ends, every copy it started must end too (held copies are released first),
+    and then no source blob the test created may still be leased.
+    """
+    made = TestBlobs(e2e_stack)
+    yield made
+    e2e_stack.faults.release_copies()
+    running = [copy_id for copy_id in dict.fromkeys(copies.started) if not _ends(copies, copy_id)]
+    leased = made.leased_sources()
+    made.remove()
+    assert not running, f"copies still running after the test: {running}"
+    assert not leased, f"source blobs still leased after the test: {leased}"
+
+
+def _ends(copies: CopyApi, copy_id: str, limit_s: float = 30.0) -> bool:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        reply = copies.status(copy_id)
+        if reply.status == 200:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.fixture(scope="session")
+def _external_server() -> Iterator[ExternalFiles]:
+    server = ExternalFiles()
+    with server:
+        yield server
+
+
+@pytest.fixture
+def external_files(_external_server: ExternalFiles) -> Iterator[ExternalFiles]:
+    """A loopback HTTP server (ranges, ETag, If-Match) serving files a test registers."""
+    yield _external_server
+    _external_server.clear()
+
+
+@pytest.fixture
+def own_copy_service(e2e_stack: StorageStack) -> Iterator[AppHost]:
+    """A copy service of the test's own (own durable history), for tests that kill the host."""
+    with AppHost(REPO_ROOT, env=app_settings(e2e_stack)) as host:
+        yield host

@@ -20,6 +20,7 @@ from shared.errors import (
     DestinationExists,
     LeaseConflict,
     PermanentStorageError,
+    SourceUnreadable,
     TransientStorageError,
 )
 
@@ -95,6 +96,17 @@ def test_someone_elses_lease_is_a_lease_conflict(ops: BlobOps, src: ContainerCli
             ops.acquire_lease(blob.url, "33333333-3333-3333-3333-333333333333", 15)
     finally:
         other.release()
+
+
+def test_leasing_a_missing_source_fails_as_copy_blob_does(
+    ops: BlobOps, src: ContainerClient
+) -> None:
+    """Leasing a source that does not exist raises SourceUnreadable CannotVerifyCopySource."""
+    with pytest.raises(SourceUnreadable) as caught:
+        ops.acquire_lease(
+            src.get_blob_client("missing.bin").url, "44444444-4444-4444-4444-444444444444", 15
+        )
+    assert caught.value.code == "CannotVerifyCopySource"
 
 
 def test_cross_account_copy_is_pending_then_succeeds(

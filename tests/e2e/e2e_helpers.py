@@ -1,0 +1,316 @@
+"""Helpers for the end-to-end tests: the copy API over real HTTP, blobs, and bounded waiting.
+
+`CopyApi` records every copy a test starts (so the `blobs` fixture can wait for them to end
+before it checks the source leases) and checks every status and list body for a SAS signature.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self, TypeVar
+from urllib.parse import quote
+
+import pytest
+from azure.storage.blob import BlobClient, BlobLeaseClient, BlobServiceClient, ContainerClient
+
+from devhost.storage.stack import ACCOUNTS, StorageStack
+
+DEST_ACCOUNT, SOURCE_ACCOUNT = ACCOUNTS
+FINAL_STATES = frozenset({"succeeded", "failed", "aborted", "timed_out"})
+WAIT_LIMIT_S = 45.0
+#: Poll bounds for copies a test holds pending: status reads stay frequent while no byte moves.
+FAST_POLL = {"min_seconds": 0.2, "max_seconds": 0.5}
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An HTTP response, read whole."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def http(
+    method: str, url: str, *, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> Reply:
+    """Send one request and return the reply, error statuses included."""
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return Reply(
+                response.status,
+                {k.lower(): v for k, v in response.headers.items()},
+                response.read(),
+            )
+    except urllib.error.HTTPError as error:
+        return Reply(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
+
+
+def wait_for(probe: Callable[[], T | None], *, what: str, limit_s: float = WAIT_LIMIT_S) -> T:
+    """Poll `probe` until it returns something other than None; fail (never hang) past the limit."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        found = probe()
+        if found is not None:
+            return found
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for {what}")
+        time.sleep(0.1)
+
+
+def assert_no_signature(body: bytes) -> None:
+    """A status or list body never carries a SAS signature."""
+    assert b"sig=" not in body.lower(), body.decode("utf-8", "replace")
+
+
+@dataclass
+class CopyApi:
+    """The copy service's HTTP API, as a caller sees it."""
+
+    base_url: str
+    started: list[str] = field(default_factory=list)
+    check_signatures: bool = True
+
+    def post(self, request: Any) -> Reply:
+        """POST /api/copies with a JSON value (or raw bytes); remember the copy if accepted."""
+        body = request if isinstance(request, bytes) else json.dumps(request).encode()
+        reply = http(
+            "POST",
+            f"{self.base_url}/api/copies",
+            body=body,
+            headers={"Content-Type": "application/json"},
+        )
+        if reply.status == 202:
+            self.started.append(reply.json()["id"])
+        return reply
+
+    def start(self, request: dict[str, Any]) -> str:
+        """Start a copy that must be accepted; its id."""
+        reply = self.post(request)
+        assert reply.status == 202, reply.body
+        copy_id: str = reply.json()["id"]
+        return copy_id
+
+    def status(self, copy_id: str) -> Reply:
+        """GET /api/copies/{id}."""
+        reply = http("GET", f"{self.base_url}/api/copies/{quote(copy_id, safe='')}")
+        if self.check_signatures:
+            assert_no_signature(reply.body)
+        return reply
+
+    def document(self, copy_id: str) -> dict[str, Any]:
+        """The status document of a copy that exists."""
+        reply = self.status(copy_id)
+        assert reply.status in (200, 202), reply.body
+        doc: dict[str, Any] = reply.json()
+        return doc
+
+    def abort(self, copy_id: str, reason: str | None = None) -> Reply:
+        """POST /api/copies/{id}/abort."""
+        body = json.dumps({"reason": reason} if reason else {}).encode()
+        return http(
+            "POST", f"{self.base_url}/api/copies/{quote(copy_id, safe='')}/abort", body=body
+        )
+
+    def list(self, state: str | None = None) -> Reply:
+        """GET /api/copies[?state=]."""
+        query = f"?state={quote(state)}" if state else ""
+        reply = http("GET", f"{self.base_url}/api/copies{query}")
+        if self.check_signatures:
+            assert_no_signature(reply.body)
+        return reply
+
+    def wait_until(
+        self,
+        copy_id: str,
+        ready: Callable[[dict[str, Any]], bool],
+        *,
+        what: str,
+        limit_s: float = WAIT_LIMIT_S,
+    ) -> dict[str, Any]:
+        """Read the status document until `ready(doc)`; that document."""
+
+        def probe() -> dict[str, Any] | None:
+            doc = self.document(copy_id)
+            return doc if ready(doc) else None
+
+        return wait_for(probe, what=f"copy {copy_id}: {what}", limit_s=limit_s)
+
+    def wait_final(self, copy_id: str, limit_s: float = WAIT_LIMIT_S) -> dict[str, Any]:
+        """The status document once the copy has ended (and the API answers 200)."""
+        doc = self.wait_until(copy_id, lambda d: d["state"] in FINAL_STATES, what="final state")
+        reply = self.status(copy_id)
+        assert reply.status == 200, reply.body
+        return doc
+
+    def wait_pending(self, copy_id: str) -> dict[str, Any]:
+        """The status document once the storage copy has been started (it has a copy id)."""
+        return self.wait_until(
+            copy_id, lambda d: d["state"] == "running" and bool(d["copy_id"]), what="copy started"
+        )
+
+
+class TestBlobs:
+    """Containers and blobs of one test, in both accounts; removed when the test ends."""
+
+    __test__ = False  # not a test class, whatever its name
+
+    def __init__(self, stack: StorageStack) -> None:
+        self.stack = stack
+        self.services = {
+            account: BlobServiceClient.from_connection_string(stack.connection_string(account))
+            for account in ACCOUNTS
+        }
+        self._containers: dict[str, ContainerClient] = {}
+        self.sources: list[BlobClient] = []
+
+    def container(self, account: str) -> ContainerClient:
+        """This test's container in `account` (unique name, created on first use)."""
+        if account not in self._containers:
+            client = self.services[account].get_container_client(f"e2e-{uuid.uuid4().hex[:20]}")
+            client.create_container()
+            self._containers[account] = client
+        return self._containers[account]
+
+    def source(self, data: bytes, *, account: str = SOURCE_ACCOUNT, name: str = "src.bin") -> str:
+        """Upload a source blob; its plain URL. Its lease is checked when the test ends."""
+        blob = self.container(account).get_blob_client(name)
+        blob.upload_blob(data, overwrite=True)
+        self.sources.append(blob)
+        return str(blob.url)
+
+    def missing_source(self, *, account: str = SOURCE_ACCOUNT, name: str = "missing.bin") -> str:
+        """The URL of a blob that does not exist (in an existing container)."""
+        return str(self.container(account).get_blob_client(name).url)
+
+    def destination(self, *, account: str = DEST_ACCOUNT, name: str = "dst.bin") -> BlobClient:
+        """A destination blob client (not created)."""
+        return self.container(account).get_blob_client(name)
+
+    def leased_sources(self) -> list[str]:
+        """Names of this test's source blobs that are still leased."""
+        return [
+            f"{b.container_name}/{b.blob_name}"
+            for b in self.sources
+            if b.exists() and b.get_blob_properties().lease.state == "leased"
+        ]
+
+    def remove(self) -> None:
+        """Delete this test's containers, breaking any lease left so that cleanup never fails."""
+        for client in self._containers.values():
+            for props in client.list_blobs():
+                if props.lease.state == "leased":
+                    BlobLeaseClient(client.get_blob_client(props.name)).break_lease(0)
+            client.delete_container()
+
+
+_RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
+
+
+class ExternalFiles:
+    """A loopback HTTP server outside Azure: HEAD and GET with ranges, a strong ETag, If-Match."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+        files = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                return  # keep test output clean
+
+            def do_HEAD(self) -> None:
+                self._answer(send_body=False)
+
+            def do_GET(self) -> None:
+                self._answer(send_body=True)
+
+            def _answer(self, *, send_body: bool) -> None:
+                data = files.get(self.path.split("?")[0])
+                if data is None:
+                    self.send_error(404)
+                    return
+                etag = f'"{hashlib.md5(data).hexdigest()}"'
+                if self.headers.get("If-Match", etag) != etag:
+                    self.send_error(412)
+                    return
+                status, body = 200, data
+                match = _RANGE.match(self.headers.get("Range", ""))
+                if match:
+                    start = int(match.group(1))
+                    end = int(match.group(2)) if match.group(2) else len(data) - 1
+                    status, body = 206, data[start : end + 1]
+                    content_range = f"bytes {start}-{start + len(body) - 1}/{len(data)}"
+                self.send_response(status)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Accept-Ranges", "bytes")
+                self.send_header("ETag", etag)
+                if status == 206:
+                    self.send_header("Content-Range", content_range)
+                self.end_headers()
+                if send_body:
+                    self.wfile.write(body)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def get(self, path: str) -> bytes | None:
+        with self._lock:
+            return self._files.get(path)
+
+    def serve(self, data: bytes, name: str = "file.bin") -> str:
+        """Serve `data` under a unique path; its URL."""
+        path = f"/files/{uuid.uuid4().hex}/{name}"
+        with self._lock:
+            self._files[path] = data
+        return self.base_url + path
+
+    def replace(self, url: str, data: bytes) -> None:
+        """Change the content (and so the ETag) of a file already served."""
+        path = url.removeprefix(self.base_url)
+        with self._lock:
+            assert path in self._files, url
+            self._files[path] = data
+
+    def clear(self) -> None:
+        """Stop serving every registered file."""
+        with self._lock:
+            self._files.clear()
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
