@@ -22,8 +22,12 @@ log = logging.getLogger(__name__)
 
 @lru_cache(maxsize=1)
 def ops() -> BlobOps:
-    """The process's BlobOps, built on first use from the environment."""
-    return BlobOps(get_settings())
+    """The process's BlobOps, built on first use from the environment.
+
+    SDK retries are off: `call_activity_with_retry` retries transient errors, visibly in history;
+    both layers together turned one 503 into some 17 s of back-off.
+    """
+    return BlobOps(get_settings(), retry_total=0)
 
 
 def envelope(name: str, work: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:

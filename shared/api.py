@@ -84,6 +84,7 @@ def build_plan(request: CopyRequest, settings: Settings, instance_id: str) -> Co
         polls_per_execution=settings.polls_per_execution,
         retry_attempts=settings.retry_attempts,
         retry_first_ms=int(settings.retry_first_seconds * 1000),
+        results_queue=settings.results_queue,
     )
 
 

@@ -72,6 +72,7 @@ class CopyPlan:
     polls_per_execution: int = 100
     retry_attempts: int = 4
     retry_first_ms: int = 2000
+    results_queue: str = "copy-results"
     carry: Carry | None = field(default=None)
 
     @property

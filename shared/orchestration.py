@@ -298,10 +298,9 @@ class CopyRun:
                 outcome = Outcome(status.FAILED, result["error"])
         doc = self.document(outcome.state, outcome.error)
         notify = self.plan.request.get("notify")
-        if notify:
-            yield from self.call(
-                self.acts.publish_result, {"queue": notify["queue"], "document": doc}
-            )
+        if notify is not None:
+            queue = notify.get("queue") or self.plan.results_queue
+            yield from self.call(self.acts.publish_result, {"queue": queue, "document": doc})
         self.ctx.set_custom_status(doc)
         return doc
 

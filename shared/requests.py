@@ -52,10 +52,13 @@ class PollBounds(BaseModel):
 
 
 class Notify(BaseModel):
-    """Where to publish the final result: a storage queue in the host's storage account."""
+    """Where to publish the final result: a storage queue in the host's storage account.
+
+    Without `queue`, the result goes to the app's default results queue (BLOBCOPY_RESULTS_QUEUE).
+    """
 
     model_config = _FROZEN
-    queue: Annotated[str, Field(min_length=3, max_length=63, pattern=_QUEUE)]
+    queue: Annotated[str, Field(min_length=3, max_length=63, pattern=_QUEUE)] | None = None
 
 
 class CopyRequest(BaseModel):

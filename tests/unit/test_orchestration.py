@@ -324,6 +324,13 @@ def test_result_is_published_when_notify_is_set() -> None:
     assert published == [{"queue": "copy-results", "document": doc}]
 
 
+def test_notify_without_queue_uses_the_default_results_queue() -> None:
+    """notify without a queue sends the final document to the plan's default results queue."""
+    doc, ctx = run(make_plan(notify={}), SimCopy())
+    published = [p for n, p in ctx.calls if n == "publish_result"]
+    assert published == [{"queue": "copy-results", "document": doc}]
+
+
 def test_if_newer_skip_succeeds_without_verifying() -> None:
     """A copy skipped because the destination is newer succeeds and is not verified."""
     skipped = {"ok": True, "status": "success", "copy_id": None, "skipped": True}

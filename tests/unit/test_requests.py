@@ -63,7 +63,7 @@ BAD: list[tuple[str, dict[str, Any] | Any, str]] = [
     ("verify not a boolean", good(verify="yes"), "verify"),
     ("snapshot_destination not a boolean", good(snapshot_destination=1), "snapshot_destination"),
     ("bad notify queue name", good(notify={"queue": "Bad_Queue"}), "notify.queue"),
-    ("notify without queue", good(notify={}), "notify.queue"),
+    ("notify not an object", good(notify="copy-results"), "notify"),
     ("body not an object", [good()], "body"),
 ]
 
