@@ -142,6 +142,11 @@ class FaultInjector:
         with self._lock:
             self._rules = [r for r in self._rules if r.rule_id != rule_id]
 
+    def active(self, rule_id: int) -> bool:
+        """True while a rule is in the table (a rule with `times` leaves it when used up)."""
+        with self._lock:
+            return any(r.rule_id == rule_id for r in self._rules)
+
     def clear(self) -> None:
         """Drop every rule and release held copies: the state a fresh test expects."""
         with self._lock:

@@ -136,3 +136,25 @@ def test_source_changed_mid_copy_fails(
     assert doc["state"] == "failed", doc
     assert doc["error"]["code"] == "CopyFailed"
     assert "412" in doc["error"]["message"]
+
+
+def test_transient_error_on_copy_start_is_retried_to_success(
+    copies: CopyApi, blobs: TestBlobs, e2e_stack: StorageStack
+) -> None:
+    """One 503 ServerBusy on Copy Blob is retried by the orchestrator and the copy succeeds."""
+    data = os.urandom(64 * KIB)
+    source = blobs.source(data)
+    dest = blobs.destination()
+    rule = e2e_stack.faults.fail(
+        status=503,
+        code="ServerBusy",
+        method="PUT",
+        path=re.escape(f"/{dest.container_name}/"),
+        header="x-ms-copy-source",
+        times=1,
+    )
+    copy_id = copies.start({"source": {"url": source}, "destination": {"url": dest.url}})
+    doc = copies.wait_final(copy_id)
+    assert not e2e_stack.faults.active(rule), "the injected 503 was never hit"
+    assert doc["state"] == "succeeded", doc
+    assert dest.download_blob().readall() == data
