@@ -7,6 +7,7 @@ Runs unmodified under the Azure Functions host (Python v2 model) and under devho
 
 import json
 import logging
+import os
 from collections.abc import Generator
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,9 +17,9 @@ import azure.functions as func
 
 from shared import activities, api
 from shared.orchestration import Activities, copy_orchestration
-from shared.settings import get_settings
+from shared.settings import get_settings, http_auth_level
 
-app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
+app = df.DFApp(http_auth_level=func.AuthLevel[http_auth_level(os.environ).upper()])
 log = logging.getLogger("blobcopy")
 
 

@@ -18,6 +18,7 @@ Copy behaviour (seconds; defaults in brackets):
     BLOBCOPY_LEASE_SECONDS [60] (15..60)   BLOBCOPY_POLLS_PER_EXECUTION [100]
     BLOBCOPY_RETRY_ATTEMPTS [4]   BLOBCOPY_RETRY_FIRST_SECONDS [2]
     BLOBCOPY_RESULTS_QUEUE [copy-results]
+    BLOBCOPY_HTTP_AUTH_LEVEL [function]: `anonymous` behind Entra ID authentication
 
 Result notifications use the Functions host's own storage: `AzureWebJobsStorage` (connection
 string) or `AzureWebJobsStorage__queueServiceUri` (managed identity).
@@ -121,6 +122,23 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         queue_connection_string=env.get("AzureWebJobsStorage") or None,
         queue_service_url=env.get("AzureWebJobsStorage__queueServiceUri") or None,
     )
+
+
+HTTP_AUTH_LEVELS = ("anonymous", "function", "admin")
+
+
+def http_auth_level(env: Mapping[str, str]) -> str:
+    """The routes' auth level: `function` (default) needs a key; `anonymous` is for deployments
+    where App Service Authentication (Entra ID) already checks every caller's token.
+
+    Read at import, unlike the other settings, because the host indexes routes with it.
+    """
+    raw = (env.get(PREFIX + "HTTP_AUTH_LEVEL") or "function").strip().lower()
+    if raw not in HTTP_AUTH_LEVELS:
+        raise ConfigurationError(
+            f"{PREFIX}HTTP_AUTH_LEVEL must be one of {', '.join(HTTP_AUTH_LEVELS)}, got {raw!r}"
+        )
+    return raw
 
 
 @lru_cache(maxsize=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.errors import ConfigurationError
-from shared.settings import settings_from_env
+from shared.settings import http_auth_level, settings_from_env
 
 AZURITE = (
     "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
@@ -62,3 +62,19 @@ def test_settings_are_frozen() -> None:
     settings = settings_from_env({})
     with pytest.raises(AttributeError):
         settings.lease_seconds = 15  # type: ignore[misc]
+
+
+def test_http_auth_level_defaults_to_function() -> None:
+    """Without the setting, routes need a function key."""
+    assert http_auth_level({}) == "function"
+
+
+def test_http_auth_level_accepts_anonymous_in_any_case() -> None:
+    """`Anonymous` behind Entra ID authentication drops the key requirement."""
+    assert http_auth_level({"BLOBCOPY_HTTP_AUTH_LEVEL": "Anonymous"}) == "anonymous"
+
+
+def test_http_auth_level_rejects_unknown_values_naming_the_setting() -> None:
+    """A typo fails at start-up with the setting's name, not later with a confusing 401."""
+    with pytest.raises(ConfigurationError, match="BLOBCOPY_HTTP_AUTH_LEVEL"):
+        http_auth_level({"BLOBCOPY_HTTP_AUTH_LEVEL": "public"})
