@@ -93,7 +93,9 @@ class AccountRegistry:
     """The configured accounts and the destination allowlist (`account` or `account/container`)."""
 
     accounts: tuple[Account, ...]
-    allowed_destinations: tuple[str, ...] = ("*",)
+    # Fail closed: source accounts are configured too (and leasing needs write access there),
+    # so "any configured account" would let a caller overwrite sources.
+    allowed_destinations: tuple[str, ...] = ()
 
     def by_name(self, name: str) -> Account | None:
         """The account called `name`, if configured."""

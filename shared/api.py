@@ -65,6 +65,12 @@ def build_plan(request: CopyRequest, settings: Settings, instance_id: str) -> Co
     """Resolve accounts and defaults into the orchestration input; 403 outside the allowlist."""
     registry = settings.registry
     dest = registry.locate(request.destination.url)
+    if not registry.allowed_destinations:
+        raise RequestRejected(
+            403,
+            "no destination is allowed: set BLOBCOPY_ALLOWED_DESTINATIONS",
+            {"destination.url": "outside the allowlist"},
+        )
     if dest is None or not dest.blob or not registry.destination_allowed(dest):
         raise RequestRejected(
             403, "destination not allowed", {"destination.url": "outside the allowlist"}

@@ -8,8 +8,8 @@ Accounts (every name listed must be configured one way or the other):
                                              (DefaultAzureCredential) and user delegation SAS
     BLOBCOPY_ACCOUNT_<NAME>_CLIENT_ID        optional user-assigned identity's client id
     BLOBCOPY_ALLOWED_DESTINATIONS            comma list of `account` or `account/container`
-                                             (storage account names); default `*` = any
-                                             configured account
+                                             (storage account names); `*` = any
+                                             configured account; unset = none (fail closed)
 
 Copy behaviour (seconds; defaults in brackets):
 
@@ -105,7 +105,7 @@ def _accounts(env: Mapping[str, str]) -> tuple[Account, ...]:
 
 def settings_from_env(env: Mapping[str, str]) -> Settings:
     """Build and validate the settings from an environment mapping."""
-    allowed = env.get(PREFIX + "ALLOWED_DESTINATIONS", "*")
+    allowed = env.get(PREFIX + "ALLOWED_DESTINATIONS", "")
     return Settings(
         registry=AccountRegistry(
             _accounts(env), tuple(e.strip() for e in allowed.split(",") if e.strip())

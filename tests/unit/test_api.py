@@ -19,7 +19,10 @@ BASE = "http://localhost:7071"
 
 def settings(**env: str) -> Settings:
     """Azurite's two accounts, as local.settings.json.example configures them."""
-    values = {"BLOBCOPY_ACCOUNTS": "devstoreaccount1,devstoreaccount2"}
+    values = {
+        "BLOBCOPY_ACCOUNTS": "devstoreaccount1,devstoreaccount2",
+        "BLOBCOPY_ALLOWED_DESTINATIONS": "devstoreaccount1",
+    }
     for name in ("devstoreaccount1", "devstoreaccount2"):
         values[f"BLOBCOPY_ACCOUNT_{name.upper()}_CONNECTION_STRING"] = (
             f"DefaultEndpointsProtocol=http;AccountName={name};AccountKey={KEY};"
@@ -127,6 +130,14 @@ async def test_destination_outside_the_allowlist_is_a_403() -> None:
     allowed = settings(BLOBCOPY_ALLOWED_DESTINATIONS="devstoreaccount1/other")
     answer = await api.start(client, body(), allowed, BASE)
     assert answer.status == 403 and client.started == []
+
+
+async def test_destination_is_refused_when_no_allowlist_is_set() -> None:
+    """Without BLOBCOPY_ALLOWED_DESTINATIONS nothing may be written: the service fails closed."""
+    client = FakeClient()
+    answer = await api.start(client, body(), settings(BLOBCOPY_ALLOWED_DESTINATIONS=""), BASE)
+    assert answer.status == 403 and client.started == []
+    assert "BLOBCOPY_ALLOWED_DESTINATIONS" in answer.body["error"]["message"]
 
 
 async def test_destination_in_an_unconfigured_account_is_a_403() -> None:

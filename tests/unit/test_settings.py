@@ -30,7 +30,7 @@ def test_accounts_come_from_connection_strings_and_urls() -> None:
 def test_defaults_apply_when_nothing_is_set() -> None:
     """An empty environment gives the documented defaults and no accounts."""
     settings = settings_from_env({})
-    assert settings.registry.accounts == () and settings.registry.allowed_destinations == ("*",)
+    assert settings.registry.accounts == () and settings.registry.allowed_destinations == ()
     assert (settings.poll_min_seconds, settings.lease_seconds) == (1.0, 60)
     assert settings.results_queue == "copy-results"
 
