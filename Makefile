@@ -38,6 +38,10 @@ run: setup
 storage: setup
 	$(PY) -m devhost storage
 
+# The whole product on one machine: local stack, three copies, a summary; see demo/__init__.py.
+demo: setup
+	$(PY) -m demo
+
 # The Azure CLI, a real client nobody here wrote, drives the copy engine in a test. It pins its
 # own dependencies, so it gets its own venv.
 $(STAMP_AZCLI):

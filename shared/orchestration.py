@@ -62,8 +62,12 @@ class Outcome:
 def failure_from_exception(exc: BaseException) -> dict[str, Any]:
     """The error of an activity that raised through all its retries (no secrets, one line)."""
     text = redact_text(str(exc)).strip()
-    found = _CODE.search(text)
     message = text.splitlines()[-1] if text else type(exc).__name__
+    in_message = _CODE.search(message)
+    found = in_message or _CODE.search(text)
+    if in_message:
+        # "shared.errors.TransientStorageError: [Code] text": callers get the text, not our types.
+        message = message[in_message.end() :].strip() or message
     return {"code": found.group(1) if found else "ActivityFailed", "message": message[:500]}
 
 

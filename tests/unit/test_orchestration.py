@@ -242,6 +242,19 @@ def test_failure_from_exception_redacts_and_defaults_the_code() -> None:
     assert error == {"code": "ActivityFailed", "message": "boom at https://x/c/b?sig=REDACTED"}
 
 
+def test_failure_from_exception_keeps_the_storage_message_without_our_type_names() -> None:
+    """A retried-out storage error reports its code and its text, not the Python class path."""
+    raised = Exception(
+        "shared.errors.TransientStorageError: [CannotVerifyCopySource] The copy source did not"
+        " answer."
+    )
+    error = failure_from_exception(raised)
+    assert error == {
+        "code": "CannotVerifyCopySource",
+        "message": "The copy source did not answer.",
+    }
+
+
 def test_malformed_activity_answer_fails_internally_but_releases_the_lease() -> None:
     """A defect inside the orchestrator still ends the copy failed with the lease released."""
     sim = SimCopy(

@@ -1,0 +1,14 @@
+"""`make demo`: the whole product on one machine, start to finish, with nothing to type.
+
+It starts Azurite and the copy engine, the app under devhost, and a small web server standing in
+for a site outside Azure; seeds a source account; runs three copies through the public HTTP API
+(one across accounts, one from the web server, one aborted on purpose) with progress bars drawn
+from the copies' own status documents; checks the bytes; prints a summary; stops everything.
+
+    main.py       the story, step by step, and the exit code
+    settings.py   the demo's sizes and rate, and the app settings pointing the app at the stack
+    origin.py     the stand-in web server
+    blobs.py      seeding sources and checking destinations (the storage SDK, test-side only)
+    follow.py     starting and following copies through the `blobcopy` client, counting reads
+    report.py     the summary table and the verdict
+"""
