@@ -5,9 +5,8 @@ for a site outside Azure; seeds a source account; runs three copies through the 
 (one across accounts, one from the web server, one aborted on purpose) with progress bars drawn
 from the copies' own status documents; checks the bytes; prints a summary; stops everything.
 
-    main.py       the story, step by step, and the exit code
+    main.py       the story, step by step, and the exit code (the web server: devhost.origin)
     settings.py   the demo's sizes and rate, and the app settings pointing the app at the stack
-    origin.py     the stand-in web server
     blobs.py      seeding sources and checking destinations (the storage SDK, test-side only)
     follow.py     starting and following copies through the `blobcopy` client, counting reads
     report.py     the summary table and the verdict

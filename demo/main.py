@@ -22,7 +22,6 @@ from blobcopy.client import BlobCopyClient, BlobCopyError
 from blobcopy.render import format_bytes
 from demo import blobs
 from demo.follow import CopyDesk, CopyRun, CopyStalled, progress_bars
-from demo.origin import OriginServer
 from demo.report import Check, summary_table, verdict, where_it_went
 from demo.settings import (
     COPY_CHUNK_BYTES,
@@ -36,6 +35,7 @@ from demo.settings import (
     SOURCE_CONTAINER,
     app_settings,
 )
+from devhost.origin import OriginServer
 from devhost.storage.stack import StorageConfig, StorageStack
 from devhost.testing import REPO_ROOT, AppHost, HostStartError
 
@@ -73,8 +73,8 @@ class Demo:
         size = EXTERNAL_FILE_BYTES // MIB
         self.say(f"Starting a web server outside Azure (a stand-in on loopback), {size} MiB file…")
         external = blobs.random_bytes(EXTERNAL_FILE_BYTES)
-        origin = self.resources.enter_context(OriginServer({EXTERNAL_NAME: external}))
-        external_url = origin.url(EXTERNAL_NAME)
+        origin = self.resources.enter_context(OriginServer())
+        external_url = origin.serve(external, EXTERNAL_NAME, unique=False)
 
         with progress_bars(self.console) as bars:
             desk = CopyDesk(client, bars)

@@ -6,24 +6,20 @@ before it checks the source leases) and checks every status and list body for a 
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
-import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import pytest
 from azure.storage.blob import BlobClient, BlobLeaseClient, BlobServiceClient, ContainerClient
 
+from devhost.origin import OriginServer
 from devhost.storage.stack import ACCOUNTS, StorageStack
 
 DEST_ACCOUNT, SOURCE_ACCOUNT = ACCOUNTS
@@ -221,96 +217,5 @@ class TestBlobs:
             client.delete_container()
 
 
-_RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
-
-
-class ExternalFiles:
+class ExternalFiles(OriginServer):
     """A loopback HTTP server outside Azure: HEAD and GET with ranges, a strong ETag, If-Match."""
-
-    def __init__(self) -> None:
-        self._files: dict[str, bytes] = {}
-        self._lock = threading.Lock()
-        files = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                return  # keep test output clean
-
-            def do_HEAD(self) -> None:
-                self._answer(send_body=False)
-
-            def do_GET(self) -> None:
-                self._answer(send_body=True)
-
-            def _answer(self, *, send_body: bool) -> None:
-                data = files.get(self.path.split("?")[0])
-                if data is None:
-                    self.send_error(404)
-                    return
-                etag = f'"{hashlib.md5(data).hexdigest()}"'
-                if self.headers.get("If-Match", etag) != etag:
-                    self.send_error(412)
-                    return
-                status, body = 200, data
-                match = _RANGE.match(self.headers.get("Range", ""))
-                if match:
-                    start = int(match.group(1))
-                    end = int(match.group(2)) if match.group(2) else len(data) - 1
-                    status, body = 206, data[start : end + 1]
-                    content_range = f"bytes {start}-{start + len(body) - 1}/{len(data)}"
-                self.send_response(status)
-                self.send_header("Content-Type", "application/octet-stream")
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Accept-Ranges", "bytes")
-                self.send_header("ETag", etag)
-                if status == 206:
-                    self.send_header("Content-Range", content_range)
-                self.end_headers()
-                if send_body:
-                    self.wfile.write(body)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def get(self, path: str) -> bytes | None:
-        with self._lock:
-            return self._files.get(path)
-
-    def serve(self, data: bytes, name: str = "file.bin") -> str:
-        """Serve `data` under a unique path; its URL."""
-        path = f"/files/{uuid.uuid4().hex}/{name}"
-        with self._lock:
-            self._files[path] = data
-        return self.base_url + path
-
-    def replace(self, url: str, data: bytes) -> None:
-        """Change the content (and so the ETag) of a file already served."""
-        path = url.removeprefix(self.base_url)
-        with self._lock:
-            assert path in self._files, url
-            self._files[path] = data
-
-    def clear(self) -> None:
-        """Stop serving every registered file."""
-        with self._lock:
-            self._files.clear()
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
