@@ -77,6 +77,14 @@ def test_median_detection_delay_is_under_a_second(start_lag: float) -> None:
     assert min(delays) >= 0.0
 
 
+@pytest.mark.parametrize("end_lag", [0.1, 0.3, 0.45])
+def test_finalising_shorter_than_the_lead_costs_no_extra_read(end_lag: float) -> None:
+    """A copy finalising for less than LEAD_SECONDS after its last byte is still seen at once."""
+    for duration in (30.0, 300.0, 3600.0):
+        reads, delay = simulate_steady_copy(duration, end_lag=end_lag)
+        assert reads <= 6 and 0.0 <= delay <= LEAD_SECONDS
+
+
 def test_long_copy_is_detected_within_the_lead() -> None:
     """An hour-long steady copy is detected within LEAD_SECONDS of its end."""
     reads, delay = simulate_steady_copy(3600.0, start_lag=0.1)
