@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import socket
+import subprocess
+import sys
+import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -104,3 +108,38 @@ def test_user_delegation_sas_works_in_https_mode(storage_stack_https: StorageSta
         b"x" * 1000
     )
     container.delete_container()
+
+
+_STACK_THEN_SLEEP = """
+import time
+from devhost.storage.stack import StorageConfig, StorageStack
+stack = StorageStack(StorageConfig.free_ports())
+stack.start()
+print(stack.config.queue_port, flush=True)
+time.sleep(120)
+"""
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_azurite_dies_with_a_killed_parent() -> None:
+    """SIGKILL of the process that started the stack leaves no Azurite holding its ports."""
+    repo = Path(__file__).resolve().parents[3]
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _STACK_THEN_SLEEP], cwd=repo, stdout=subprocess.PIPE
+    )
+    try:
+        assert parent.stdout is not None
+        queue_port = int(parent.stdout.readline())
+        assert _accepts(queue_port)
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 30
+    while _accepts(queue_port) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _accepts(queue_port), "Azurite outlived the process that started it"
