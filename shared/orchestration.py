@@ -121,8 +121,10 @@ class CopyRun:
 
     def execute(self) -> Gen:
         """Run until the copy ends (an Outcome) or the execution continues as new."""
+        # Every execution publishes at once: continue_as_new resets custom status (as DTFx
+        # does), and status readers must not see the copy's id and progress vanish meanwhile.
+        self.publish_progress()
         if self.plan.carry is None:
-            self.publish_progress()
             started = yield from self.begin()
             if started is not None:
                 return started

@@ -291,6 +291,18 @@ def test_next_executions_finish_the_copy_and_release_the_lease() -> None:
     assert names(ctx)[-1] == "release_source_lease"
 
 
+def test_each_continued_execution_republishes_progress_at_once() -> None:
+    """A new execution's first status carries the copy id and progress (custom status resets)."""
+    sim = SimCopy(duration=100.0)
+    _, ctx = run(make_plan(polls=2), sim)
+    nxt = FakeContext(ctx.continued_with, now=ctx.now)
+    gen = copy_orchestration(nxt, NAMES)
+    next(gen)  # the first yield: the execution has published before waiting on anything
+    first = nxt.statuses[0]
+    assert first["copy_id"] == "c1" and first["progress"]["bytes_copied"]
+    assert first["state"] == "running"
+
+
 def test_abort_carries_over_continue_as_new() -> None:
     """An abort that reaches the next execution (the host passes it on) aborts the copy."""
     sim = SimCopy(duration=1000.0)
