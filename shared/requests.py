@@ -23,6 +23,9 @@ _ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
 _QUEUE = r"^[a-z0-9](?:[a-z0-9]|-[a-z0-9]){1,62}$"
 _METADATA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TAG_TEXT = re.compile(r"^[A-Za-z0-9 +\-./:=_]*$")
+_HEADER_TEXT = re.compile(r"^[\x20-\x7e]*$")  # metadata travels as HTTP header values
+_URL_UNSAFE = re.compile(r"[\x00-\x20\x7f]")
+MAX_METADATA_BYTES = 8 * 1024  # Azure's limit on all names and values together
 _FROZEN = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
@@ -35,9 +38,15 @@ class BlobRef(BaseModel):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
+        if _URL_UNSAFE.search(value):
+            raise ValueError("must not contain spaces or control characters (percent-encode)")
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an absolute http(s) URL")
+        if parts.username is not None or parts.password is not None:
+            # It would be shown in every status document; a SAS is the way to grant access.
+            raise ValueError("must not carry a user name or password")
+        _ = parts.port  # raises ValueError for a port that is not a number in range
         if not parts.path.strip("/"):
             raise ValueError("must name a blob or object, not just a host")
         return value
@@ -85,6 +94,11 @@ class CopyRequest(BaseModel):
         bad = [k for k in value if not _METADATA_NAME.match(k)]
         if bad:
             raise ValueError(f"names must be C# identifiers: {', '.join(sorted(bad))}")
+        unprintable = [k for k, v in value.items() if not _HEADER_TEXT.match(v)]
+        if unprintable:
+            raise ValueError(f"values must be printable ASCII: {', '.join(sorted(unprintable))}")
+        if sum(len(k) + len(v) for k, v in value.items()) > MAX_METADATA_BYTES:
+            raise ValueError("names and values together must be at most 8 KiB")
         return value
 
     @field_validator("tags")

@@ -38,6 +38,14 @@ BAD: list[tuple[str, dict[str, Any] | Any, str]] = [
     ("source not an object", good(source="http://x/a/b"), "source"),
     ("source url not http", good(source={"url": "ftp://h/c/b"}), "source.url"),
     ("source url relative", good(source={"url": "/c/b"}), "source.url"),
+    ("source url with a newline", good(source={"url": SRC + "\n"}), "source.url"),
+    ("source url with a space", good(source={"url": SRC.replace("a.bin", "a b")}), "source.url"),
+    (
+        "source url with a password",
+        good(source={"url": "https://user:secret@example.org/file.bin"}),
+        "source.url",
+    ),
+    ("source url with a bad port", good(source={"url": "http://h:99999/c/b"}), "source.url"),
     ("destination url without path", good(destination={"url": "http://h"}), "destination.url"),
     (
         "destination carries a SAS",
@@ -53,6 +61,8 @@ BAD: list[tuple[str, dict[str, Any] | Any, str]] = [
     ("bad lease_source", good(lease_source="forever"), "lease_source"),
     ("metadata name not an identifier", good(metadata={"a-b": "x"}), "metadata"),
     ("metadata value not a string", good(metadata={"a": 1}), "metadata.a"),
+    ("metadata value with a newline", good(metadata={"a": "x\r\nx-ms-evil: 1"}), "metadata"),
+    ("metadata over 8 KiB", good(metadata={f"k{i}": "v" * 100 for i in range(90)}), "metadata"),
     ("too many tags", good(tags={f"k{i}": "v" for i in range(11)}), "tags"),
     ("bad tier", good(tier="Lukewarm"), "tier"),
     ("timeout not positive", good(timeout_seconds=0), "timeout_seconds"),
