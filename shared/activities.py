@@ -79,7 +79,8 @@ def release_source_lease(payload: dict[str, Any]) -> dict[str, Any]:
 def start_copy(payload: dict[str, Any]) -> dict[str, Any]:
     """Create the source SAS (never returned) and start the copy."""
     deadline = parse_iso(payload["deadline"])
-    return envelope("start_copy", lambda: ops().start_copy(payload["request"], deadline))
+    asked = parse_iso(payload["asked_at"]) if payload.get("asked_at") else None
+    return envelope("start_copy", lambda: ops().start_copy(payload["request"], deadline, asked))
 
 
 def check_copy(payload: dict[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from azure.storage.blob import (
 )
 
 from shared.accounts import Account, BlobLocation
+from shared.copystate import utc
 from shared.errors import (
     CopyFailed,
     DestinationExists,
@@ -71,6 +72,21 @@ def observation(props: Any) -> dict[str, Any]:
         "total_bytes": total,
         "description": copy.status_description,
     }
+
+
+def _made_by_this_copy(
+    props: Any, request: dict[str, Any], started_after: dt.datetime | None
+) -> bool:
+    """True when the destination is the product of this copy's own earlier start attempt.
+
+    Its copy source is ours and it was created no earlier than the second in which the
+    orchestration asked for the start (creation times have one-second precision).
+    """
+    created = getattr(props, "creation_time", None)
+    if started_after is None or created is None or not props.copy.id:
+        return False
+    same_source = (props.copy.source or "").split("?")[0] == request["source"]["url"].split("?")[0]
+    return bool(same_source) and utc(created) >= utc(started_after).replace(microsecond=0)
 
 
 class BlobOps:
@@ -197,8 +213,17 @@ class BlobOps:
         except LeaseConflict:
             return
 
-    def start_copy(self, request: dict[str, Any], deadline: dt.datetime) -> dict[str, Any]:
-        """Start the copy (requires_sync=False) honouring overwrite, metadata, tags and tier."""
+    def start_copy(
+        self,
+        request: dict[str, Any],
+        deadline: dt.datetime,
+        started_after: dt.datetime | None = None,
+    ) -> dict[str, Any]:
+        """Start the copy (requires_sync=False) honouring overwrite, metadata, tags and tier.
+
+        `started_after` (when the orchestration asked for this start) lets a retried start
+        recognise a destination that its own earlier attempt created.
+        """
         dest = self.destination(request["destination"]["url"])
         options: dict[str, Any] = {"requires_sync": False}
         if request.get("tags"):
@@ -220,7 +245,7 @@ class BlobOps:
                     source, request.get("metadata") or None, **options
                 )
         except StorageError as exc:
-            return self._start_refused(exc, dest, request, overwrite)
+            return self._start_refused(exc, dest, request, overwrite, started_after)
         if started.get("copy_status") == "pending":
             return {
                 "ok": True,
@@ -234,10 +259,19 @@ class BlobOps:
             return observation(dest.get_blob_properties())
 
     def _start_refused(
-        self, exc: StorageError, dest: BlobClient, request: dict[str, Any], overwrite: str
+        self,
+        exc: StorageError,
+        dest: BlobClient,
+        request: dict[str, Any],
+        overwrite: str,
+        started_after: dt.datetime | None,
     ) -> dict[str, Any]:
         """Interpret a refused start: skip, adopt our own earlier attempt, or raise."""
         if overwrite == "never" and exc.code in ("ConditionNotMet", "BlobAlreadyExists"):
+            with map_storage_errors():
+                props = dest.get_blob_properties()
+            if _made_by_this_copy(props, request, started_after):
+                return observation(props)
             raise DestinationExists("DestinationExists", "destination exists and overwrite=never")
         if overwrite == "if_newer" and exc.code in ("SourceConditionNotMet", "ConditionNotMet"):
             return {

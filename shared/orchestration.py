@@ -158,7 +158,7 @@ class CopyRun:
             self.carry = replace(self.carry, lease_id=lease_id, lease_renewed_at=iso(self.now))
         # An abort raised before this point is parked by the SDK until the wait is first
         # yielded (in the first race), so it aborts the copy right after it starts.
-        payload = {"request": request, "deadline": self.carry.deadline}
+        payload = {"request": request, "deadline": self.carry.deadline, "asked_at": iso(self.now)}
         result = yield from self.call(self.acts.start_copy, payload)
         return self.observe(result, started=True)
 

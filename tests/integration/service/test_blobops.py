@@ -166,6 +166,35 @@ def test_overwrite_never_refuses_an_existing_destination(
         ops.start_copy(request(blob.url, existing.url, overwrite="never"), DEADLINE)
 
 
+def test_retried_start_with_overwrite_never_adopts_its_own_first_attempt(
+    ops: BlobOps, src: ContainerClient, dest: ContainerClient
+) -> None:
+    """A start retried after its first attempt got through reports that copy, not a conflict."""
+    blob, data = put(src, "a.bin", 1000)
+    target = dest.get_blob_client("a.bin")
+    asked = dt.datetime.now(dt.UTC)
+    first = ops.start_copy(request(blob.url, target.url, overwrite="never"), DEADLINE, asked)
+    assert wait_for(ops, target.url, first["copy_id"])["status"] == "success"
+    again = ops.start_copy(request(blob.url, target.url, overwrite="never"), DEADLINE, asked)
+    assert again["ok"] and again["status"] == "success"
+    assert again["copy_id"] == first["copy_id"]
+    assert target.download_blob().readall() == data
+
+
+def test_overwrite_never_refuses_an_older_copy_of_the_same_source(
+    ops: BlobOps, src: ContainerClient, dest: ContainerClient
+) -> None:
+    """A destination copied from the same source before this copy was asked for is kept."""
+    blob, _ = put(src, "a.bin", 1000)
+    target = dest.get_blob_client("a.bin")
+    earlier = ops.start_copy(request(blob.url, target.url), DEADLINE)
+    wait_for(ops, target.url, earlier["copy_id"])
+    time.sleep(1.1)  # creation times have one-second precision
+    asked = dt.datetime.now(dt.UTC)
+    with pytest.raises(DestinationExists):
+        ops.start_copy(request(blob.url, target.url, overwrite="never"), DEADLINE, asked)
+
+
 def test_missing_source_is_a_permanent_error_or_a_failed_copy(
     ops: BlobOps, src: ContainerClient, dest: ContainerClient
 ) -> None:
