@@ -198,11 +198,17 @@ class BlobOps:
             ) from exc
 
     def renew_lease(self, url: str, lease_id: str, duration: int) -> None:
-        """Renew our lease; if it expired meanwhile and nobody took it, take it back."""
+        """Renew our lease; if it expired meanwhile and nobody took it, take it back.
+
+        A broken lease is never taken back: breaking is how an operator takes a blob away from
+        its lease holder, so the copy must stop instead.
+        """
         try:
             with map_storage_errors():
                 self._lease(url, lease_id).renew()
-        except LeaseConflict:
+        except LeaseConflict as exc:
+            if exc.code == "LeaseIsBrokenAndCannotBeRenewed":
+                raise
             self.acquire_lease(url, lease_id, duration)
 
     def release_lease(self, url: str, lease_id: str) -> None:

@@ -5,6 +5,7 @@
 - Abort Copy Blob of such a copy; writes to a destination while its copy is pending (409).
 - Get Blob / Get Blob Properties / List Blobs (include=copy): the x-ms-copy-* properties merged in.
 - Put Blob, Put Block List, Set Blob Properties, Delete Blob: the old copy properties dropped.
+- Renewal of a broken lease: refused as Azure refuses it (leases.py).
 Everything else, including same-account copies, goes to Azurite untouched.
 """
 
@@ -20,7 +21,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from devhost.storage import listing, proxy
+from devhost.storage import leases, listing, proxy
 from devhost.storage.auth import authorize_write
 from devhost.storage.copyjob import CopyJob, DestinationWriter
 from devhost.storage.copystate import BlobKey, CopyRecord, CopyStore, redact_sas
@@ -110,6 +111,10 @@ class CopyManager:
             if listing.wants_copy_properties(request):
                 return await listing.list_with_copy(request, self.session, self.config, self.store)
             return None
+        if leases.is_lease_renewal(request):
+            return await leases.refuse_renewing_broken_lease(
+                request, key, self.client, self.session, self.config
+            )
         comp = request.query.get("comp")
         record = self.store.get(key)
         pending = record is not None and record.status == "pending"

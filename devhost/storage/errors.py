@@ -77,6 +77,8 @@ MESSAGES = {
     "is not met.",
     "CannotVerifyCopySource": "Could not verify the copy source within the specified time.",
     "BlobNotFound": "The specified blob does not exist.",
+    "LeaseIsBrokenAndCannotBeRenewed": "The lease ID matched, but the lease has been broken "
+    "explicitly and cannot be renewed.",
     "LeaseIdMissing": "There is currently a lease on the blob and no lease ID was specified in "
     "the request.",
     "LeaseIdMismatchWithBlobOperation": "The lease ID specified did not match the lease ID for "

@@ -77,6 +77,18 @@ def test_lease_acquire_renew_release(ops: BlobOps, src: ContainerClient) -> None
     assert blob.get_blob_properties().lease.state == "available"
 
 
+def test_a_broken_lease_is_not_taken_back_on_renewal(ops: BlobOps, src: ContainerClient) -> None:
+    """Renewing a lease someone broke raises LeaseConflict and leaves the blob unleased."""
+    blob, _ = put(src, "a.bin", 10)
+    lease_id = "33333333-3333-3333-3333-333333333333"
+    ops.acquire_lease(blob.url, lease_id, 15)
+    BlobLeaseClient(blob).break_lease(lease_break_period=0)
+    with pytest.raises(LeaseConflict):
+        ops.renew_lease(blob.url, lease_id, 15)
+    assert blob.get_blob_properties().lease.state == "broken"
+    ops.release_lease(blob.url, lease_id)
+
+
 def test_acquiring_twice_with_the_same_id_is_idempotent(ops: BlobOps, src: ContainerClient) -> None:
     """A retried acquire with our own lease id succeeds (activities may run twice)."""
     blob, _ = put(src, "a.bin", 10)

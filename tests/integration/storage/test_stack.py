@@ -13,8 +13,15 @@ import uuid
 from pathlib import Path
 
 import pytest
+from azure.core.exceptions import HttpResponseError
 from azure.data.tables import TableServiceClient
-from azure.storage.blob import BlobClient, BlobSasPermissions, BlobServiceClient, generate_blob_sas
+from azure.storage.blob import (
+    BlobClient,
+    BlobLeaseClient,
+    BlobSasPermissions,
+    BlobServiceClient,
+    generate_blob_sas,
+)
 from azure.storage.queue import QueueServiceClient
 from storage_helpers import service
 
@@ -143,3 +150,21 @@ def test_azurite_dies_with_a_killed_parent() -> None:
     while _accepts(queue_port) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _accepts(queue_port), "Azurite outlived the process that started it"
+
+
+def test_a_broken_lease_cannot_be_renewed_as_in_azure(storage_stack: StorageStack) -> None:
+    """Renewing a broken lease answers 409 LeaseIsBrokenAndCannotBeRenewed (Azurite renews it)."""
+    container = service(storage_stack).create_container(f"lease-{uuid.uuid4().hex[:8]}")
+    try:
+        blob = container.upload_blob("a.bin", b"x")
+        lease = BlobLeaseClient(blob)
+        lease.acquire(lease_duration=15)
+        lease.renew()  # an unbroken lease renews as usual
+        BlobLeaseClient(blob).break_lease(lease_break_period=0)
+        with pytest.raises(HttpResponseError) as caught:
+            lease.renew()
+        assert caught.value.error_code == "LeaseIsBrokenAndCannotBeRenewed"
+        assert blob.get_blob_properties().lease.state == "broken"
+        lease.release()  # a broken lease can still be released
+    finally:
+        container.delete_container()
