@@ -115,7 +115,8 @@ resource copySourceRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = i
 
 // Custom role for destination containers: start, poll and abort a copy onto a blob.
 // Copy Blob, Abort Copy Blob and Snapshot Blob need blobs/write; Get Blob Properties (poll,
-// verify) needs blobs/read. No delete, no container actions, no user delegation key.
+// verify) needs blobs/read; blobs/delete drops the safety snapshot of snapshot_destination and
+// removes a destination that an aborted copy created. No container actions, no user delegation key.
 resource copyDestinationRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (useCustomRoles) {
   name: guid(subscription().id, 'blobcopy-destination', resourceToken)
   properties: {
@@ -129,6 +130,7 @@ resource copyDestinationRole 'Microsoft.Authorization/roleDefinitions@2022-04-01
         dataActions: [
           'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read'
           'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write'
+          'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete'
         ]
         notDataActions: []
       }

@@ -348,9 +348,10 @@ class BlobOps:
                     dest.delete_blob(delete_snapshots="include")
                 return
             if restore:
-                snap = BlobLocation(location.account, location.container, location.blob, snapshot)
-                sas = self.create_source_sas(snap, _now() + dt.timedelta(hours=1))
-                result = dest.start_copy_from_url(f"{location.base_url}?snapshot={snapshot}&{sas}")
+                # A same-account source is authorized by our own credential (key or Entra ID),
+                # so no SAS: with managed identity that would need a user delegation key on
+                # the destination account, which its role does not grant.
+                result = dest.start_copy_from_url(f"{location.base_url}?snapshot={snapshot}")
                 if result.get("copy_status") != "success":
                     return  # still copying from the snapshot: keep it
             self.blob(location, snapshot=snapshot).delete_blob()

@@ -24,7 +24,9 @@ resource destinationContainers 'Microsoft.Storage/storageAccounts/blobServices/c
 }]
 
 // Data actions: blobServices/containers/blobs/write (Copy Blob, Abort Copy Blob, Snapshot Blob),
-// blobServices/containers/blobs/read (Get Blob Properties: copy status, progress, verification).
+// blobServices/containers/blobs/read (Get Blob Properties: copy status, progress, verification),
+// blobServices/containers/blobs/delete (snapshot_destination: drop the safety snapshot, remove a
+// destination an aborted copy created).
 resource containerRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (container, i) in containers: {
   name: guid(destinationContainers[i].id, principalId, roleDefinitionId)
   scope: destinationContainers[i]
@@ -37,7 +39,9 @@ resource containerRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
 }]
 
 // Data actions: blobServices/containers/blobs/write (Copy Blob, Abort Copy Blob, Snapshot Blob),
-// blobServices/containers/blobs/read (Get Blob Properties: copy status, progress, verification).
+// blobServices/containers/blobs/read (Get Blob Properties: copy status, progress, verification),
+// blobServices/containers/blobs/delete (snapshot_destination: drop the safety snapshot, remove a
+// destination an aborted copy created).
 resource accountRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (empty(containers)) {
   name: guid(account.id, principalId, roleDefinitionId)
   scope: account

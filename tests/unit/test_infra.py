@@ -35,6 +35,7 @@ BLOB = "Microsoft.Storage/storageAccounts/blobServices"
 USER_DELEGATION_KEY = f"{BLOB}/generateUserDelegationKey/action"
 BLOB_READ = f"{BLOB}/containers/blobs/read"
 BLOB_WRITE = f"{BLOB}/containers/blobs/write"
+BLOB_DELETE = f"{BLOB}/containers/blobs/delete"
 
 
 @cache
@@ -248,7 +249,7 @@ def test_role_ids_live_in_named_variables_with_the_role_name() -> None:
 
 
 def test_custom_roles_hold_exactly_the_copy_data_actions() -> None:
-    """Source: read + write (lease) + user delegation key; destination: read + write only."""
+    """Source: read + write (lease) + user delegation key; destination: read + write + delete."""
     roles = {name: body for _, name, body in resources_of_type(ROLE_DEFINITION)}
     assert set(roles) == {"copySourceRole", "copyDestinationRole"}
     source = roles["copySourceRole"]["properties"]["permissions"]
@@ -265,7 +266,7 @@ def test_custom_roles_hold_exactly_the_copy_data_actions() -> None:
         {
             "actions": [],
             "notActions": [],
-            "dataActions": [BLOB_READ, BLOB_WRITE],
+            "dataActions": [BLOB_READ, BLOB_WRITE, BLOB_DELETE],
             "notDataActions": [],
         }
     ]

@@ -56,3 +56,28 @@ def test_user_delegation_sas_copies_across_accounts(storage_stack_https: Storage
         seen = ops.check_copy(target.url, started["copy_id"])
     assert seen["status"] == "success"
     assert target.download_blob().readall() == data
+
+
+def test_snapshot_restore_works_with_an_identity_alone(storage_stack_https: StorageStack) -> None:
+    """With Entra ID credentials only, a destination snapshot is restored and then dropped."""
+    stack = storage_stack_https
+    env = {
+        "BLOBCOPY_ACCOUNTS": "dst",
+        "BLOBCOPY_ACCOUNT_DST_URL": stack.blob_endpoint(DEST_ACCOUNT),
+    }
+    verify = str(stack.ca_cert_path)
+    ops = BlobOps(settings_from_env(env), connection_verify=verify, retry_total=0)
+    credential = FakeAzureADCredential()
+    ops._token_credential = credential  # stands in for DefaultAzureCredential
+    service = BlobServiceClient(
+        stack.blob_endpoint(DEST_ACCOUNT), credential=credential, connection_verify=verify
+    )
+    container = service.create_container(f"snap{uuid.uuid4().hex[:10]}")
+    target = container.get_blob_client("a.bin")
+    target.upload_blob(b"the old content")
+    snapshot = ops.snapshot_destination(target.url)
+    assert snapshot
+    target.upload_blob(b"what an aborted copy left", overwrite=True)
+    ops.finish_snapshot(target.url, snapshot, restore=True)
+    assert target.download_blob().readall() == b"the old content"
+    assert [b.snapshot for b in container.list_blobs(include=["snapshots"])] == [None]
