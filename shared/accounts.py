@@ -11,7 +11,7 @@ by URL uses managed identity (DefaultAzureCredential) and user delegation SAS.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from shared.errors import ConfigurationError
 
@@ -50,8 +50,13 @@ class BlobLocation:
 
     @property
     def base_url(self) -> str:
-        """The blob's URL without query: what SDK clients are built from."""
-        return f"{self.account.blob_endpoint}/{self.container}/{self.blob}"
+        """The blob's URL without query, its names percent-encoded as the service expects."""
+        return f"{self.account.blob_endpoint}/{quote(self.container)}/{quote(self.blob, safe='/~')}"
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """Which blob this is, however its URL was spelled (host alias, port, encoding)."""
+        return (self.account.name, self.container, self.blob)
 
 
 def _host_port(url: str) -> tuple[str, int, str]:

@@ -74,19 +74,13 @@ def observation(props: Any) -> dict[str, Any]:
     }
 
 
-def _made_by_this_copy(
-    props: Any, request: dict[str, Any], started_after: dt.datetime | None
-) -> bool:
-    """True when the destination is the product of this copy's own earlier start attempt.
-
-    Its copy source is ours and it was created no earlier than the second in which the
-    orchestration asked for the start (creation times have one-second precision).
-    """
+def _created_since(props: Any, started_after: dt.datetime | None) -> bool:
+    """True when a destination holding a copy was created no earlier than the second in which
+    the orchestration asked for this start (creation times have one-second precision)."""
     created = getattr(props, "creation_time", None)
     if started_after is None or created is None or not props.copy.id:
         return False
-    same_source = (props.copy.source or "").split("?")[0] == request["source"]["url"].split("?")[0]
-    return bool(same_source) and utc(created) >= utc(started_after).replace(microsecond=0)
+    return utc(created) >= utc(started_after).replace(microsecond=0)
 
 
 class BlobOps:
@@ -127,7 +121,10 @@ class BlobOps:
     def blob(self, location: BlobLocation, snapshot: str | None = None) -> BlobClient:
         """A client for the blob (or one of its snapshots)."""
         return self.service(location.account).get_blob_client(
-            location.container, location.blob, snapshot=snapshot or location.snapshot
+            location.container,
+            location.blob,
+            snapshot=snapshot or location.snapshot,
+            version_id=None if snapshot else location.version_id,
         )
 
     def destination(self, url: str) -> BlobClient:
@@ -276,7 +273,9 @@ class BlobOps:
         if overwrite == "never" and exc.code in ("ConditionNotMet", "BlobAlreadyExists"):
             with map_storage_errors():
                 props = dest.get_blob_properties()
-            if _made_by_this_copy(props, request, started_after):
+            if _created_since(props, started_after) and self.same_source(
+                props.copy.source, request["source"]["url"]
+            ):
                 return observation(props)
             raise DestinationExists("DestinationExists", "destination exists and overwrite=never")
         if overwrite == "if_newer" and exc.code in ("SourceConditionNotMet", "ConditionNotMet"):
@@ -292,10 +291,22 @@ class BlobOps:
         if exc.code == "PendingCopyOperation":  # a retried start whose first attempt got through
             with map_storage_errors():
                 props = dest.get_blob_properties()
-            wanted = request["source"]["url"].split("?")[0]
-            if (props.copy.source or "").split("?")[0] == wanted:
+            if self.same_source(props.copy.source, request["source"]["url"]):
                 return observation(props)
         raise exc
+
+    def same_source(self, copied_from: str | None, requested: str) -> bool:
+        """Whether a destination's recorded copy source is the blob or URL we asked to copy.
+
+        The service records the URL we sent (our endpoint's spelling, our SAS), so compare
+        what the URLs resolve to, not their text.
+        """
+        if not copied_from:
+            return False
+        ours, theirs = self.locate(requested), self.locate(copied_from)
+        if ours is not None and theirs is not None:
+            return ours.key == theirs.key
+        return copied_from.split("?")[0] == requested.split("?")[0]
 
     def check_copy(self, url: str, copy_id: str | None) -> dict[str, Any]:
         """Read the destination's copy status (one Get Blob Properties)."""
@@ -315,7 +326,11 @@ class BlobOps:
                     dest.abort_copy(copy_id)
                 return {**observation(dest.get_blob_properties()), "status": "aborted"}
         except PermanentStorageError as exc:
-            if exc.code not in ("NoPendingCopyOperation", "CopyIdMismatch", "BlobNotFound"):
+            if exc.code == "CopyIdMismatch":  # someone else's copy now: never report it as ours
+                raise CopyFailed(
+                    "CopyReplaced", "another copy replaced ours on the destination"
+                ) from exc
+            if exc.code not in ("NoPendingCopyOperation", "BlobNotFound"):
                 raise
         with map_storage_errors():
             return (

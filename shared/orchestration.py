@@ -129,13 +129,29 @@ class CopyRun:
             if started is not None:
                 return started
         while True:
-            if self.wakeups >= self.plan.polls_per_execution and not self.abort.is_completed:
+            if self.wakeups >= self.plan.polls_per_execution:
+                ended = yield from self.drain_abort()
+                if ended is not None:
+                    return ended
                 carry = replace(self.carry, executions=self.carry.executions + 1)
                 self.ctx.continue_as_new(self.plan.with_carry(carry).to_input())
                 return CONTINUED
             ended = yield from self.wait_once()
             if ended is not None:
                 return ended
+
+    def drain_abort(self) -> Gen:
+        """Race an immediate timer against the abort before continuing as new.
+
+        Once continue_as_new is decided, the SDK reads no further history and the host drops
+        the rest of the batch: an abort delivered together with the last completion would be
+        lost. One zero-length race lets it reach us first.
+        """
+        if not self.abort.is_completed:
+            yield self.ctx.task_any([self.ctx.create_timer(self.now), self.abort])
+        if self.abort.is_completed:
+            return (yield from self.stop(Outcome(status.ABORTED, self.abort_error())))
+        return None
 
     def begin(self) -> Gen:
         """Snapshot, lease and start the copy; an Outcome if it ended already, else None."""
@@ -266,11 +282,24 @@ class CopyRun:
         payload = {"destination_url": self.plan.destination_url, "copy_id": self.carry.copy_id}
         result = yield from self.call(self.acts.abort_copy, payload)
         if not result.get("ok"):
-            return Outcome(status.FAILED, wanted.error or result.get("error"))
+            error = result.get("error") or {}
+            if error.get("code") == "CopyReplaced":
+                return Outcome(status.FAILED, error)
+            return Outcome(status.FAILED, wanted.error or error)
         if result.get("status") == "aborted":
             return wanted
         ended = self.observe(result)
         return ended if ended is not None else wanted
+
+    def should_restore(self, outcome: Outcome) -> bool:
+        """Put the old destination back only if our copy touched it and nobody else's did since.
+
+        A copy that never started (lease conflict, DestinationExists) left it alone; one that
+        another copy replaced no longer owns it, and restoring would destroy that copy.
+        """
+        if outcome.state == status.SUCCEEDED or not self.carry.copy_id:
+            return False
+        return (outcome.error or {}).get("code") != "CopyReplaced"
 
     def finish(self, outcome: Outcome) -> Gen:
         """Release, restore, verify and publish: run on every path that ends the copy."""
@@ -278,13 +307,12 @@ class CopyRun:
         if self.carry.lease_id:
             payload = {"source_url": self.plan.source_url, "lease_id": self.carry.lease_id}
             yield from self.call(self.acts.release_source_lease, payload)
-        if self.carry.snapshot is not None and (
-            self.carry.snapshot or outcome.state != status.SUCCEEDED
-        ):
+        restore = self.should_restore(outcome)
+        if self.carry.snapshot is not None and (self.carry.snapshot or restore):
             payload = {
                 "destination_url": self.plan.destination_url,
                 "snapshot": self.carry.snapshot,
-                "restore": outcome.state != status.SUCCEEDED,
+                "restore": restore,
             }
             yield from self.call(self.acts.finish_snapshot, payload)
         if (

@@ -66,6 +66,8 @@ class Settings:
             raise ConfigurationError(
                 f"{PREFIX}DEFAULT_TIMEOUT_SECONDS must be > 0 and <= {PREFIX}MAX_TIMEOUT_SECONDS"
             )
+        if self.retry_first_seconds < 0.001:
+            raise ConfigurationError(f"{PREFIX}RETRY_FIRST_SECONDS must be at least 0.001")
         if self.polls_per_execution < 1 or self.retry_attempts < 1:
             raise ConfigurationError(
                 f"{PREFIX}POLLS_PER_EXECUTION and {PREFIX}RETRY_ATTEMPTS must be >= 1"

@@ -104,3 +104,17 @@ def test_bad_connection_string_names_the_setting() -> None:
     """A connection string without AccountName is refused naming the setting."""
     with pytest.raises(ConfigurationError, match="MY_SETTING"):
         parse_connection_string("AccountKey=k", "MY_SETTING")
+
+
+def test_base_url_percent_encodes_names_that_need_it() -> None:
+    """Names with ?, # or % are encoded again, so the URL names the same blob."""
+    loc = REGISTRY.locate("http://127.0.0.1:10000/devstoreaccount2/src/a%3Fb%23c%2525.txt")
+    assert loc is not None and loc.blob == "a?b#c%25.txt"
+    assert loc.base_url == "http://127.0.0.1:10000/devstoreaccount2/src/a%3Fb%23c%2525.txt"
+
+
+def test_the_same_blob_spelled_two_ways_has_one_key() -> None:
+    """localhost and 127.0.0.1, encoded or not: the resolved key is the same."""
+    a = REGISTRY.locate("http://localhost:10000/devstoreaccount2/src/a%20b.bin")
+    b = REGISTRY.locate("http://127.0.0.1:10000/devstoreaccount2/src/a b.bin?sv=1&sig=x")
+    assert a is not None and b is not None and a.key == b.key

@@ -312,3 +312,12 @@ async def test_plan_carries_timeout_and_settings() -> None:
     plans = {instance_id: plan for _, instance_id, plan in client.started}
     assert plans["a"]["timeout_seconds"] == 60 and plans["b"]["timeout_seconds"] == 86400
     assert plans["b"]["lease_seconds"] == 30 and plans["a"]["fingerprint"]
+
+
+async def test_source_naming_only_a_container_is_a_400() -> None:
+    """A source URL in a configured account must name a blob, not just a container."""
+    client = FakeClient()
+    container_only = SRC.rsplit("/", 1)[0]
+    answer = await api.start(client, body(source={"url": container_only}), settings(), BASE)
+    assert answer.status == 400 and client.started == []
+    assert answer.body["error"]["fields"][0]["field"] == "source.url"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from shared.blobops import observation, parse_progress
+from shared.blobops import BlobOps, observation, parse_progress
+from shared.settings import settings_from_env
 
 
 def props(status: str | None, progress: str | None, size: int = 10) -> SimpleNamespace:
@@ -42,3 +43,33 @@ def test_success_without_progress_uses_the_blob_size() -> None:
 def test_blob_never_copied_reads_as_success() -> None:
     """A destination with no copy status at all (written directly) reads as success."""
     assert observation(props(None, None))["status"] == "success"
+
+
+def _ops() -> BlobOps:
+    """BlobOps over Azurite-style key accounts (clients are built, nothing is called)."""
+    key = "a2V5"
+    env = {"BLOBCOPY_ACCOUNTS": "devstoreaccount1,devstoreaccount2"}
+    for name in ("devstoreaccount1", "devstoreaccount2"):
+        env[f"BLOBCOPY_ACCOUNT_{name.upper()}_CONNECTION_STRING"] = (
+            f"DefaultEndpointsProtocol=http;AccountName={name};AccountKey={key};"
+            f"BlobEndpoint=http://127.0.0.1:10000/{name};"
+        )
+    return BlobOps(settings_from_env(env))
+
+
+def test_recorded_copy_source_matches_however_the_url_was_spelled() -> None:
+    """The source the service recorded (our SAS, 127.0.0.1) is the one asked for (localhost)."""
+    ops = _ops()
+    recorded = "http://127.0.0.1:10000/devstoreaccount2/src/a%20b.bin?sv=1&sig=REDACTED"
+    assert ops.same_source(recorded, "http://localhost:10000/devstoreaccount2/src/a b.bin")
+    assert not ops.same_source(recorded, "http://localhost:10000/devstoreaccount2/src/other.bin")
+    assert not ops.same_source(None, "http://localhost:10000/devstoreaccount2/src/a b.bin")
+
+
+def test_a_version_source_is_read_as_that_version() -> None:
+    """The client for a ?versionid= source addresses the version, not the current blob."""
+    ops = _ops()
+    url = "http://127.0.0.1:10000/devstoreaccount2/src/a.bin?versionid=2024-01-01T00:00:00.0000000Z"
+    location = ops.locate(url)
+    assert location is not None
+    assert ops.blob(location).version_id == "2024-01-01T00:00:00.0000000Z"

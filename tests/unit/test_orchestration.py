@@ -274,7 +274,8 @@ def test_long_copy_continues_as_new_carrying_its_state() -> None:
     assert doc is None and ctx.continued_with is not None
     carry = ctx.continued_with["carry"]
     assert carry["copy_id"] == "c1" and carry["lease_id"] and carry["executions"] == 2
-    assert "release_source_lease" not in names(ctx) and len(ctx.timers) == 3
+    # 3 poll timers, then one zero-length race against abort before continuing
+    assert "release_source_lease" not in names(ctx) and len(ctx.timers) == 4
 
 
 def test_next_executions_finish_the_copy_and_release_the_lease() -> None:
@@ -386,4 +387,24 @@ def test_destination_that_did_not_exist_is_kept_after_success() -> None:
     """With no prior destination and a successful copy there is nothing to restore or drop."""
     sim = SimCopy(overrides={"snapshot_destination": lambda p, t: {"ok": True, "snapshot": None}})
     _, ctx = run(make_plan(snapshot_destination=True), sim)
+    assert "finish_snapshot" not in names(ctx)
+
+
+def test_destination_is_not_restored_when_the_copy_never_started() -> None:
+    """A copy refused at start (overwrite=never) drops its snapshot but leaves the blob alone."""
+    refused = {"ok": False, "error": {"code": "DestinationExists", "message": "exists"}}
+    sim = SimCopy(overrides={"start_copy": lambda p, t: refused})
+    doc, ctx = run(make_plan(snapshot_destination=True, overwrite="never"), sim)
+    finish = next(p for n, p in ctx.calls if n == "finish_snapshot")
+    assert doc["error"]["code"] == "DestinationExists" and finish["restore"] is False
+
+
+def test_destination_is_not_restored_over_a_copy_that_replaced_ours() -> None:
+    """When another copy replaced ours, restoring the old content would destroy theirs."""
+    replaced = {"ok": False, "error": {"code": "CopyReplaced", "message": "another copy"}}
+    sim = SimCopy(duration=100.0, overrides={"check_copy": lambda p, t: replaced})
+    sim.overrides["abort_copy"] = lambda p, t: replaced
+    sim.overrides["snapshot_destination"] = lambda p, t: {"ok": True, "snapshot": None}
+    doc, ctx = run(make_plan(snapshot_destination=True), sim)
+    assert doc["state"] == "failed" and doc["error"]["code"] == "CopyReplaced"
     assert "finish_snapshot" not in names(ctx)

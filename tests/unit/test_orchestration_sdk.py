@@ -93,8 +93,30 @@ def test_continue_as_new_carries_the_copy_under_the_real_sdk() -> None:
     [(timer_id, _)] = r.episode(r.completed(start_id, PENDING))
     r.now += dt.timedelta(seconds=1)
     [(check_id, _)] = r.episode(r.fired(timer_id))
-    r.episode(r.completed(check_id, {**PENDING, "bytes_copied": 3, "total_bytes": 9}))
+    [(drain_id, drain)] = r.episode(
+        r.completed(check_id, {**PENDING, "bytes_copied": 3, "total_bytes": 9})
+    )
+    assert drain["actionType"] == 5  # one zero-length race against abort first
+    r.episode(r.fired(drain_id))
     last = r.state["actions"][0][-1]
     assert r.state["isDone"] and last["actionType"] == 4
     carried = json.loads(last["input"])["carry"]
     assert (carried["copy_id"], carried["executions"], carried["status_reads"]) == ("c1", 2, 1)
+
+
+def test_abort_batched_with_the_last_completion_is_not_lost_at_continue_as_new() -> None:
+    """An abort that arrives in the same batch as the completion ending an execution's budget
+    aborts the copy instead of vanishing with the continue_as_new."""
+    r = replay()
+    r.input = r.input.replace('"polls_per_execution": 100', '"polls_per_execution": 1')
+    r.history[1]["Input"] = r.input
+    [(start_id, _)] = r.episode()
+    [(timer_id, _)] = r.episode(r.completed(start_id, PENDING))
+    r.now += dt.timedelta(seconds=1)
+    [(check_id, _)] = r.episode(r.fired(timer_id))
+    new = r.episode(
+        r.completed(check_id, {**PENDING, "bytes_copied": 3, "total_bytes": 9}),
+        r.raised("abort", {"reason": "batched"}),
+    )
+    assert "abort_copy" in names(new)
+    assert all(action["actionType"] != 4 for action in r.state["actions"][0])

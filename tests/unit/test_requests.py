@@ -46,6 +46,7 @@ BAD: list[tuple[str, dict[str, Any] | Any, str]] = [
         "source.url",
     ),
     ("source url with a bad port", good(source={"url": "http://h:99999/c/b"}), "source.url"),
+    ("destination url bad IPv6", good(destination={"url": "http://[::1/c/b"}), "destination.url"),
     ("destination url without path", good(destination={"url": "http://h"}), "destination.url"),
     (
         "destination carries a SAS",
@@ -162,3 +163,10 @@ def test_queue_copy_message_is_validated_like_http() -> None:
     with pytest.raises(RequestRejected) as caught:
         parse_queue_message(b'{"source": {"url": "x"}}', settings())
     assert {"source.url", "destination"} <= set(caught.value.fields)
+
+
+def test_deeply_nested_json_is_a_400_not_a_crash() -> None:
+    """JSON nested beyond the parser's recursion limit is refused as a bad body."""
+    with pytest.raises(RequestRejected) as caught:
+        decode_json(b"[" * 50_000 + b"]" * 50_000)
+    assert caught.value.status == 400 and "body" in caught.value.fields

@@ -78,3 +78,9 @@ def test_http_auth_level_rejects_unknown_values_naming_the_setting() -> None:
     """A typo fails at start-up with the setting's name, not later with a confusing 401."""
     with pytest.raises(ConfigurationError, match="BLOBCOPY_HTTP_AUTH_LEVEL"):
         http_auth_level({"BLOBCOPY_HTTP_AUTH_LEVEL": "public"})
+
+
+def test_a_zero_retry_interval_is_refused_naming_the_setting() -> None:
+    """The SDK's RetryOptions needs a positive interval; 0 would crash every orchestration."""
+    with pytest.raises(ConfigurationError, match="BLOBCOPY_RETRY_FIRST_SECONDS"):
+        settings_from_env({"BLOBCOPY_RETRY_FIRST_SECONDS": "0"})

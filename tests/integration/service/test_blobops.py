@@ -293,3 +293,15 @@ def test_restoring_a_destination_that_did_not_exist_deletes_it(
     ops.abort_copy(target.url, started["copy_id"])
     ops.finish_snapshot(target.url, "", restore=True)
     assert not target.exists()
+
+
+@pytest.mark.parametrize("name", ["a?b.txt", "q#1.txt", "50%25.txt", "my file+x.txt"])
+def test_blob_names_that_need_encoding_copy_across_accounts(
+    ops: BlobOps, src: ContainerClient, dest: ContainerClient, name: str
+) -> None:
+    """Names with ?, #, % or spaces reach the service encoded and copy byte for byte."""
+    blob, data = put(src, name, 1000)
+    target = dest.get_blob_client(name)
+    started = ops.start_copy(request(blob.url, target.url), DEADLINE)
+    assert wait_for(ops, target.url, started["copy_id"])["status"] == "success"
+    assert target.download_blob().readall() == data
