@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections import deque
 from collections.abc import Callable, Mapping
 
@@ -24,6 +25,8 @@ from devhost.durable.timers import TimerHeap, TimerKey
 OrchestratorRunner = Callable[[str], str]
 Effect = Callable[[], None]
 ROUND_SIZE = 64
+COMMIT_RETRY_FIRST_S = 0.05
+COMMIT_RETRY_MAX_S = 2.0
 
 log = logging.getLogger("devhost.durable")
 
@@ -130,9 +133,25 @@ class Dispatcher:
         effects: list[Effect] = []
         for instance_id in ids:
             await self._process_safely(instance_id, batch, effects)
-        self.store.commit(batch)
+        await self._commit(batch)
         for effect in effects:
             effect()
+
+    async def _commit(self, batch: WriteBatch) -> None:
+        """Commit a round, waiting out a locked database rather than giving up.
+
+        The round's instances already moved on in memory; a round that is never written
+        would leave memory and disk apart, and a dead dispatcher would stall every instance.
+        """
+        delay = COMMIT_RETRY_FIRST_S
+        while True:
+            try:
+                self.store.commit(batch)
+                return
+            except sqlite3.OperationalError as exc:
+                log.warning("durable store busy (%s); retrying the commit in %.2f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, COMMIT_RETRY_MAX_S)
 
     async def _process_safely(
         self, instance_id: str, batch: WriteBatch, effects: list[Effect]

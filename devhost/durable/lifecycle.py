@@ -273,6 +273,8 @@ class Lifecycle:
         batch: WriteBatch,
         effects: list[Effect],
     ) -> None:
+        if instance_id not in self.d.instances:
+            return  # the parent is over (or purged): a stored message would never be read
         message = Message(MessageKind.HISTORY, event, execution_id)
         batch.add_message(instance_id, message)
         effects.append(lambda: self.d.post(instance_id, message))

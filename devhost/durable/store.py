@@ -188,10 +188,11 @@ class Store:
         try:
             for sql, params in batch.statements:
                 db.execute(sql, params)
+            db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:  # a failed COMMIT (database locked) leaves it open
+                db.execute("ROLLBACK")
             raise
-        db.execute("COMMIT")
 
     def load_active(self) -> list[tuple[Instance, list[Message]]]:
         """Every unfinished instance with its history and inbox, to resume after a restart."""
