@@ -3,7 +3,8 @@
 Behaviour copied from the Queues extension (v5) so that what passes here passes in Azure:
 - poll with randomized exponential back-off from 100 ms up to `maxPollingInterval` while the
   queue is empty (or missing), at once again after a non-empty batch or a local enqueue;
-- take up to `batchSize` messages, fetch more when no more than `newBatchThreshold` still run;
+- take up to `batchSize` messages, fetch another batch when no more than `newBatchThreshold`
+  still run (so up to batchSize + newBatchThreshold run at once);
 - hide a message for 10 minutes while its function runs, renewing half way;
 - success deletes the message; failure makes it visible again after `visibilityTimeout`, unless
   its dequeue count reached `maxDequeueCount`: then it moves to `<queue>-poison` (also a message
@@ -133,7 +134,9 @@ class QueueListener:
                 task.add_done_callback(self._in_flight.discard)
 
     async def _receive(self) -> list[SdkQueueMessage]:
-        room = self._options.batch_size - len(self._in_flight)
+        # A whole batch each time (the poller waits until no more than newBatchThreshold run):
+        # at most batchSize + newBatchThreshold at once, as in Azure. One call takes 32 at most.
+        room = min(self._options.batch_size, 32)
         client = self._clients.queue(self._setting, self.queue_name)
         try:
             pager = client.receive_messages(

@@ -2,9 +2,11 @@
 
 - Copy Blob from another account or an external URL (or any copy, with `all_async`): verified,
   answered `202 pending`, run by a CopyJob in the background.
-- Abort Copy Blob of such a copy; writes to a destination while its copy is pending (409).
+- Abort Copy Blob of such a copy (abort.py); writes to a destination while its copy is pending,
+  or a second Copy Blob while the first is still starting (409).
 - Get Blob / Get Blob Properties / List Blobs (include=copy): the x-ms-copy-* properties merged in.
 - Put Blob, Put Block List, Set Blob Properties, Delete Blob: the old copy properties dropped.
+- Delete Blob / Delete Container that Azurite accepted: the pending copies into them stopped.
 - Renewal of a broken lease: refused as Azure refuses it (leases.py).
 Everything else, including same-account copies, goes to Azurite untouched.
 """
@@ -22,6 +24,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from devhost.storage import leases, listing, proxy
+from devhost.storage.abort import abort_copy
 from devhost.storage.auth import authorize_write
 from devhost.storage.copyjob import CopyJob, DestinationWriter
 from devhost.storage.copystate import BlobKey, CopyRecord, CopyStore, redact_sas
@@ -89,6 +92,8 @@ class CopyManager:
         self.store = CopyStore(config.state_path)
         self.client = UpstreamClient(session, config.upstream, config.account_key, faults)
         self.jobs: dict[BlobKey, CopyJob] = {}
+        #: Destinations whose Copy Blob is being verified and started (not yet in `jobs`).
+        self._starting: set[BlobKey] = set()
 
     async def start(self) -> None:
         """Nothing to start: records were loaded (and stale pending ones failed) by the store."""
@@ -119,25 +124,22 @@ class CopyManager:
         record = self.store.get(key)
         pending = record is not None and record.status == "pending"
         if request.method == "PUT" and comp is None and self._is_copy_blob(request):
-            if pending:
+            if pending or key in self._starting:
                 return storage_error(request, 409, "PendingCopyOperation")
             if self._is_synchronous(request, key):
                 return None
-            return await self._start_async(request, key)
+            # Reserved before the first await: a concurrent second copy answers 409, as in Azure.
+            self._starting.add(key)
+            try:
+                return await self._start_async(request, key)
+            finally:
+                self._starting.discard(key)
         if request.method == "PUT" and comp == "copy":
             if request.headers.get("x-ms-copy-action", "").lower() != "abort" or record is None:
                 return None
-            return await self._abort(request, key, record)
+            return await abort_copy(self, request, key, record)
         if pending and request.method == "PUT" and comp in BLOCKED_WHILE_PENDING:
             return storage_error(request, 409, "PendingCopyOperation")
-        if pending and request.method == "DELETE" and record is not None:
-            # Deleting the destination ends its copy; the record goes once the delete succeeds.
-            job = self.jobs.pop(key, None)
-            if job is not None and job.task is not None:
-                job.task.cancel()
-                await asyncio.gather(job.task, return_exceptions=True)
-            record.finish("aborted")
-            self.store.put(record)
         return None
 
     def response_rewriter(self, request: web.Request) -> proxy.HeaderHook | None:
@@ -158,8 +160,18 @@ class CopyManager:
                     headers.update(record.headers())
 
             return merge
-        clears = request.method == "PUT" and comp in CLEARS_COPY_PROPERTIES
-        if clears or request.method == "DELETE":
+        if request.method == "DELETE":
+            if request.headers.get("x-ms-delete-snapshots", "").lower() == "only":
+                return None  # the base blob, and so its copy, stays
+
+            def delete(status: int, headers: CIMultiDict[str]) -> None:
+                # Only a delete Azurite accepted ends the copy (and forgets it).
+                if status < 300:
+                    self._cancel_jobs([key])
+                    self.store.drop(key)
+
+            return delete
+        if request.method == "PUT" and comp in CLEARS_COPY_PROPERTIES:
 
             def drop(status: int, headers: CIMultiDict[str]) -> None:
                 if status < 300:
@@ -167,6 +179,17 @@ class CopyManager:
 
             return drop
         return None
+
+    def _cancel_jobs(self, keys: list[BlobKey]) -> None:
+        """Stop the copies into deleted destinations; their records read `aborted` until dropped."""
+        for key in keys:
+            job = self.jobs.pop(key, None)
+            if job is None:
+                continue
+            if job.task is not None:
+                job.task.cancel()
+            if job.record.status == "pending":
+                job.record.finish("aborted")
 
     def _container_rewriter(self, request: web.Request) -> proxy.HeaderHook | None:
         """Delete Container forgets the copies into it."""
@@ -177,6 +200,7 @@ class CopyManager:
 
         def drop_all(status: int, headers: CIMultiDict[str]) -> None:
             if status < 300:
+                self._cancel_jobs([k for k in self.jobs if k[:2] == (account, container)])
                 self.store.drop_container(account, container)
 
         return drop_all
@@ -314,61 +338,3 @@ class CopyManager:
     def _forget(self, key: BlobKey, job: CopyJob) -> None:
         if self.jobs.get(key) is job:
             del self.jobs[key]
-
-    # -- abort -------------------------------------------------------------------------------
-
-    async def _abort(self, request: web.Request, key: BlobKey, record: CopyRecord) -> web.Response:
-        denied = await authorize_write(
-            request, self.session, self.config.upstream, self.config.account_key
-        )
-        if denied is not None:
-            return denied
-        copy_id = request.query.get("copyid", "")
-        try:
-            uuid.UUID(copy_id)
-        except ValueError:
-            return error_response(
-                request,
-                400,
-                "InvalidQueryParameterValue",
-                "Value for one of the query parameters specified in the request URI is invalid.",
-                extra={"QueryParameterName": "copyid", "QueryParameterValue": copy_id},
-            )
-        if record.status != "pending":
-            return storage_error(request, 409, "NoPendingCopyOperation")
-        if copy_id != record.copy_id:
-            return storage_error(request, 409, "CopyIdMismatch")
-        lease_error = await self._check_lease(request, BlobRef(*key))
-        if lease_error is not None:
-            return lease_error
-        job = self.jobs.pop(key, None)
-        if job is not None:
-            job.writer.lease_id = request.headers.get("x-ms-lease-id")
-            await job.abort()
-        else:
-            record.finish("aborted")
-            self.store.put(record)
-        log.info("copy %s aborted", record.copy_id)
-        return web.Response(status=204, headers=service_headers(request))
-
-    async def _check_lease(self, request: web.Request, ref: BlobRef) -> web.Response | None:
-        """The destination's lease must be matched by the request's lease id, as for writes."""
-        props = await self.client.properties(ref)
-        leased = props.headers.get("x-ms-lease-state") == "leased"
-        given = request.headers.get("x-ms-lease-id")
-        if not leased:
-            return (
-                storage_error(request, 412, "LeaseNotPresentWithBlobOperation") if given else None
-            )
-        if not given:
-            return storage_error(request, 412, "LeaseIdMissing")
-        # Renewing with the given id proves it without changing anything else on the blob.
-        renew = await self.client.call(
-            "PUT",
-            ref,
-            query={"comp": "lease"},
-            headers={"x-ms-lease-action": "renew", "x-ms-lease-id": given},
-        )
-        if not renew.ok:
-            return storage_error(request, 412, "LeaseIdMismatchWithBlobOperation")
-        return None

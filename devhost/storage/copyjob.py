@@ -137,6 +137,10 @@ class DestinationWriter:
             raise DestinationError(resp, "Put Block List")
 
 
+class Disowned(Exception):
+    """The job's record left the store (destination or container deleted): stop, write nothing."""
+
+
 class CopyJob:
     """Runs one copy in the background and keeps its CopyRecord current."""
 
@@ -180,10 +184,14 @@ class CopyJob:
                 await self._copy_parallel(began)
             else:
                 await self._copy_in_order(began)
+            self._check_owned()
             await self.writer.commit()
+            self._check_owned()
             rec.total = rec.copied if rec.total is None else rec.total
             rec.finish("success")
             self.store.put(rec)
+        except Disowned:
+            log.info("copy %s stopped: its destination is gone", rec.copy_id)
         except (SourceError, DestinationError) as exc:
             await self._fail(exc.description)
         except Exception:
@@ -192,7 +200,16 @@ class CopyJob:
         finally:
             self.reader.close()
 
+    def owned(self) -> bool:
+        """Whether the store still holds this job's record (not dropped nor replaced)."""
+        return self.store.get(self.record.key) is self.record
+
+    def _check_owned(self) -> None:
+        if not self.owned():
+            raise Disowned
+
     def _progress(self, began: float, size: int) -> float:
+        self._check_owned()
         self.record.copied += size
         self.store.put(self.record)
         if self.rate is None:
@@ -237,7 +254,12 @@ class CopyJob:
             await asyncio.gather(pending, return_exceptions=True)
 
     async def _fail(self, description: str) -> None:
+        # A deleted destination (or container) is never re-created, nor its record re-stored.
+        if not self.owned():
+            return
         await self._empty_destination()
+        if not self.owned():
+            return
         self.record.finish("failed", description)
         self.store.put(self.record)
 
@@ -255,6 +277,9 @@ class CopyJob:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
         self.reader.close()
+        if not self.owned():
+            return
         await self._empty_destination()
-        self.record.finish("aborted")
-        self.store.put(self.record)
+        if self.owned():
+            self.record.finish("aborted")
+            self.store.put(self.record)

@@ -154,3 +154,64 @@ def test_queue_bindings_work_over_https(apps_dir: Path, storage_stack_https: Sto
             return "found" if "secure" in texts else None
 
         wait_for(probe, what="the message sent over HTTPS")
+
+
+HELD_APP = """
+import asyncio
+import os
+from pathlib import Path
+
+import azure.functions as func
+
+app = func.FunctionApp()
+SIGNALS = Path(os.environ["SIGNAL_DIR"])
+running = 0
+peak = 0
+
+
+@app.queue_trigger(arg_name="msg", queue_name="%WORK_QUEUE%", connection="AzureWebJobsStorage")
+async def held(msg: func.QueueMessage) -> None:
+    global running, peak
+    running += 1
+    peak = max(peak, running)
+    (SIGNALS / "peak").write_text(str(peak))
+    (SIGNALS / f"started-{msg.id}").touch()
+    while not (SIGNALS / "release").exists():
+        await asyncio.sleep(0.02)
+    running -= 1
+    (SIGNALS / f"done-{msg.id}").touch()
+"""
+HELD_HOST = {
+    "version": "2.0",
+    "extensions": {
+        "queues": {"maxPollingInterval": "00:00:00.200", "batchSize": 4, "newBatchThreshold": 4}
+    },
+}
+
+
+def test_queue_trigger_runs_batch_size_plus_new_batch_threshold_at_once(
+    tmp_path: Path, storage_stack: StorageStack
+) -> None:
+    """With batchSize 4 and newBatchThreshold 4, eight messages run at once and never more."""
+    app, signals = tmp_path / "app", tmp_path / "signals"
+    app.mkdir()
+    signals.mkdir()
+    (app / "function_app.py").write_text(HELD_APP)
+    (app / "host.json").write_text(json.dumps(HELD_HOST))
+    conn = storage_stack.connection_string()
+    work = QueueClient.from_connection_string(conn, f"held-{uuid.uuid4().hex[:12]}")
+    work.create_queue()
+    for i in range(12):
+        work.send_message(b64(f"m{i}"))
+    env = {"AzureWebJobsStorage": conn, "WORK_QUEUE": work.queue_name, "SIGNAL_DIR": str(signals)}
+
+    def count(prefix: str, wanted: int) -> int | None:
+        found = len(list(signals.glob(f"{prefix}-*")))
+        return found if found >= wanted else None
+
+    with AppHost(app, env=env):
+        wait_for(lambda: count("started", 8), what="eight functions running at once")
+        (signals / "release").touch()
+        wait_for(lambda: count("done", 12), what="every message processed")
+    assert (signals / "peak").read_text() == "8"
+    work.delete_queue()
