@@ -22,6 +22,10 @@ _LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+#: The source allowlist entry for URLs outside every configured account.
+EXTERNAL = "external"
+
+
 @dataclass(frozen=True)
 class Account:
     """One configured storage account: where its blob endpoint is and how we authenticate."""
@@ -95,12 +99,16 @@ def account_from_url(url: str, setting: str, client_id: str | None = None) -> Ac
 
 @dataclass(frozen=True)
 class AccountRegistry:
-    """The configured accounts and the destination allowlist (`account` or `account/container`)."""
+    """The configured accounts and the allowlists (`account`, `account/container`, `*`).
+
+    Sources also take `external`: any URL outside the configured accounts.
+    """
 
     accounts: tuple[Account, ...]
     # Fail closed: source accounts are configured too (and leasing needs write access there),
     # so "any configured account" would let a caller overwrite sources.
     allowed_destinations: tuple[str, ...] = ()
+    allowed_sources: tuple[str, ...] = ("*", EXTERNAL)
 
     def by_name(self, name: str) -> Account | None:
         """The account called `name`, if configured."""
@@ -128,12 +136,23 @@ class AccountRegistry:
 
     def destination_allowed(self, location: BlobLocation) -> bool:
         """True when the allowlist admits writing into this account and container."""
-        for entry in self.allowed_destinations:
-            account, _, container = entry.partition("/")
-            if account in ("*", location.account.name) and container in (
-                "",
-                "*",
-                location.container,
-            ):
-                return True
-        return False
+        return _admits(self.allowed_destinations, location)
+
+    def source_allowed(self, location: BlobLocation | None) -> bool:
+        """True when the allowlist admits reading this source (None: an external URL).
+
+        The service reads sources with its own identity, so without this list a caller could
+        copy out any blob of any configured account it cannot read itself.
+        """
+        if location is None:
+            return EXTERNAL in self.allowed_sources
+        return _admits(self.allowed_sources, location)
+
+
+def _admits(entries: tuple[str, ...], location: BlobLocation) -> bool:
+    """Whether an `account[/container]` (or `*`) entry covers the location."""
+    for entry in entries:
+        account, _, container = entry.partition("/")
+        if account in ("*", location.account.name) and container in ("", "*", location.container):
+            return True
+    return False

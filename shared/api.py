@@ -76,6 +76,10 @@ def build_plan(request: CopyRequest, settings: Settings, instance_id: str) -> Co
             403, "destination not allowed", {"destination.url": "outside the allowlist"}
         )
     src = registry.locate(request.source.url)
+    if not registry.source_allowed(src):
+        raise RequestRejected(
+            403, "source not allowed", {"source.url": "outside BLOBCOPY_ALLOWED_SOURCES"}
+        )
     if src is not None and not src.blob:
         raise RequestRejected(
             400, "invalid copy request", {"source.url": "must name a blob, not a container"}

@@ -10,6 +10,8 @@ Accounts (every name listed must be configured one way or the other):
     BLOBCOPY_ALLOWED_DESTINATIONS            comma list of `account` or `account/container`
                                              (storage account names); `*` = any
                                              configured account; unset = none (fail closed)
+    BLOBCOPY_ALLOWED_SOURCES                 the same for sources, plus `external` for URLs
+                                             outside the accounts; default `*,external`
 
 Copy behaviour (seconds; defaults in brackets):
 
@@ -32,7 +34,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from shared.accounts import Account, AccountRegistry, account_from_url, parse_connection_string
+from shared.accounts import (
+    EXTERNAL,
+    Account,
+    AccountRegistry,
+    account_from_url,
+    parse_connection_string,
+)
 from shared.errors import ConfigurationError
 
 PREFIX = "BLOBCOPY_"
@@ -105,12 +113,17 @@ def _accounts(env: Mapping[str, str]) -> tuple[Account, ...]:
     return tuple(accounts)
 
 
+def _entries(text: str) -> tuple[str, ...]:
+    return tuple(e.strip() for e in text.split(",") if e.strip())
+
+
 def settings_from_env(env: Mapping[str, str]) -> Settings:
     """Build and validate the settings from an environment mapping."""
-    allowed = env.get(PREFIX + "ALLOWED_DESTINATIONS", "")
     return Settings(
         registry=AccountRegistry(
-            _accounts(env), tuple(e.strip() for e in allowed.split(",") if e.strip())
+            _accounts(env),
+            _entries(env.get(PREFIX + "ALLOWED_DESTINATIONS", "")),
+            _entries(env.get(PREFIX + "ALLOWED_SOURCES", f"*,{EXTERNAL}")),
         ),
         poll_min_seconds=_number(env, "POLL_MIN_SECONDS", 1.0),
         poll_max_seconds=_number(env, "POLL_MAX_SECONDS", 604800.0),

@@ -118,3 +118,14 @@ def test_the_same_blob_spelled_two_ways_has_one_key() -> None:
     a = REGISTRY.locate("http://localhost:10000/devstoreaccount2/src/a%20b.bin")
     b = REGISTRY.locate("http://127.0.0.1:10000/devstoreaccount2/src/a b.bin?sv=1&sig=x")
     assert a is not None and b is not None and a.key == b.key
+
+
+def test_source_allowlist_admits_accounts_containers_and_external_urls() -> None:
+    """Source entries work like destination entries, plus `external` for other URLs."""
+    registry = AccountRegistry((EMU1, EMU2), (), ("devstoreaccount2/src", "external"))
+    inside = registry.locate("http://127.0.0.1:10000/devstoreaccount2/src/a.bin")
+    outside = registry.locate("http://127.0.0.1:10000/devstoreaccount1/src/a.bin")
+    assert inside is not None and registry.source_allowed(inside)
+    assert outside is not None and not registry.source_allowed(outside)
+    assert registry.source_allowed(None)
+    assert not AccountRegistry((EMU1,), (), ("*",)).source_allowed(None)

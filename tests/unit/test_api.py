@@ -321,3 +321,20 @@ async def test_source_naming_only_a_container_is_a_400() -> None:
     answer = await api.start(client, body(source={"url": container_only}), settings(), BASE)
     assert answer.status == 400 and client.started == []
     assert answer.body["error"]["fields"][0]["field"] == "source.url"
+
+
+async def test_source_outside_the_source_allowlist_is_a_403() -> None:
+    """With BLOBCOPY_ALLOWED_SOURCES set, a source in another container is refused, unstarted."""
+    client = FakeClient()
+    only_other = settings(BLOBCOPY_ALLOWED_SOURCES="devstoreaccount2/other")
+    answer = await api.start(client, body(), only_other, BASE)
+    assert answer.status == 403 and client.started == []
+    assert answer.body["error"]["fields"][0]["field"] == "source.url"
+
+
+async def test_external_sources_need_the_external_entry() -> None:
+    """An external URL is allowed by default and refused when `external` is not listed."""
+    external = body(source={"url": "https://example.org/file.bin"})
+    assert (await api.start(FakeClient(), external, settings(), BASE)).status == 202
+    accounts_only = settings(BLOBCOPY_ALLOWED_SOURCES="*")
+    assert (await api.start(FakeClient(), external, accounts_only, BASE)).status == 403
