@@ -28,7 +28,7 @@ from azure.storage.blob import (
 )
 
 from shared.accounts import Account, BlobLocation
-from shared.copystate import utc
+from shared.copyprops import created_since, observation
 from shared.errors import (
     CopyFailed,
     DestinationExists,
@@ -47,40 +47,6 @@ MAX_DELEGATION = dt.timedelta(days=7)
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def parse_progress(text: str | None) -> tuple[int | None, int | None]:
-    """`x-ms-copy-progress` "copied/total" as two ints (None when absent or malformed)."""
-    try:
-        copied, total = (text or "").split("/")
-        return int(copied), int(total)
-    except ValueError:
-        return None, None
-
-
-def observation(props: Any) -> dict[str, Any]:
-    """A copy observation from blob properties."""
-    copy = props.copy
-    copied, total = parse_progress(copy.progress)
-    if copy.status == "success" and total is None:
-        copied = total = props.size
-    return {
-        "ok": True,
-        "status": copy.status or "success",
-        "copy_id": copy.id,
-        "bytes_copied": copied,
-        "total_bytes": total,
-        "description": copy.status_description,
-    }
-
-
-def _created_since(props: Any, started_after: dt.datetime | None) -> bool:
-    """True when a destination holding a copy was created no earlier than the second in which
-    the orchestration asked for this start (creation times have one-second precision)."""
-    created = getattr(props, "creation_time", None)
-    if started_after is None or created is None or not props.copy.id:
-        return False
-    return utc(created) >= utc(started_after).replace(microsecond=0)
 
 
 class BlobOps:
@@ -273,7 +239,7 @@ class BlobOps:
         if overwrite == "never" and exc.code in ("ConditionNotMet", "BlobAlreadyExists"):
             with map_storage_errors():
                 props = dest.get_blob_properties()
-            if _created_since(props, started_after) and self.same_source(
+            if created_since(props, started_after) and self.same_source(
                 props.copy.source, request["source"]["url"]
             ):
                 return observation(props)

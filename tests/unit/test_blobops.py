@@ -1,10 +1,11 @@
-"""The pure parts of shared/blobops.py: progress parsing and copy observations."""
+"""shared/copyprops.py (pure progress parsing and copy observations) and BlobOps without I/O."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-from shared.blobops import BlobOps, observation, parse_progress
+from shared.blobops import BlobOps
+from shared.copyprops import observation, parse_progress
 from shared.settings import settings_from_env
 
 

@@ -1,0 +1,45 @@
+"""What a destination's properties say about its copy: pure functions over SDK properties.
+
+Kept apart from blobops.py (which does the I/O) so they can be tested without storage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from shared.copystate import utc
+
+
+def parse_progress(text: str | None) -> tuple[int | None, int | None]:
+    """`x-ms-copy-progress` "copied/total" as two ints (None when absent or malformed)."""
+    try:
+        copied, total = (text or "").split("/")
+        return int(copied), int(total)
+    except ValueError:
+        return None, None
+
+
+def observation(props: Any) -> dict[str, Any]:
+    """A copy observation from blob properties."""
+    copy = props.copy
+    copied, total = parse_progress(copy.progress)
+    if copy.status == "success" and total is None:
+        copied = total = props.size
+    return {
+        "ok": True,
+        "status": copy.status or "success",
+        "copy_id": copy.id,
+        "bytes_copied": copied,
+        "total_bytes": total,
+        "description": copy.status_description,
+    }
+
+
+def created_since(props: Any, started_after: dt.datetime | None) -> bool:
+    """True when a destination holding a copy was created no earlier than the second in which
+    the orchestration asked for this start (creation times have one-second precision)."""
+    created = getattr(props, "creation_time", None)
+    if started_after is None or created is None or not props.copy.id:
+        return False
+    return utc(created) >= utc(started_after).replace(microsecond=0)
