@@ -157,12 +157,13 @@ class Dispatcher:
         self, instance_id: str, batch: WriteBatch, effects: list[Effect]
     ) -> None:
         """A bug met while handling one instance must not stop every other instance."""
-        marks = (len(batch.statements), len(effects))
+        marks = (len(batch.statements), len(effects), set(batch.starting))
         try:
             await self._process(instance_id, batch, effects)
         except Exception as exc:
             del batch.statements[marks[0] :]
             del effects[marks[1] :]
+            batch.starting = marks[2]
             log.exception("devhost internal error while running instance %s", instance_id)
             inst = self.instances.get(instance_id)
             if inst is not None and not inst.status.is_terminal:

@@ -59,6 +59,7 @@ class Lifecycle:
 
     def register_start(self, inst: Instance, batch: WriteBatch, effects: list[Effect]) -> None:
         """Write a new instance (replacing a finished one of that id), queue its first episode."""
+        batch.starting.add(inst.instance_id)
         batch.clear_instance(inst.instance_id)
         batch.save_instance(inst)
         message = self._start_message(inst)
@@ -182,7 +183,7 @@ class Lifecycle:
     def _start_child(
         self, parent: Instance, child: ep.ChildStart, batch: WriteBatch, effects: list[Effect]
     ) -> None:
-        if child.instance_id in self.d.instances:
+        if child.instance_id in self.d.instances or child.instance_id in batch.starting:
             reason = f"An orchestration with instance id '{child.instance_id}' is already running."
             stamp = p.format_timestamp(p.utc_now())
             failed = p.event(

@@ -84,6 +84,8 @@ class WriteBatch:
     def __init__(self, message_ids: Iterator[int]) -> None:
         self.statements: list[tuple[str, tuple[Any, ...]]] = []
         self._message_ids = message_ids
+        # Instances this batch starts: not yet in the dispatcher's memory until it commits.
+        self.starting: set[str] = set()
 
     def save_instance(self, inst: Instance) -> None:
         """Insert or replace the instance row."""

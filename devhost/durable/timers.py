@@ -1,7 +1,8 @@
 """Durable timers: one heap, one sleeper task that wakes at the earliest deadline.
 
 Cancelling marks the key and leaves the heap entry to be skipped when it surfaces, so cancel and
-re-arm are O(log n) and no task exists per timer.
+re-arm are O(log n) and no task exists per timer. When stale entries outnumber live ones the heap
+is rebuilt, so a loop that arms and cancels long timers cannot grow it without bound.
 """
 
 from __future__ import annotations
@@ -53,11 +54,24 @@ class TimerHeap:
     def cancel(self, key: TimerKey) -> None:
         """Do not fire `key`."""
         self._live.pop(key, None)
+        self._compact_if_stale()
 
     def cancel_instance(self, instance_id: str) -> None:
         """Drop every timer of an instance (it finished, continued as new or was purged)."""
         for key in [k for k in self._live if k[0] == instance_id]:
             del self._live[key]
+        self._compact_if_stale()
+
+    def _compact_if_stale(self) -> None:
+        """Rebuild the heap from the live timers once most of its entries are cancelled ones."""
+        if len(self._heap) > 64 and len(self._heap) > 2 * len(self._live):
+            self._heap = [e for e in self._heap if self._live.get(e[2]) == e[1]]
+            heapq.heapify(self._heap)
+
+    @property
+    def size(self) -> int:
+        """Entries held, cancelled ones included (for tests of the compaction)."""
+        return len(self._heap)
 
     async def _run(self) -> None:
         while True:

@@ -189,6 +189,17 @@ def counting(ctx: df.DurableOrchestrationContext) -> Gen:
     return n
 
 
+def twin_children(ctx: df.DurableOrchestrationContext) -> Gen:
+    """Two sub-orchestrations asking for the same explicit instance id in one episode."""
+    twin_id = f"{ctx.instance_id}-twin"
+    first = ctx.call_sub_orchestrator("one", 1, twin_id)
+    second = ctx.call_sub_orchestrator("one", 2, twin_id)
+    try:
+        return (yield ctx.task_all([first, second]))
+    except Exception as exc:
+        return f"refused: {exc}"
+
+
 def parent(ctx: df.DurableOrchestrationContext) -> Gen:
     child = yield ctx.call_sub_orchestrator("chain", ctx.get_input())
     named = yield ctx.call_sub_orchestrator("one", 5, f"{ctx.instance_id}-named")
@@ -279,6 +290,7 @@ ORCHESTRATORS: dict[str, Callable[[str], str]] = {
         continuing,
         counting,
         parent,
+        twin_children,
         child_fail_once,
         parent_with_retry,
         timer_then_gate,

@@ -167,3 +167,12 @@ async def test_continue_as_new_restarts_with_new_input(durable: Harness) -> None
     status = await durable.finished(instance_id)
     assert status.runtime_status is Status.Completed
     assert status.output == 3
+
+
+async def test_two_children_with_one_instance_id_do_not_hang_the_parent(durable: Harness) -> None:
+    """The second of two sub-orchestrations started with the same id in one episode fails
+    as already running, so the parent ends instead of waiting forever."""
+    instance_id = await durable.client.start_new("twin_children")
+    status = await durable.finished(instance_id)
+    assert status.runtime_status.name == "Completed"
+    assert "already running" in str(status.output)
