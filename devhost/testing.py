@@ -14,6 +14,7 @@ through a ready file, so there is no window in which another process can take it
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -21,11 +22,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import devhost
 from devhost.settings import DEFAULT_STORAGE_SETTING, ca_trust_environment
@@ -181,3 +185,51 @@ def run_app(
     """Serve an app for the duration of the block; yield its base URL (`http://127.0.0.1:N`)."""
     with AppHost(app_dir, env=env, port=port, durable_db=durable_db) as host:
         yield host.base_url
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An HTTP response, read whole (headers lower-cased)."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8")
+
+
+def http(
+    method: str, url: str, *, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> Reply:
+    """Send one request on loopback and return the reply, error statuses included."""
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return Reply(
+                response.status,
+                {k.lower(): v for k, v in response.headers.items()},
+                response.read(),
+            )
+    except urllib.error.HTTPError as error:
+        return Reply(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
+
+
+T = TypeVar("T")
+WAIT_LIMIT_S = 60.0
+
+
+def wait_for(probe: Callable[[], T | None], *, what: str, limit_s: float = WAIT_LIMIT_S) -> T:
+    """Poll until `probe` returns something other than None; fail (never hang) past the limit."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        found = probe()
+        if found is not None:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.1)

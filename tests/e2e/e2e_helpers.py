@@ -7,68 +7,23 @@ before it checks the source leases) and checks every status and list body for a 
 from __future__ import annotations
 
 import json
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
-import pytest
 from azure.storage.blob import BlobClient, BlobLeaseClient, BlobServiceClient, ContainerClient
 
 from devhost.origin import OriginServer
 from devhost.storage.stack import ACCOUNTS, StorageStack
+from devhost.testing import Reply, http, wait_for
 
 DEST_ACCOUNT, SOURCE_ACCOUNT = ACCOUNTS
 FINAL_STATES = frozenset({"succeeded", "failed", "aborted", "timed_out"})
 WAIT_LIMIT_S = 45.0
 #: Poll bounds for copies a test holds pending: status reads stay frequent while no byte moves.
 FAST_POLL = {"min_seconds": 0.2, "max_seconds": 0.5}
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Reply:
-    """An HTTP response, read whole."""
-
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-def http(
-    method: str, url: str, *, body: bytes | None = None, headers: dict[str, str] | None = None
-) -> Reply:
-    """Send one request and return the reply, error statuses included."""
-    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return Reply(
-                response.status,
-                {k.lower(): v for k, v in response.headers.items()},
-                response.read(),
-            )
-    except urllib.error.HTTPError as error:
-        return Reply(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
-
-
-def wait_for(probe: Callable[[], T | None], *, what: str, limit_s: float = WAIT_LIMIT_S) -> T:
-    """Poll `probe` until it returns something other than None; fail (never hang) past the limit."""
-    deadline = time.monotonic() + limit_s
-    while True:
-        found = probe()
-        if found is not None:
-            return found
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.1)
 
 
 def assert_no_signature(body: bytes) -> None:
