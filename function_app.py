@@ -73,7 +73,8 @@ async def abort_copy_http(
     """POST /api/copies/{id}/abort: ask a running copy to stop."""
     instance_id = req.route_params["id"]
     body = req.get_body() or b""
-    return _encode(await api.abort(client, instance_id, body, _origin(req), req.params.get("code")))
+    code, records = req.params.get("code"), activities.abort_requests()
+    return _encode(await api.abort(client, instance_id, body, _origin(req), code, records))
 
 
 @app.route(route="copies", methods=["GET"])
@@ -91,7 +92,9 @@ async def copy_requests_queue(
     msg: func.QueueMessage, client: df.DurableOrchestrationClient
 ) -> None:
     """`copy-requests`: start or abort; invalid messages are logged and dropped, not retried."""
-    outcome = await api.handle_queue_message(client, msg.get_body(), get_settings(), msg.id)
+    outcome = await api.handle_queue_message(
+        client, msg.get_body(), get_settings(), msg.id, activities.abort_requests()
+    )
     level = logging.WARNING if outcome.startswith("dropped") else logging.INFO
     log.log(level, "queue message %s: %s", msg.id, outcome)
 
@@ -145,6 +148,18 @@ def abort_copy(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @app.activity_trigger(input_name="payload")
+def read_abort_request(payload: dict[str, Any]) -> dict[str, Any]:
+    """Read the copy's recorded abort request."""
+    return activities.read_abort_request(payload)
+
+
+@app.activity_trigger(input_name="payload")
+def forget_abort_request(payload: dict[str, Any]) -> dict[str, Any]:
+    """Delete the copy's recorded abort request."""
+    return activities.forget_abort_request(payload)
+
+
+@app.activity_trigger(input_name="payload")
 def finish_snapshot(payload: dict[str, Any]) -> dict[str, Any]:
     """Restore or drop the destination snapshot."""
     return activities.finish_snapshot(payload)
@@ -173,4 +188,6 @@ ACTIVITIES = Activities(
     finish_snapshot=finish_snapshot,
     verify_copy=verify_copy,
     publish_result=publish_result,
+    read_abort_request=read_abort_request,
+    forget_abort_request=forget_abort_request,
 )

@@ -13,11 +13,17 @@ from functools import lru_cache
 from typing import Any
 
 from shared.blobops import BlobOps
+from shared.control import AbortRequests, abort_requests_for
 from shared.copystate import parse_iso
 from shared.errors import PermanentStorageError
 from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
+
+
+#: Every storage call is bounded (the SDK's own read timeout is 60 s): one hung call must not
+#: outlast a finite source lease, which the orchestrator renews between activities.
+CLIENT_OPTIONS = {"retry_total": 0, "connection_timeout": 10, "read_timeout": 20}
 
 
 @lru_cache(maxsize=1)
@@ -27,7 +33,13 @@ def ops() -> BlobOps:
     SDK retries are off: `call_activity_with_retry` retries transient errors, visibly in history;
     both layers together turned one 503 into some 17 s of back-off.
     """
-    return BlobOps(get_settings(), retry_total=0)
+    return BlobOps(get_settings(), **CLIENT_OPTIONS)
+
+
+@lru_cache(maxsize=1)
+def abort_requests() -> AbortRequests:
+    """The process's abort records (shared/control.py), in the host's storage."""
+    return abort_requests_for(get_settings(), **CLIENT_OPTIONS)
 
 
 def envelope(name: str, work: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
@@ -77,10 +89,38 @@ def release_source_lease(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def start_copy(payload: dict[str, Any]) -> dict[str, Any]:
-    """Create the source SAS (never returned) and start the copy."""
+    """Create the source SAS (never returned) and start the copy, unless an abort came first.
+
+    An abort sent on the queue before its copy message had no instance to reach: its record
+    (shared/control.py) is read here, before anything is written.
+    """
     deadline = parse_iso(payload["deadline"])
     asked = parse_iso(payload["asked_at"]) if payload.get("asked_at") else None
-    return envelope("start_copy", lambda: ops().start_copy(payload["request"], deadline, asked))
+
+    def work() -> dict[str, Any]:
+        recorded = abort_requests().read(payload["instance_id"])
+        if recorded is not None:
+            return {"abort_requested": True, "reason": recorded.reason, "status": "aborted"}
+        return ops().start_copy(payload["request"], deadline, asked)
+
+    return envelope("start_copy", work)
+
+
+def read_abort_request(payload: dict[str, Any]) -> dict[str, Any]:
+    """Whether an abort was recorded for the copy (read as each continued execution begins)."""
+
+    def work() -> dict[str, Any]:
+        recorded = abort_requests().read(payload["instance_id"])
+        if recorded is None:
+            return {"requested": False}
+        return {"requested": True, "reason": recorded.reason}
+
+    return envelope("read_abort_request", work)
+
+
+def forget_abort_request(payload: dict[str, Any]) -> dict[str, Any]:
+    """Delete the abort record of a copy that is over."""
+    return envelope("forget_abort_request", lambda: abort_requests().forget(payload["instance_id"]))
 
 
 def check_copy(payload: dict[str, Any]) -> dict[str, Any]:

@@ -7,8 +7,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import logging
 import math
 import uuid
 from dataclasses import dataclass, field
@@ -16,13 +18,15 @@ from typing import Any
 from urllib.parse import quote
 
 from shared import status
+from shared.control import AbortRecorder
 from shared.copystate import CopyPlan, iso
-from shared.errors import RequestRejected
+from shared.errors import RequestRejected, StorageError
 from shared.requests import AbortRequest, CopyRequest, decode_json, parse_queue_message
 from shared.requests import parse_copy_request as parse_request
 from shared.settings import Settings
 
 ORCHESTRATOR = "copy_orchestrator"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -49,16 +53,16 @@ def status_url(base_url: str, instance_id: str, code: str | None = None) -> str:
 
 
 def retry_after(doc: dict[str, Any], now: dt.datetime | None = None) -> str:
-    """Seconds until a poll is worth it: what is left of the ETA since it was made, in [1, 60]."""
-    eta = (doc.get("progress") or {}).get("eta_seconds")
-    if eta is None:
+    """Seconds until a poll is worth it: until the estimated finish, in [1, 60]; 2 if unknown.
+
+    Counted from the absolute estimate, so a document published long ago (the orchestrator
+    sleeps until its next read) gives the time truly left, not the ETA it had then.
+    """
+    finish = (doc.get("progress") or {}).get("estimated_finish")
+    left = status.seconds_left(finish, now or dt.datetime.now(dt.UTC))
+    if left is None:
         return "2"
-    try:
-        made = dt.datetime.fromisoformat(str(doc.get("updated")).replace("Z", "+00:00"))
-        age = ((now or dt.datetime.now(dt.UTC)) - made).total_seconds()
-    except (TypeError, ValueError):
-        age = 0.0
-    return str(math.ceil(min(max(eta - max(age, 0.0), 1.0), 60.0)))
+    return str(math.ceil(min(max(left, 1.0), 60.0)))
 
 
 def build_plan(request: CopyRequest, settings: Settings, instance_id: str) -> CopyPlan:
@@ -167,17 +171,38 @@ async def get(client: Any, instance_id: str, base_url: str, code: str | None = N
     found = await client.get_status(instance_id, show_input=True)
     if not _exists(found) or getattr(found, "name", ORCHESTRATOR) not in (None, ORCHESTRATOR):
         return rejected(RequestRejected(404, "no such copy", {"id": "unknown"}))
-    doc = document_of(found)
+    doc = status.as_of(document_of(found), dt.datetime.now(dt.UTC))
     if doc["state"] in status.FINAL_STATES:
         return ApiResponse(200, doc)
     headers = {"Location": status_url(base_url, instance_id, code), "Retry-After": retry_after(doc)}
     return ApiResponse(202, doc, headers)
 
 
+async def record_abort(records: AbortRecorder | None, instance_id: str, reason: str | None) -> bool:
+    """Write the abort where every execution of the copy reads it (shared/control.py).
+
+    False if it could not be written: the event still goes out, and only an abort that
+    coincides with continue_as_new could then be lost, so the caller is not failed for it.
+    """
+    if records is None:
+        return False
+    try:
+        await asyncio.to_thread(records.record, instance_id, reason)
+    except StorageError as exc:
+        log.warning("abort of %s not recorded (%s); raising the event only", instance_id, exc)
+        return False
+    return True
+
+
 async def abort(
-    client: Any, instance_id: str, body: bytes, base_url: str, code: str | None = None
+    client: Any,
+    instance_id: str,
+    body: bytes,
+    base_url: str,
+    code: str | None = None,
+    records: AbortRecorder | None = None,
 ) -> ApiResponse:
-    """POST /api/copies/{id}/abort: raise `abort`; 409 if already over, 404 unknown."""
+    """POST /api/copies/{id}/abort: record and raise `abort`; 409 if already over, 404 unknown."""
     try:
         raw = decode_json(body) if body.strip() else {}
         reason = raw.get("reason") if isinstance(raw, dict) else None
@@ -197,6 +222,7 @@ async def abort(
                 "copy": doc,
             },
         )
+    await record_abort(records, instance_id, reason)
     await client.raise_event(instance_id, "abort", {"reason": reason})
     location = status_url(base_url, instance_id, code)
     return ApiResponse(
@@ -218,12 +244,17 @@ async def list_copies(client: Any, state: str | None) -> ApiResponse:
 
 
 async def handle_queue_message(
-    client: Any, body: bytes | str, settings: Settings, message_id: str | None = None
+    client: Any,
+    body: bytes | str,
+    settings: Settings,
+    message_id: str | None = None,
+    records: AbortRecorder | None = None,
 ) -> str:
     """A `copy-requests` message: start or abort. Bad input is described, never raised.
 
     Queue delivery is at least once: a copy message without `id` uses `q-<message id>`, which
-    a redelivery of the same message repeats, so it finds the copy it already started.
+    a redelivery of the same message repeats, so it finds the copy it already started. Nor is
+    it ordered: an abort for a copy not started yet is recorded, and the start honours it.
     """
     try:
         message = parse_queue_message(body, settings)
@@ -231,8 +262,14 @@ async def handle_queue_message(
         return f"dropped invalid message: {exc.message}: {json.dumps(exc.fields, sort_keys=True)}"
     if isinstance(message, AbortRequest):
         answer = await abort(
-            client, message.id, json.dumps({"reason": message.reason}).encode(), ""
+            client, message.id, json.dumps({"reason": message.reason}).encode(), "", None, records
         )
+        if answer.status == 404:
+            if records is None:
+                return f"abort {message.id}: 404"
+            # Raises on a storage error, so the host retries the message rather than lose it.
+            await asyncio.to_thread(records.record, message.id, message.reason)
+            return f"abort {message.id}: recorded before its copy started; the start will honour it"
         return f"abort {message.id}: {answer.status}"
     raw = message.model_dump(mode="json", exclude_none=True)
     default_id = f"q-{message_id}" if message_id else None

@@ -8,7 +8,7 @@ environment. Times are ISO-8601 UTC strings.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from shared.polling import Observation
@@ -46,9 +46,15 @@ class Carry:
     previous: dict[str, Any] | None = None
     idle_reads: int = 0
     status_reads: int = 0
-    eta: float | None = None
+    estimated_finish: str | None = None  # absolute: a relative ETA goes stale between episodes
     skipped: bool = False
     executions: int = 1
+    # The outcome a stop was asked for ({"state", "error"}); the copy keeps being aborted until
+    # it is no longer pending, across continue_as_new, before anything is released or restored.
+    stopping: dict[str, Any] | None = None
+    troubles: int = 0  # attempts in a row that ran out of retries: the back-off exponent
+    lease_retry_at: str | None = None  # a renewal that ran out of retries is tried again then
+    warnings: list[dict[str, str]] | None = None
 
     def observation(self, which: str) -> Observation | None:
         """`last` or `previous` as a polling Observation."""
@@ -100,4 +106,10 @@ class CopyPlan:
 
         data = json.loads(raw) if isinstance(raw, str) else dict(raw)
         carry = data.pop("carry", None)
-        return cls(**data, carry=Carry(**carry) if carry else None)
+        return cls(**_known(cls, data), carry=Carry(**_known(Carry, carry)) if carry else None)
+
+
+def _known(kind: type, data: dict[str, Any]) -> dict[str, Any]:
+    """The fields `kind` has: an execution continued by an older release may carry others."""
+    names = {f.name for f in fields(kind)}
+    return {k: v for k, v in data.items() if k in names}

@@ -3,121 +3,49 @@
 It only yields tasks and decides; the activities (function_app.py -> shared/activities.py) hold
 all I/O, so every path here is unit-tested with a fake context. Flow (DESIGN §3):
 
-    [snapshot destination] -> acquire source lease -> start copy
+    [snapshot destination] -> acquire source lease -> start copy (unless an abort is recorded)
     -> while pending: race a timer (next poll / lease renewal / deadline) against the ONE
        `abort` wait created up front; renew the lease when due, read status when due,
-       continue_as_new after `polls_per_execution` wake-ups (the abort wait carries over)
-    -> always: release the lease, restore or drop the snapshot, [verify], [publish the result]
+       continue_as_new after `polls_per_execution` wake-ups
+    -> stopping (abort, deadline, a copy we can no longer watch): abort until the copy is no
+       longer pending, with back-off, across continue_as_new if need be
+    -> always: [verify], release the lease, restore or drop the snapshot, [publish the result]
+
+Azure is less kind than a test host in ways this module is built around (issue 16):
+- The `abort` event is only the fast path: one in the last batch before continue_as_new is lost
+  (shared/control.py), so each continued execution first reads the recorded abort request.
+- Activities fail through their retries during short outages: reading status, renewing and
+  aborting are then tried again on durable timers, never taken as a reason to stop a healthy
+  copy, and nothing is released or restored while a copy may still be pending.
+- Timers fire late: the lease is renewed at a third of its life, timed from before the call.
 
 Activity results are envelopes: `{"ok": true, ...}` or `{"ok": false, "error": {code, message}}`
 for permanent storage errors; transient ones raise inside the activity and are retried by
-`call_activity_with_retry`; when retries run out the copy fails with the last error's code.
+`call_activity_with_retry`; when retries run out, `call` says so with `"exhausted": true`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import re
-from collections.abc import Generator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
-from azure.durable_functions import RetryOptions
-
 from shared import status
-from shared.copystate import Carry, CopyPlan, iso, parse_iso, utc
-from shared.errors import redact_text
+from shared.copyrun import Activities, CopyRunBase, Gen, error_code, ran_out_of_retries, seconds
+from shared.copystate import CopyPlan, iso, parse_iso
+from shared.outcomes import Outcome, backoff_seconds, clamp, failure_from_exception
 from shared.polling import Observation, next_poll
 
-Gen = Generator[Any, Any, Any]
-_CODE = re.compile(r"\[([A-Za-z][A-Za-z0-9]*)\]")
 CONTINUED = "continued"
+#: A finite lease is renewed once a third of it has passed (timed from before the last renewal
+#: call), leaving two thirds for a late timer and a slow renewal.
+RENEW_FRACTION = 1 / 3
+__all__ = ["CONTINUED", "Activities", "Outcome", "copy_orchestration", "failure_from_exception"]
 
 
-@dataclass(frozen=True)
-class Activities:
-    """The activity functions the orchestrator calls (function objects, or names in tests)."""
-
-    snapshot_destination: Any
-    acquire_source_lease: Any
-    renew_source_lease: Any
-    release_source_lease: Any
-    start_copy: Any
-    check_copy: Any
-    abort_copy: Any
-    finish_snapshot: Any
-    verify_copy: Any
-    publish_result: Any
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How the copy ended: one of the final states, and the error when there is one."""
-
-    state: str
-    error: dict[str, Any] | None = None
-
-
-def failure_from_exception(exc: BaseException) -> dict[str, Any]:
-    """The error of an activity that raised through all its retries (no secrets, one line)."""
-    text = redact_text(str(exc)).strip()
-    message = text.splitlines()[-1] if text else type(exc).__name__
-    in_message = _CODE.search(message)
-    found = in_message or _CODE.search(text)
-    if in_message:
-        # "shared.errors.TransientStorageError: [Code] text": callers get the text, not our types.
-        message = message[in_message.end() :].strip() or message
-    return {"code": found.group(1) if found else "ActivityFailed", "message": message[:500]}
-
-
-class CopyRun:
-    """One execution of the copy orchestration: its context, plan and evolving state."""
-
-    def __init__(self, context: Any, acts: Activities, plan: CopyPlan) -> None:
-        self.ctx, self.acts, self.plan = context, acts, plan
-        self.retry = RetryOptions(plan.retry_first_ms, plan.retry_attempts)
-        self.abort = context.wait_for_external_event("abort")  # once, before any loop
-        self.carry = plan.carry or Carry(
-            deadline=iso(self.now + dt.timedelta(seconds=plan.timeout_seconds))
-        )
-        self.wakeups = 0
-
-    @property
-    def now(self) -> dt.datetime:
-        """Orchestration time (replay-safe)."""
-        return utc(self.ctx.current_utc_datetime)
-
-    def call(self, activity: Any, payload: dict[str, Any]) -> Gen:
-        """Call an activity with retries; exhausted retries become a failure envelope."""
-        try:
-            result = yield self.ctx.call_activity_with_retry(activity, self.retry, payload)
-        except Exception as exc:  # the SDK raises a bare Exception for a failed activity
-            return {"ok": False, "error": failure_from_exception(exc)}
-        return json.loads(result) if isinstance(result, str) else result
-
-    def document(self, state: str, error: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The public status document for the current state."""
-        last = self.carry.last or {}
-        final = state in status.FINAL_STATES
-        return status.document(
-            instance_id=self.plan.id,
-            state=state,
-            source=self.plan.source_url,
-            destination=self.plan.destination_url,
-            copy_id=self.carry.copy_id,
-            bytes_copied=last.get("bytes"),
-            total_bytes=last.get("total"),
-            eta_seconds=None if final else self.carry.eta,
-            created=self.plan.created,
-            updated=iso(self.now),
-            completed=iso(self.now) if final else None,
-            error=error,
-        )
-
-    def publish_progress(self) -> None:
-        """Custom status = the public status document while the copy runs."""
-        self.ctx.set_custom_status(self.document(status.RUNNING))
+class CopyRun(CopyRunBase):
+    """The copy's flow: begin, wait and poll, stop; the ending is CopyRunBase's."""
 
     def execute(self) -> Gen:
         """Run until the copy ends (an Outcome) or the execution continues as new."""
@@ -125,14 +53,16 @@ class CopyRun:
         # does), and status readers must not see the copy's id and progress vanish meanwhile.
         self.publish_progress()
         if self.plan.carry is None:
-            started = yield from self.begin()
-            if started is not None:
-                return started
+            ended = yield from self.begin()
+        else:
+            ended = yield from self.read_recorded_abort()
+        if ended is not None:
+            return ended
         while True:
+            if self.abort.is_completed and self.carry.stopping is None:
+                # received while an activity ran: act on it now, or continue_as_new drops it
+                return (yield from self.request_stop(Outcome(status.ABORTED, self.abort_error())))
             if self.wakeups >= self.plan.polls_per_execution:
-                ended = yield from self.drain_abort()
-                if ended is not None:
-                    return ended
                 carry = replace(self.carry, executions=self.carry.executions + 1)
                 self.ctx.continue_as_new(self.plan.with_carry(carry).to_input())
                 return CONTINUED
@@ -140,17 +70,15 @@ class CopyRun:
             if ended is not None:
                 return ended
 
-    def drain_abort(self) -> Gen:
-        """Race an immediate timer against the abort before continuing as new.
-
-        Once continue_as_new is decided, the SDK reads no further history and the host drops
-        the rest of the batch: an abort delivered together with the last completion would be
-        lost. One zero-length race lets it reach us first.
-        """
-        if not self.abort.is_completed:
-            yield self.ctx.task_any([self.ctx.create_timer(self.now), self.abort])
-        if self.abort.is_completed:
-            return (yield from self.stop(Outcome(status.ABORTED, self.abort_error())))
+    def read_recorded_abort(self) -> Gen:
+        """An abort raised as the previous execution continued as new was dropped with its
+        batch; its record is not (shared/control.py)."""
+        if self.carry.stopping is not None:
+            return None
+        result = yield from self.call(self.acts.read_abort_request, {"instance_id": self.plan.id})
+        if result.get("ok") and result.get("requested"):
+            reason = result.get("reason") or "aborted on request"
+            return (yield from self.request_stop(Outcome(status.ABORTED, _aborted(reason))))
         return None
 
     def begin(self) -> Gen:
@@ -165,26 +93,35 @@ class CopyRun:
             # "" marks a destination that did not exist: restoring it means deleting it
             self.carry = replace(self.carry, snapshot=result.get("snapshot") or "")
         if self.plan.lease != "none":
-            lease_id = str(self.ctx.new_guid())
-            result = yield from self.call(
-                self.acts.acquire_source_lease, self.lease_payload(lease_id)
-            )
-            if not result["ok"]:
-                return Outcome(status.FAILED, result["error"])
-            self.carry = replace(self.carry, lease_id=lease_id, lease_renewed_at=iso(self.now))
+            ended = yield from self.acquire_lease()
+            if ended is not None:
+                return ended
         # An abort raised before this point is parked by the SDK until the wait is first
-        # yielded (in the first race), so it aborts the copy right after it starts.
-        payload = {"request": request, "deadline": self.carry.deadline, "asked_at": iso(self.now)}
+        # yielded (in the first race); one recorded before the copy existed is read by start.
+        payload = {
+            "request": request,
+            "deadline": self.carry.deadline,
+            "asked_at": iso(self.now),
+            "instance_id": self.plan.id,
+        }
         result = yield from self.call(self.acts.start_copy, payload)
+        if result.get("ok") and result.get("abort_requested"):
+            reason = result.get("reason") or "aborted on request"
+            return Outcome(status.ABORTED, _aborted(reason))
         return self.observe(result, started=True)
 
-    def lease_payload(self, lease_id: str | None = None) -> dict[str, Any]:
-        """What the lease activities need."""
-        return {
-            "source_url": self.plan.source_url,
-            "lease_id": lease_id or self.carry.lease_id,
-            "duration": -1 if self.plan.lease == "infinite" else self.plan.lease_seconds,
-        }
+    def acquire_lease(self) -> Gen:
+        """Lease the source; the id is kept before the call, so a lease whose acquire got
+        through but whose answer was lost is still released."""
+        lease_id, asked = str(self.ctx.new_guid()), self.now
+        self.carry = replace(self.carry, lease_id=lease_id)
+        result = yield from self.call(self.acts.acquire_source_lease, self.lease_payload())
+        if result["ok"]:
+            self.carry = replace(self.carry, lease_renewed_at=iso(asked))
+            return None
+        if not ran_out_of_retries(result):  # refused (held by another, no source): not ours
+            self.carry = replace(self.carry, lease_id=None)
+        return Outcome(status.FAILED, result["error"])
 
     def abort_error(self) -> dict[str, Any]:
         """The error block of an aborted copy, with the caller's reason when given."""
@@ -195,7 +132,7 @@ class CopyRun:
             except ValueError:
                 payload = {"reason": payload}
         reason = payload.get("reason") if isinstance(payload, dict) else None
-        return {"code": "Aborted", "message": str(reason or "aborted on request")[:500]}
+        return _aborted(str(reason or "aborted on request"))
 
     def observe(self, result: dict[str, Any], started: bool = False) -> Outcome | None:
         """Fold a copy observation into the state; an Outcome when the copy is over."""
@@ -229,114 +166,133 @@ class CopyRun:
         self.schedule_poll()
         return None
 
+    def poll_bounds(self) -> tuple[float, float]:
+        """The request's poll bounds, inside the service's (a caller may not poll faster)."""
+        asked = self.plan.request.get("poll") or {}
+        low = clamp(asked.get("min_seconds"), self.plan.poll_min, self.plan.poll_max)
+        high = clamp(asked.get("max_seconds") or self.plan.poll_max, low, self.plan.poll_max)
+        return low, high
+
     def schedule_poll(self) -> None:
         """Plan the next status read from the copy's progress (shared/polling.py)."""
-        request_poll = self.plan.request.get("poll") or {}
-        low = request_poll.get("min_seconds") or self.plan.poll_min
-        high = max(request_poll.get("max_seconds") or self.plan.poll_max, low)
+        low, high = self.poll_bounds()
         last = self.carry.observation("last") or Observation(0.0, None, None)
         plan = next_poll(last, self.carry.observation("previous"), self.carry.idle_reads, low, high)
         due = self.now + dt.timedelta(seconds=plan.delay)
-        self.carry = replace(self.carry, next_poll_at=iso(due), eta=plan.eta)
+        finish = None if plan.eta is None else iso(self.now + dt.timedelta(seconds=plan.eta))
+        self.carry = replace(self.carry, next_poll_at=iso(due), estimated_finish=finish)
+        self.publish_progress()
+
+    def retry_later(self) -> None:
+        """After an attempt that ran out of retries: look again later, backing off."""
+        troubles = self.carry.troubles + 1
+        delay = backoff_seconds(troubles, self.poll_bounds()[0])
+        due = iso(self.now + dt.timedelta(seconds=delay))
+        self.carry = replace(self.carry, troubles=troubles, next_poll_at=due)
         self.publish_progress()
 
     def lease_due(self) -> dt.datetime | None:
-        """When a renewed lease must be renewed (half its life, leaving room for late timers)."""
+        """When a renewed lease must next be renewed (or a failed renewal tried again)."""
         if self.plan.lease != "renewed" or not self.carry.lease_id:
             return None
+        if self.carry.lease_retry_at:
+            return parse_iso(self.carry.lease_retry_at)
         renewed = parse_iso(self.carry.lease_renewed_at or iso(self.now))
-        return renewed + dt.timedelta(seconds=self.plan.lease_seconds / 2)
+        return renewed + dt.timedelta(seconds=self.plan.lease_seconds * RENEW_FRACTION)
 
     def wait_once(self) -> Gen:
-        """One race of a timer against the abort event, and what is due after it."""
-        deadline = parse_iso(self.carry.deadline)
+        """Sleep until something is due (or the abort comes), then do what is due."""
+        stopping = self.carry.stopping is not None
         poll_at = parse_iso(self.carry.next_poll_at or iso(self.now))
-        wake = min(t for t in (poll_at, self.lease_due(), deadline) if t is not None)
-        timer = self.ctx.create_timer(wake)
-        winner = yield self.ctx.task_any([timer, self.abort])
+        deadline = parse_iso(self.carry.deadline)
+        due = [poll_at, self.lease_due(), None if stopping else deadline]
+        timer = self.ctx.create_timer(min(t for t in due if t is not None))
+        if stopping:  # the abort already counted; a stop is in hand
+            yield timer
+        else:
+            yield self.ctx.task_any([timer, self.abort])
         self.wakeups += 1
-        if winner is self.abort:
+        # Checked whatever won: an abort batched with the timer completes after the race.
+        if not stopping and self.abort.is_completed:
             if not timer.is_completed:
                 timer.cancel()
-            return (yield from self.stop(Outcome(status.ABORTED, self.abort_error())))
-        if self.now >= deadline:
+            return (yield from self.request_stop(Outcome(status.ABORTED, self.abort_error())))
+        if not stopping and self.now >= deadline:
             error = {"code": "Timeout", "message": "copy did not finish before its deadline"}
-            return (yield from self.stop(Outcome(status.TIMED_OUT, error)))
-        due = self.lease_due()
-        if due is not None and self.now >= due:
-            result = yield from self.call(self.acts.renew_source_lease, self.lease_payload())
-            if not result["ok"]:  # lost: stop the copy; releasing below is harmless
-                return (yield from self.stop(Outcome(status.FAILED, result["error"])))
-            self.carry = replace(self.carry, lease_renewed_at=iso(self.now))
-        if self.now >= poll_at:
-            payload = {"destination_url": self.plan.destination_url, "copy_id": self.carry.copy_id}
-            result = yield from self.call(self.acts.check_copy, payload)
-            if not result.get("ok") and (result.get("error") or {}).get("code") != "CopyReplaced":
-                # we can no longer watch the copy: stop it rather than leave it running unseen
-                return (yield from self.stop(Outcome(status.FAILED, result.get("error"))))
-            return self.observe(result)
-        return None
+            return (yield from self.request_stop(Outcome(status.TIMED_OUT, error)))
+        ended = yield from self.renew_if_due()
+        if ended is not None or self.now < poll_at:
+            return ended
+        return (yield from (self.try_stop() if stopping else self.poll()))
 
-    def stop(self, wanted: Outcome) -> Gen:
-        """Abort the copy; if it had already ended, report how it truly ended instead."""
+    def renew_if_due(self) -> Gen:
+        """Renew a finite lease when due; only a lease truly lost stops the copy."""
+        due = self.lease_due()
+        if due is None or self.now < due:
+            return None
+        asked = self.now  # the lease's new life starts when the renewal was sent, not answered
+        result = yield from self.call(self.acts.renew_source_lease, self.lease_payload())
+        if result["ok"]:
+            self.carry = replace(self.carry, lease_renewed_at=iso(asked), lease_retry_at=None)
+            return None
+        if ran_out_of_retries(result):  # an outage: try again soon; the copy itself is fine
+            soon = min(self.plan.lease_seconds * RENEW_FRACTION / 2, 10.0)
+            self.carry = replace(self.carry, lease_retry_at=iso(self.now + seconds(soon)))
+            return None
+        self.carry = replace(self.carry, lease_retry_at=None)
+        if self.carry.stopping is not None:
+            return None  # stopping anyway; the lease is gone, the abort goes on
+        return (yield from self.request_stop(Outcome(status.FAILED, result["error"])))
+
+    def poll(self) -> Gen:
+        """Read the copy's status; an outage means looking again later, not stopping."""
+        payload = {"destination_url": self.plan.destination_url, "copy_id": self.carry.copy_id}
+        result = yield from self.call(self.acts.check_copy, payload)
+        if result.get("ok") or error_code(result) == "CopyReplaced":
+            self.carry = replace(self.carry, troubles=0)
+            return self.observe(result)
+        if ran_out_of_retries(result):
+            self.retry_later()
+            return None
+        # we can no longer watch the copy: stop it rather than leave it running unseen
+        return (yield from self.request_stop(Outcome(status.FAILED, result.get("error"))))
+
+    def request_stop(self, wanted: Outcome) -> Gen:
+        """From now on the copy is being stopped: try at once, and again until it is."""
+        stopping = {"state": wanted.state, "error": wanted.error}
+        self.carry = replace(self.carry, stopping=stopping, troubles=0)
+        return (yield from self.try_stop())
+
+    def try_stop(self) -> Gen:
+        """Abort the copy; the Outcome once it is no longer pending, else None (try later).
+
+        If it had already ended, report how it truly ended instead. A copy that another copy
+        replaced is not ours to abort.
+        """
+        stopping = self.carry.stopping or {}
+        wanted = Outcome(stopping.get("state", status.FAILED), stopping.get("error"))
         payload = {"destination_url": self.plan.destination_url, "copy_id": self.carry.copy_id}
         result = yield from self.call(self.acts.abort_copy, payload)
-        if not result.get("ok"):
-            error = result.get("error") or {}
-            if error.get("code") == "CopyReplaced":
-                return Outcome(status.FAILED, error)
-            return Outcome(status.FAILED, wanted.error or error)
-        if result.get("status") == "aborted":
-            return wanted
-        ended = self.observe(result)
-        return ended if ended is not None else wanted
+        if result.get("ok"):
+            if result.get("status") == "aborted":
+                return wanted
+            ended = self.observe(result)
+            return ended if ended is None else (wanted if ended.state == status.ABORTED else ended)
+        if error_code(result) == "CopyReplaced":
+            return Outcome(status.FAILED, result["error"])
+        if not ran_out_of_retries(result):  # refused: perhaps the copy ended meanwhile; look
+            seen = yield from self.call(self.acts.check_copy, payload)
+            if seen.get("ok") and seen.get("status") != "pending":
+                ended = self.observe(seen)
+                if ended is not None:
+                    return wanted if ended.state == status.ABORTED else ended
+        self.warn_once("AbortRetried", result.get("error"))
+        self.retry_later()
+        return None
 
-    def should_restore(self, outcome: Outcome) -> bool:
-        """Put the old destination back only if our copy touched it and nobody else's did since.
 
-        A copy that never started (lease conflict, DestinationExists) left it alone; one that
-        another copy replaced no longer owns it, and restoring would destroy that copy.
-        """
-        if outcome.state == status.SUCCEEDED or not self.carry.copy_id:
-            return False
-        return (outcome.error or {}).get("code") != "CopyReplaced"
-
-    def finish(self, outcome: Outcome) -> Gen:
-        """Release, restore, verify and publish: run on every path that ends the copy."""
-        payload: dict[str, Any]
-        if self.carry.lease_id:
-            payload = {"source_url": self.plan.source_url, "lease_id": self.carry.lease_id}
-            yield from self.call(self.acts.release_source_lease, payload)
-        restore = self.should_restore(outcome)
-        if self.carry.snapshot is not None and (self.carry.snapshot or restore):
-            payload = {
-                "destination_url": self.plan.destination_url,
-                "snapshot": self.carry.snapshot,
-                "restore": restore,
-            }
-            yield from self.call(self.acts.finish_snapshot, payload)
-        if (
-            outcome.state == status.SUCCEEDED
-            and self.plan.request.get("verify")
-            and not (
-                self.carry.skipped  # overwrite=if_newer kept a newer destination: nothing to verify
-            )
-        ):
-            payload = {
-                "source_url": self.plan.source_url,
-                "destination_url": self.plan.destination_url,
-                "total_bytes": (self.carry.last or {}).get("total"),
-            }
-            result = yield from self.call(self.acts.verify_copy, payload)
-            if not result["ok"]:
-                outcome = Outcome(status.FAILED, result["error"])
-        doc = self.document(outcome.state, outcome.error)
-        notify = self.plan.request.get("notify")
-        if notify is not None:
-            queue = notify.get("queue") or self.plan.results_queue
-            yield from self.call(self.acts.publish_result, {"queue": queue, "document": doc})
-        self.ctx.set_custom_status(doc)
-        return doc
+def _aborted(reason: str) -> dict[str, Any]:
+    return {"code": "Aborted", "message": str(reason)[:500]}
 
 
 def copy_orchestration(context: Any, acts: Activities) -> Gen:
@@ -344,8 +300,9 @@ def copy_orchestration(context: Any, acts: Activities) -> Gen:
     run = CopyRun(context, acts, CopyPlan.from_input(context.get_input()))
     try:
         outcome = yield from run.execute()
-    except Exception as exc:  # a defect here must still release the lease
+    except Exception as exc:  # a defect here must still stop the copy and release the lease
         outcome = Outcome(status.FAILED, {"code": "InternalError", "message": str(exc)[:500]})
+        yield from run.abort_after_defect()
     if outcome == CONTINUED:
         return None
     return (yield from run.finish(outcome))

@@ -22,8 +22,9 @@ Copy behaviour (seconds; defaults in brackets):
     BLOBCOPY_RESULTS_QUEUE [copy-results]
     BLOBCOPY_HTTP_AUTH_LEVEL [function]: `anonymous` behind Entra ID authentication
 
-Result notifications use the Functions host's own storage: `AzureWebJobsStorage` (connection
-string) or `AzureWebJobsStorage__queueServiceUri` (managed identity).
+Result notifications and abort records (shared/control.py) use the Functions host's own storage:
+`AzureWebJobsStorage` (connection string) or `AzureWebJobsStorage__queueServiceUri` and
+`AzureWebJobsStorage__blobServiceUri` (managed identity).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class Settings:
     results_queue: str = "copy-results"
     queue_connection_string: str | None = None
     queue_service_url: str | None = None
+    host_blob_service_url: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.poll_min_seconds <= self.poll_max_seconds:
@@ -136,6 +138,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         results_queue=env.get(PREFIX + "RESULTS_QUEUE", "copy-results"),
         queue_connection_string=env.get("AzureWebJobsStorage") or None,
         queue_service_url=env.get("AzureWebJobsStorage__queueServiceUri") or None,
+        host_blob_service_url=env.get("AzureWebJobsStorage__blobServiceUri") or None,
     )
 
 

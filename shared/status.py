@@ -1,16 +1,22 @@
 """The public status document of a copy, and the redaction that keeps SAS signatures out of it.
 
     {"id", "state", "source", "destination", "copy_id",
-     "progress": {"bytes_copied", "total_bytes", "percent", "eta_seconds"},
-     "created", "updated", "completed", "error": {"code", "message"} | null}
+     "progress": {"bytes_copied", "total_bytes", "percent", "eta_seconds", "estimated_finish"},
+     "created", "updated", "completed", "error": {"code", "message"} | null,
+     "warnings": [{"code", "message"}]}
 
 The orchestrator publishes it as custom status while the copy runs and returns it as output when
 the copy ends; the API reads it back from either. Every string in it passes through `scrub`.
+`estimated_finish` is absolute (an instant); `eta_seconds` is what is left of it as of
+`updated`, recomputed by the API as of the moment it answers (`as_of`), so neither goes stale
+while the orchestrator sleeps. `warnings` lists problems that did not change the outcome but
+that a caller must know of (a source lease that could not be released, a snapshot left behind).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -49,22 +55,52 @@ def scrub(value: Any) -> Any:
     return value
 
 
+def parse_instant(text: Any) -> dt.datetime | None:
+    """An ISO-8601 instant (Z or offset) as an aware datetime; None when absent or malformed."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+def seconds_left(estimated_finish: Any, now: dt.datetime | None) -> float | None:
+    """Seconds from `now` to the estimated finish (never negative); None if either is unknown."""
+    finish = parse_instant(estimated_finish)
+    if finish is None or now is None:
+        return None
+    return round(max((finish - now).total_seconds(), 0.0), 1)
+
+
 def progress(
-    bytes_copied: int | None, total_bytes: int | None, eta_seconds: float | None = None
+    bytes_copied: int | None,
+    total_bytes: int | None,
+    estimated_finish: str | None = None,
+    as_of: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """The progress block: percent only when the total is known."""
+    """The progress block: percent only when the total is known, the ETA as of `as_of`."""
     percent = None
     if bytes_copied is not None and total_bytes:
         percent = round(100.0 * bytes_copied / total_bytes, 1)
     elif total_bytes == 0 and bytes_copied == 0:
         percent = 100.0
-    eta = None if eta_seconds is None else round(max(eta_seconds, 0.0), 1)
     return {
         "bytes_copied": bytes_copied,
         "total_bytes": total_bytes,
         "percent": percent,
-        "eta_seconds": eta,
+        "eta_seconds": seconds_left(estimated_finish, as_of),
+        "estimated_finish": estimated_finish,
     }
+
+
+def as_of(doc: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
+    """The document with its ETA recomputed for `now` (the API answers with the time left)."""
+    block = dict(doc.get("progress") or {})
+    if block.get("estimated_finish") and doc.get("state") == RUNNING:
+        block["eta_seconds"] = seconds_left(block["estimated_finish"], now)
+    return {**doc, "progress": block}
 
 
 def document(
@@ -76,11 +112,12 @@ def document(
     copy_id: str | None = None,
     bytes_copied: int | None = None,
     total_bytes: int | None = None,
-    eta_seconds: float | None = None,
+    estimated_finish: str | None = None,
     created: str | None = None,
     updated: str | None = None,
     completed: str | None = None,
     error: Mapping[str, Any] | None = None,
+    warnings: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Assemble a status document; URLs are redacted and every string scrubbed."""
     doc = {
@@ -89,7 +126,7 @@ def document(
         "source": redact_url(source),
         "destination": redact_url(destination),
         "copy_id": copy_id,
-        "progress": progress(bytes_copied, total_bytes, eta_seconds),
+        "progress": progress(bytes_copied, total_bytes, estimated_finish, parse_instant(updated)),
         "created": created,
         "updated": updated,
         "completed": completed,
@@ -98,6 +135,10 @@ def document(
             if error
             else None
         ),
+        "warnings": [
+            {"code": str(w.get("code")), "message": str(w.get("message", ""))}
+            for w in warnings or ()
+        ],
     }
     scrubbed: dict[str, Any] = scrub(doc)
     return scrubbed
@@ -149,8 +190,15 @@ def from_instance(
         err = {"code": "OrchestratorFailed", "message": str(output or "")[:500]}
         return make(FAILED, err, updated_at)
     if runtime_status in ("Terminated", "Canceled"):
-        err = {"code": "Terminated", "message": str(output or "terminated")[:500]}
-        return make(ABORTED, err, updated_at)
+        # Terminating the orchestration stops nothing in storage: the copy may still run and an
+        # infinite source lease stays held. Saying "aborted" would claim what did not happen.
+        reason = str(output or "terminated")[:300]
+        message = (
+            f"orchestration terminated ({reason}); the copy and source lease were left as they were"
+        )
+        return make(FAILED, {"code": "Terminated", "message": message}, updated_at)
     if isinstance(custom_status, Mapping) and "state" in custom_status:
-        return dict(scrub({**custom_status, "updated": updated_at or custom_status.get("updated")}))
+        # `updated` stays the orchestrator's own: the instance's last-updated time moves with
+        # every episode and would make the ETA look fresher than it is.
+        return dict(scrub(custom_status))
     return make(RUNNING, None, None)

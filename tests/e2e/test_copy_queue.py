@@ -16,6 +16,7 @@ from azure.storage.queue import QueueClient
 from e2e_helpers import FAST_POLL, CopyApi, TestBlobs, wait_for
 
 from devhost.storage.stack import StorageStack
+from shared.control import AbortRequests
 
 pytestmark = pytest.mark.e2e
 
@@ -128,3 +129,27 @@ def test_message_that_is_not_base64_goes_to_the_poison_queue(e2e_stack: StorageS
         return None
 
     assert wait_for(poisoned, what="the message on the poison queue")
+
+
+def test_queued_abort_that_overtakes_its_copy_message_stops_the_copy_before_it_starts(
+    copies: CopyApi, blobs: TestBlobs, e2e_stack: StorageStack
+) -> None:
+    """Queues do not keep order: an abort that arrives before its copy message is recorded,
+    and the copy, once its message comes, ends aborted without writing the destination
+    (issue 16, bug 9)."""
+    source = blobs.source(os.urandom(64 * KIB))
+    dest = blobs.destination()
+    copy_id = f"e2e-early-{uuid.uuid4().hex[:8]}"
+    records = AbortRequests(e2e_stack.connection_string(), None)
+    _send(e2e_stack, {"action": "abort", "id": copy_id, "reason": "changed my mind"})
+    wait_for(lambda: records.read(copy_id), what="the abort record")
+    _send(e2e_stack, {"id": copy_id, "source": {"url": source}, "destination": {"url": dest.url}})
+    copies.started.append(copy_id)
+    doc = wait_for(
+        lambda: reply.json() if (reply := copies.status(copy_id)).status == 200 else None,
+        what="the copy to end",
+    )
+    assert doc["state"] == "aborted", doc
+    assert doc["error"] == {"code": "Aborted", "message": "changed my mind"}
+    assert doc["copy_id"] is None and not dest.exists()
+    assert records.read(copy_id) is None  # forgotten once the copy it stopped is over

@@ -45,6 +45,7 @@ class FakeContext:
     def __init__(self, input_: Any, now: dt.datetime = T0) -> None:
         self.input, self.now = input_, now
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.call_times: list[dt.datetime] = []  # when each call was sent
         self.retry_options: list[Any] = []
         self.statuses: list[Any] = []
         self.timers: list[FakeTask] = []
@@ -160,6 +161,7 @@ def drive(
         send, throw = None, None
         if task.kind == "activity":
             ctx.calls.append((task.info["name"], task.info["payload"]))
+            ctx.call_times.append(ctx.now)
             ctx.now += dt.timedelta(seconds=sim.activity_seconds)
             try:
                 send = sim.activity(task.info["name"], task.info["payload"], sim.elapsed(ctx))
@@ -180,6 +182,10 @@ def drive(
                 ctx.now = max(ctx.now, timer.info["fire_at"])
                 timer.complete(None)
                 send = timer
+        elif task.kind == "timer":  # a plain wait (back-off while stopping, release retries)
+            ctx.now = max(ctx.now, task.info["fire_at"])
+            task.complete(None)
+            send = task
         else:
             raise AssertionError(f"orchestrator yielded a bare {task.kind} task")
         arrived = sim.abort_at is not None and ctx.now >= T0 + dt.timedelta(seconds=sim.abort_at)

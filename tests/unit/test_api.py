@@ -256,14 +256,25 @@ async def test_invalid_queue_message_is_described_not_raised() -> None:
     assert (await api.handle_queue_message(client, b"not json", settings())).startswith("dropped")
 
 
-def test_retry_after_counts_down_the_eta() -> None:
-    """Retry-After is the ETA minus its age, at least 1 and at most 60 seconds."""
-    doc = {"progress": {"eta_seconds": 30.0}, "updated": "2026-01-01T00:00:00+00:00"}
+def test_retry_after_counts_down_to_the_estimated_finish() -> None:
+    """Retry-After is the time left until the absolute estimated finish, in [1, 60] seconds."""
+    doc = {"progress": {"estimated_finish": "2026-01-01T00:00:30.000000Z"}}
     at = dt.datetime(2026, 1, 1, 0, 0, 10, tzinfo=dt.UTC)
     assert api.retry_after(doc, at) == "20"
     assert api.retry_after(doc, at + dt.timedelta(minutes=5)) == "1"
-    assert api.retry_after({"progress": {"eta_seconds": 999.0}, "updated": None}, at) == "60"
-    assert api.retry_after({"progress": {"eta_seconds": None}}) == "2"
+    far = {"progress": {"estimated_finish": "2026-01-02T00:00:00Z"}}
+    assert api.retry_after(far, at) == "60"
+    assert api.retry_after({"progress": {"estimated_finish": None}}) == "2"
+
+
+def test_retry_after_ignores_an_old_relative_eta_republished_later() -> None:
+    """A stale eta_seconds beside a fresh `updated` (as a continue_as_new republished it) does
+    not stretch Retry-After: only the absolute estimate counts (issue 16, bug 11)."""
+    doc = {
+        "updated": "2026-01-01T00:00:30.000000Z",
+        "progress": {"eta_seconds": 49.0, "estimated_finish": "2026-01-01T00:00:49.000000Z"},
+    }
+    assert api.retry_after(doc, dt.datetime(2026, 1, 1, 0, 0, 30, tzinfo=dt.UTC)) == "19"
 
 
 class RacingClient(FakeClient):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
+from collections.abc import Callable
 from typing import Any
 
 from shared.copystate import CopyPlan
 from shared.orchestration import copy_orchestration, failure_from_exception
-from tests.unit.fakedurable import NAMES, T0, FakeContext, SimCopy, drive, names
+from tests.unit.fakedurable import NAMES, FakeContext, SimCopy, drive, names
 
 SOURCE = "https://src.blob.core.windows.net/c/a.bin?sv=2025-01-01&sig=SECRETSIG"
 DEST = "https://dst.blob.core.windows.net/c/b.bin"
@@ -54,6 +56,7 @@ def test_pending_copy_is_polled_until_it_succeeds() -> None:
         "total_bytes": 1000,
         "percent": 100.0,
         "eta_seconds": None,
+        "estimated_finish": None,
     }
     assert names(ctx)[-1] == "release_source_lease"
     assert 1 <= names(ctx).count("check_copy") <= 8
@@ -104,7 +107,8 @@ def test_abort_while_pending_aborts_the_copy_and_cancels_the_timer() -> None:
     doc, ctx = run(make_plan(), SimCopy(duration=100.0, abort_at=5.0))
     assert doc["state"] == "aborted"
     assert doc["error"] == {"code": "Aborted", "message": "user asked"}
-    assert "abort_copy" in names(ctx) and names(ctx)[-1] == "release_source_lease"
+    assert "abort_copy" in names(ctx)
+    assert names(ctx)[-2:] == ["release_source_lease", "forget_abort_request"]
     assert ctx.timers[-1].cancelled
 
 
@@ -131,6 +135,7 @@ def test_abort_raised_before_the_copy_starts_aborts_it_at_the_first_race() -> No
         "start_copy",
         "abort_copy",
         "release_source_lease",
+        "forget_abort_request",
     ]
 
 
@@ -216,17 +221,65 @@ def test_transient_error_retried_successfully_is_invisible() -> None:
     assert doc["state"] == "succeeded"
 
 
-def test_exhausted_transient_errors_fail_with_the_storage_code() -> None:
-    """When retries run out, the copy fails with the last error's storage code, lease released."""
+def busy_for(calls: int, then: Callable[[dict[str, Any], float], Any]) -> Any:
+    """An activity that runs out of retries `calls` times (an outage), then answers `then`."""
+    left = iter(range(calls))
 
-    def busy(payload: dict[str, Any], t: float) -> Any:
-        raise Exception(
-            "Activity function 'check_copy' failed: TransientStorageError: [ServerBusy] busy"
-        )
+    def answer(payload: dict[str, Any], t: float) -> Any:
+        if next(left, None) is not None:
+            raise Exception(
+                "Activity function 'x' failed: TransientStorageError: [ServerBusy] busy"
+            )
+        return then(payload, t)
 
-    doc, ctx = run(make_plan(), SimCopy(overrides={"check_copy": busy}))
-    assert doc["state"] == "failed" and doc["error"]["code"] == "ServerBusy"
-    assert names(ctx)[-3:] == ["check_copy", "abort_copy", "release_source_lease"]
+    return answer
+
+
+def test_an_outage_while_polling_does_not_abort_a_healthy_copy() -> None:
+    """Status reads that run out of retries are tried again later; the copy still succeeds
+    and is never aborted (issue 16, bug 7)."""
+    sim = SimCopy(duration=300.0)
+    sim.overrides["check_copy"] = busy_for(5, lambda p, t: sim.observation(t))
+    doc, ctx = run(make_plan(), sim)
+    assert doc["state"] == "succeeded" and "abort_copy" not in names(ctx)
+    assert names(ctx).count("check_copy") >= 6
+
+
+def test_an_outage_longer_than_the_deadline_times_the_copy_out() -> None:
+    """Status reads failing until the deadline end the copy timed out, and it is aborted."""
+    sim = SimCopy(duration=10_000.0)
+    sim.overrides["check_copy"] = busy_for(10**6, lambda p, t: sim.observation(t))
+    doc, ctx = run(make_plan(timeout_seconds=600), sim)
+    assert doc["state"] == "timed_out" and "abort_copy" in names(ctx)
+    assert names(ctx)[-1] == "release_source_lease"
+
+
+def test_an_abort_that_fails_is_retried_and_nothing_is_released_meanwhile() -> None:
+    """When abort_copy runs out of retries the copy is still pending: the orchestrator keeps
+    aborting on timers, and releases the lease only once it is stopped (bug 3)."""
+    sim = SimCopy(duration=10_000.0, abort_at=5.0)
+
+    def abort_now(payload: dict[str, Any], t: float) -> Any:
+        sim.aborted = True
+        return {**sim.observation(t), "status": "aborted"}
+
+    sim.overrides["abort_copy"] = busy_for(3, abort_now)
+    doc, ctx = run(make_plan(snapshot_destination=True), sim)
+    assert doc["state"] == "aborted" and names(ctx).count("abort_copy") == 4
+    first_release = names(ctx).index("release_source_lease")
+    assert first_release > max(i for i, n in enumerate(names(ctx)) if n == "abort_copy")
+    assert names(ctx).index("finish_snapshot") > first_release
+
+
+def test_a_refused_abort_of_a_copy_that_ended_reports_its_true_end() -> None:
+    """An abort refused outright is followed by a status read; a copy found succeeded is
+    reported succeeded, not stuck stopping."""
+    sim = SimCopy(duration=100.0, abort_at=5.0)
+    denied = {"ok": False, "error": {"code": "AuthorizationFailure", "message": "no"}}
+    sim.overrides["abort_copy"] = lambda p, t: denied
+    sim.overrides["check_copy"] = lambda p, t: sim.observation(t + 1e6)
+    doc, _ = run(make_plan(), sim)
+    assert doc["state"] == "succeeded"
 
 
 def test_copy_replaced_by_another_is_failed_without_aborting_it() -> None:
@@ -274,8 +327,8 @@ def test_long_copy_continues_as_new_carrying_its_state() -> None:
     assert doc is None and ctx.continued_with is not None
     carry = ctx.continued_with["carry"]
     assert carry["copy_id"] == "c1" and carry["lease_id"] and carry["executions"] == 2
-    # 3 poll timers, then one zero-length race against abort before continuing
-    assert "release_source_lease" not in names(ctx) and len(ctx.timers) == 4
+    # 3 poll timers and nothing else: a lost abort is read from its record by the next one
+    assert "release_source_lease" not in names(ctx) and len(ctx.timers) == 3
 
 
 def test_next_executions_finish_the_copy_and_release_the_lease() -> None:
@@ -304,14 +357,44 @@ def test_each_continued_execution_republishes_progress_at_once() -> None:
     assert first["state"] == "running"
 
 
-def test_abort_carries_over_continue_as_new() -> None:
-    """An abort that reaches the next execution (the host passes it on) aborts the copy."""
+def test_abort_lost_at_continue_as_new_is_read_from_its_record() -> None:
+    """An abort whose event was dropped with the last batch (Azure's continue_as_new keeps no
+    unprocessed events) is read from its record when the next execution begins, and aborts
+    the copy at once, before any timer (issue 16, bug 1)."""
     sim = SimCopy(duration=1000.0)
     _, ctx1 = run(make_plan(polls=2), sim)
-    sim.abort_at = (ctx1.now - T0).total_seconds()  # raised as the execution continued
+    recorded = {"ok": True, "requested": True, "reason": "stop it"}
+    sim.overrides["read_abort_request"] = lambda p, t: recorded
     ctx2 = FakeContext(ctx1.continued_with, now=ctx1.now)
-    ctx2_doc = drive(copy_orchestration(ctx2, NAMES), ctx2, sim)
-    assert ctx2_doc["state"] == "aborted"
+    doc = drive(copy_orchestration(ctx2, NAMES), ctx2, sim)  # no event reaches ctx2
+    assert doc["state"] == "aborted" and doc["error"]["message"] == "stop it"
+    assert names(ctx2)[:2] == ["read_abort_request", "abort_copy"] and ctx2.timers == []
+
+
+def test_first_execution_reads_no_record_but_continued_ones_do() -> None:
+    """The record costs one read per continued execution and none on a copy that never
+    continues as new."""
+    _, first = run(make_plan(), SimCopy(duration=10.0))
+    assert "read_abort_request" not in names(first)
+    sim = SimCopy(duration=1000.0)
+    _, ctx1 = run(make_plan(polls=2), sim)
+    ctx2 = FakeContext(ctx1.continued_with, now=ctx1.now)
+    drive(copy_orchestration(ctx2, NAMES), ctx2, sim)
+    assert names(ctx2).count("read_abort_request") == 1
+
+
+def test_abort_recorded_before_the_copy_existed_starts_nothing() -> None:
+    """A queued abort that came before its copy message is honoured by start_copy: the copy
+    ends aborted with no abort call and no restore (issue 16, bug 9)."""
+    recorded = {"ok": True, "abort_requested": True, "status": "aborted", "reason": "early"}
+    sim = SimCopy(overrides={"start_copy": lambda p, t: recorded})
+    doc, ctx = run(make_plan(snapshot_destination=True), sim)
+    assert doc["state"] == "aborted" and doc["error"]["message"] == "early"
+    assert "abort_copy" not in names(ctx) and "check_copy" not in names(ctx)
+    finish = [p for n, p in ctx.calls if n == "finish_snapshot"]
+    assert all(not p["restore"] for p in finish)
+    start = next(p for n, p in ctx.calls if n == "start_copy")
+    assert start["instance_id"] == "copy-1"
 
 
 def test_pending_abort_is_handled_instead_of_continuing_as_new() -> None:
@@ -408,3 +491,122 @@ def test_destination_is_not_restored_over_a_copy_that_replaced_ours() -> None:
     doc, ctx = run(make_plan(snapshot_destination=True), sim)
     assert doc["state"] == "failed" and doc["error"]["code"] == "CopyReplaced"
     assert "finish_snapshot" not in names(ctx)
+
+
+def lease_gaps(ctx: FakeContext) -> list[float]:
+    """Seconds between successive lease calls (acquire or renew), from when each was sent."""
+    lease_calls = [
+        t
+        for (n, _), t in zip(ctx.calls, ctx.call_times, strict=True)
+        if n in ("acquire_source_lease", "renew_source_lease")
+    ]
+    assert lease_calls
+    return [(b - a).total_seconds() for a, b in itertools.pairwise(lease_calls)]
+
+
+def test_slow_activities_do_not_let_a_renewed_lease_lapse() -> None:
+    """With every storage call taking 25 s (a hung read), each renewal is still sent within
+    the lease's 60 s of the previous one, timed from when it was sent (issue 16, bug 6)."""
+    sim = SimCopy(duration=600.0, activity_seconds=25.0)
+    doc, ctx = run(make_plan(), sim)
+    assert doc["state"] == "succeeded"
+    gaps = lease_gaps(ctx)
+    assert gaps and max(gaps) < 60.0
+
+
+def test_late_timers_do_not_let_a_renewed_lease_lapse() -> None:
+    """Timers that fire 35 s late (Azure under load) still leave each renewal inside 60 s."""
+    sim = SimCopy(duration=600.0)
+    plan = make_plan()
+    ctx = FakeContext(plan)
+    gen = copy_orchestration(ctx, NAMES)
+    original = ctx.create_timer
+
+    def late_timer(fire_at: Any) -> Any:
+        return original(fire_at + dt.timedelta(seconds=35))
+
+    ctx.create_timer = late_timer  # type: ignore[method-assign]
+    doc = drive(gen, ctx, sim)
+    assert doc["state"] == "succeeded" and max(lease_gaps(ctx)) < 60.0
+
+
+def test_lease_taken_but_unanswered_is_still_released() -> None:
+    """An acquire that ran out of retries may have taken the lease: its id was kept before
+    the call, so the lease is released (issue 16, bug 5)."""
+    sim = SimCopy(overrides={"acquire_source_lease": busy_for(1, lambda p, t: {"ok": True})})
+    doc, ctx = run(make_plan(lease="infinite"), sim)
+    assert doc["state"] == "failed" and "start_copy" not in names(ctx)
+    acquire = next(p for n, p in ctx.calls if n == "acquire_source_lease")
+    release = next(p for n, p in ctx.calls if n == "release_source_lease")
+    assert release["lease_id"] == acquire["lease_id"]
+
+
+def test_a_failing_release_is_retried_and_then_reported() -> None:
+    """A release that keeps running out of retries is tried on timers, then named in the
+    document's warnings; the copy's own outcome stands (issue 16, bug 5)."""
+    sim = SimCopy(duration=10.0)
+    sim.overrides["release_source_lease"] = busy_for(10**6, lambda p, t: {"ok": True})
+    doc, ctx = run(make_plan(lease="infinite"), sim)
+    assert doc["state"] == "succeeded"
+    assert names(ctx).count("release_source_lease") == 6
+    assert [w["code"] for w in doc["warnings"]] == ["LeaseNotReleased"]
+
+
+def test_a_release_that_recovers_leaves_no_warning() -> None:
+    """A release that fails twice and then succeeds is invisible in the document."""
+    sim = SimCopy(duration=10.0)
+    sim.overrides["release_source_lease"] = busy_for(2, lambda p, t: {"ok": True})
+    doc, ctx = run(make_plan(), sim)
+    assert doc["warnings"] == [] and names(ctx).count("release_source_lease") == 3
+
+
+def test_request_poll_bounds_cannot_go_below_the_service_minimum() -> None:
+    """`poll.min_seconds: 0.001` is raised to the service's minimum (issue 16, bug 14)."""
+    body = make_plan(lease="none", poll={"min_seconds": 0.001, "max_seconds": 0.002})
+    body["poll_min"], body["poll_max"] = 30.0, 3600.0
+    sim = SimCopy(duration=60.0, total=10)
+    _, ctx = run(body, sim)
+    waits = [
+        (b - a).total_seconds()
+        for a, b in itertools.pairwise(t.info["fire_at"] for t in ctx.timers)
+    ]
+    assert names(ctx).count("check_copy") <= 3
+    assert all(w >= 29.0 for w in waits)
+
+
+def test_verification_runs_while_the_source_is_still_leased() -> None:
+    """verify_copy is called before the lease is released, so no writer can change the
+    source in between and make a good copy fail verification."""
+    _, ctx = run(make_plan(verify=True), SimCopy())
+    assert names(ctx).index("verify_copy") < names(ctx).index("release_source_lease")
+
+
+def test_a_defect_after_the_copy_started_still_aborts_it() -> None:
+    """The InternalError path aborts a copy that may still be pending before releasing."""
+    sim = SimCopy(
+        duration=100.0,
+        overrides={
+            "check_copy": lambda p, t: {"ok": True, "status": "pending", "bytes_copied": "x"}
+        },
+    )
+    doc, ctx = run(make_plan(), sim)
+    assert doc["error"]["code"] == "InternalError"
+    assert names(ctx)[-2:] == ["abort_copy", "release_source_lease"]
+
+
+def test_azure_activity_failure_text_yields_the_code_and_message_not_a_stack_frame() -> None:
+    """On Azure the failure is `Activity function 'x' failed: Result: Failure / Exception:
+    ... / Stack: ...` plus serialized details (TaskActivityShim.cs): the code and text come
+    from the `[Code]` line, never from a stack frame or JSON."""
+    text = (
+        "Activity function 'check_copy' failed: Result: Failure\n"
+        "Exception: TransientStorageError: [ServerBusy] The server is busy.\n"
+        'Stack:   File "/home/site/wwwroot/shared/blobops.py", line 12, in check_copy\n'
+        ' \n {"$type":"System.Exception","Message":"x","StackTrace":null}'
+    )
+    assert failure_from_exception(Exception(text)) == {
+        "code": "ServerBusy",
+        "message": "The server is busy.",
+    }
+    plain = "Activity function 'x' failed: Result: Failure\nException: KeyError: 'y'\nStack: ..."
+    assert failure_from_exception(Exception(plain)) == {"code": "ActivityFailed", "message": "'y'"}

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
-from shared.status import FINAL_STATES, STATES, document, from_instance, redact_url, scrub
+from shared.status import (
+    FINAL_STATES,
+    STATES,
+    as_of,
+    document,
+    from_instance,
+    redact_url,
+    scrub,
+)
 
 SAS_URL = "https://a.blob.core.windows.net/c/b?sv=2025-01-01&se=2026-01-02&sp=r&sig=Zm9v%2Bbar%3D"
 KEYS = {
@@ -18,6 +27,7 @@ KEYS = {
     "updated",
     "completed",
     "error",
+    "warnings",
 }
 
 
@@ -27,7 +37,14 @@ def test_document_has_exactly_the_documented_keys() -> None:
         instance_id="x", state="running", source="http://h/c/b", destination="http://h/d/e"
     )
     assert set(doc) == KEYS
-    assert set(doc["progress"]) == {"bytes_copied", "total_bytes", "percent", "eta_seconds"}
+    assert set(doc["progress"]) == {
+        "bytes_copied",
+        "total_bytes",
+        "percent",
+        "eta_seconds",
+        "estimated_finish",
+    }
+    assert doc["warnings"] == []
 
 
 def test_redact_url_hides_only_the_signature() -> None:
@@ -121,9 +138,49 @@ def test_crashed_orchestrator_reports_failed() -> None:
     assert "Zm9v" not in json.dumps(doc)
 
 
-def test_terminated_instance_reports_aborted() -> None:
-    """An instance terminated through the management API reports aborted."""
+def test_terminated_instance_reports_failed_and_says_what_was_left() -> None:
+    """An instance terminated through the management API stopped nothing in storage: it
+    reports failed (not aborted), saying the copy and lease were left as they were."""
     doc = from_instance(
         instance_id="x", runtime_status="Terminated", request=None, custom_status=None, output="ops"
     )
-    assert doc["state"] == "aborted" and doc["error"]["code"] == "Terminated"
+    assert doc["state"] == "failed" and doc["error"]["code"] == "Terminated"
+    assert "ops" in doc["error"]["message"] and "lease" in doc["error"]["message"]
+
+
+def test_running_document_keeps_its_own_updated_time() -> None:
+    """A running document's `updated` is when the orchestrator published it, not the
+    instance's last-updated time (which moves with every episode)."""
+    published = document(
+        instance_id="x",
+        state="running",
+        source=None,
+        destination=None,
+        updated="2026-01-01T00:00:00.000000Z",
+        estimated_finish="2026-01-01T00:00:30.000000Z",
+    )
+    doc = from_instance(
+        instance_id="x",
+        runtime_status="Running",
+        request=None,
+        custom_status=published,
+        output=None,
+        updated="2026-01-01T00:00:20Z",
+    )
+    assert doc["updated"] == "2026-01-01T00:00:00.000000Z"
+    assert doc["progress"]["eta_seconds"] == 30.0
+
+
+def test_as_of_gives_the_time_left_until_the_estimated_finish() -> None:
+    """The API's view of a running document counts the ETA down from the absolute estimate."""
+    doc = document(
+        instance_id="x",
+        state="running",
+        source=None,
+        destination=None,
+        updated="2026-01-01T00:00:00.000000Z",
+        estimated_finish="2026-01-01T00:00:30.000000Z",
+    )
+    later = as_of(doc, dt.datetime(2026, 1, 1, 0, 0, 25, tzinfo=dt.UTC))
+    assert later["progress"]["eta_seconds"] == 5.0
+    assert as_of(doc, dt.datetime(2026, 1, 2, tzinfo=dt.UTC))["progress"]["eta_seconds"] == 0.0

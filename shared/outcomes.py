@@ -1,0 +1,62 @@
+"""How a copy ends, and how an activity that failed through all its retries reads to a caller.
+
+Pure helpers of the orchestrator (no Durable SDK, no storage SDK), so each is unit-tested alone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from shared.errors import redact_text
+
+_CODE = re.compile(r"\[([A-Za-z][A-Za-z0-9]*)\]")
+_ACTIVITY_PREFIX = re.compile(r"^Activity function '[^']*' failed:\s*")
+_EXCEPTION_LINE = re.compile(r"^\s*Exception:\s*(?:[\w.]+(?:Error|Exception)\w*:\s*)?(.*)$")
+_TYPE_PREFIX = re.compile(r"^(?:[\w.]+(?:Error|Exception)\w*):\s*")
+#: Attempts that ran out of retries are tried again after min(poll_min * 2**n, this) seconds.
+BACKOFF_CAP_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the copy ended: one of the final states, and the error when there is one."""
+
+    state: str
+    error: dict[str, Any] | None = None
+
+
+def failure_from_exception(exc: BaseException) -> dict[str, Any]:
+    """The error of an activity that raised through all its retries (no secrets, one line).
+
+    The SDK raises `Exception("<Reason> \\n <Details>")`. devhost gives `<Type>: [Code] text`;
+    on Azure the Reason is `Activity function '<name>' failed: ` + the worker's RpcException
+    message (`Result: Failure\\nException: <Type>: [Code] text\\nStack: ...`) and the Details a
+    serialized exception (TaskActivityShim.cs): so pick the line that carries our `[Code]`, then
+    the worker's `Exception:` line, never a stack frame or a JSON blob.
+    """
+    text = redact_text(str(exc)).strip()
+    lines = [_ACTIVITY_PREFIX.sub("", line).strip() for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    for line in lines:
+        found = _CODE.search(line)
+        if found:
+            message = line[found.end() :].strip() or line
+            return {"code": found.group(1), "message": message[:500]}
+    for line in lines:
+        worker = _EXCEPTION_LINE.match(line)
+        if worker:
+            return {"code": "ActivityFailed", "message": worker.group(1)[:500] or line[:500]}
+    first = _TYPE_PREFIX.sub("", lines[0]) if lines else type(exc).__name__
+    return {"code": "ActivityFailed", "message": (first or type(exc).__name__)[:500]}
+
+
+def backoff_seconds(attempts: int, low: float, cap: float = BACKOFF_CAP_SECONDS) -> float:
+    """The wait before trying again after `attempts` failures in a row (doubling, capped)."""
+    return min(max(low, 0.001) * 2.0 ** min(max(attempts, 1), 30), max(cap, low))
+
+
+def clamp(value: float | None, low: float, high: float) -> float:
+    """`value` within [low, high]; None means `low`."""
+    return min(max(low if value is None else value, low), high)
