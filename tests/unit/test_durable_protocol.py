@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import deque
 from collections.abc import Generator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,52 +15,9 @@ from azure.durable_functions.models.DurableOrchestrationContext import (
 
 from devhost.durable import episode as ep
 from devhost.durable import protocol as p
-from devhost.durable.inbox import take_batch
 from devhost.durable.protocol import ActionType, EventType
-from devhost.durable.state import (
-    ExecutionState,
-    Instance,
-    Message,
-    MessageKind,
-    OpenActivity,
-    RetryState,
-    RuntimeStatus,
-)
-
-T0 = datetime(2024, 1, 1, tzinfo=UTC)
-REGISTRY = ep.Registry(frozenset({"main"}), frozenset({"hello", "flaky"}))
-
-
-def make_instance(input_text: str | None = None) -> Instance:
-    return Instance(
-        instance_id="abc",
-        name="main",
-        status=RuntimeStatus.RUNNING,
-        input_text=input_text,
-        created="",
-        updated="",
-        execution=ExecutionState(execution_id="x1"),
-    )
-
-
-def run_episode(
-    inst: Instance, handle: Any, batch: list[p.JsonDict], now: datetime
-) -> ep.EpisodeResult:
-    """One episode as the dispatcher runs it, history kept on the instance."""
-    context, new_events = ep.begin(inst, batch, now)
-    try:
-        reply = p.parse_reply(handle(context))
-    except Exception as exc:
-        reply = p.parse_failure(exc)
-    result = ep.finish(inst, new_events, reply, REGISTRY, now)
-    inst.history.extend(result.new_events)
-    inst.played.extend(p.encode_event(e, played=True) for e in result.new_events)
-    return result
-
-
-def started(input_text: str | None = None) -> p.JsonDict:
-    stamp = p.format_timestamp(T0)
-    return p.event(EventType.EXECUTION_STARTED, stamp, Name="main", Version="", Input=input_text)
+from devhost.durable.state import ExecutionState, OpenActivity, RetryState
+from tests.unit.durablekit import T0, failed, fired, make_instance, run_episode, started
 
 
 def test_context_is_accepted_by_the_sdk() -> None:
@@ -221,20 +177,6 @@ def retried(ctx: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     return [first, second]
 
 
-def failed(task_id: int) -> p.JsonDict:
-    return p.event(
-        EventType.TASK_FAILED,
-        p.format_timestamp(T0),
-        TaskScheduledId=task_id,
-        Reason="r",
-        Details="d",
-    )
-
-
-def fired(timer_id: int) -> p.JsonDict:
-    return p.event(EventType.TIMER_FIRED, p.format_timestamp(T0), TimerId=timer_id)
-
-
 def test_retry_takes_a_timer_number_then_a_new_attempt_number() -> None:
     """A failed attempt gets retry timer n+1 and the next attempt n+2, as the SDK expects (§5)."""
     inst = make_instance()
@@ -286,55 +228,3 @@ def test_execution_state_survives_a_round_trip_through_json() -> None:
     state.retry_of_task[3] = 1
     state.retry_of_timer[4] = 1
     assert ExecutionState.from_json(state.to_json()) == state
-
-
-def history_message(item: p.JsonDict, execution_id: str | None = "x1") -> Message:
-    return Message(MessageKind.HISTORY, item, execution_id)
-
-
-def completed(task_id: int) -> p.JsonDict:
-    stamp = p.format_timestamp(T0)
-    return p.event(EventType.TASK_COMPLETED, stamp, TaskScheduledId=task_id, Result="1")
-
-
-def test_completions_are_batched_until_an_event_which_travels_alone() -> None:
-    """Plain completions share an episode; an external event waits for the next one."""
-    inst = make_instance()
-    inst.history.append(started())
-    for task_id in (0, 1):
-        inst.execution.activities[task_id] = OpenActivity("hello", None)
-    raised = p.event(EventType.EVENT_RAISED, "t", Name="x", Input="1")
-    inbox = deque(
-        [
-            history_message(completed(0)),
-            history_message(completed(1)),
-            history_message(raised, None),
-        ]
-    )
-    batch, stale = take_batch(inbox, inst)
-    assert [m.event["TaskScheduledId"] for m in batch if m.event] == [0, 1]
-    assert not stale
-    assert [m.event for m in take_batch(inbox, inst)[0]] == [raised]
-
-
-def test_a_retried_failure_travels_alone() -> None:
-    """A failure of a retried call is delivered by itself (its timer number depends on it)."""
-    inst = make_instance()
-    inst.history.append(started())
-    inst.execution.activities[0] = OpenActivity("hello", None)
-    inst.execution.activities[1] = OpenActivity("flaky", None)
-    inst.execution.retry_of_task[1] = 1
-    inbox = deque([history_message(completed(0)), history_message(failed(1))])
-    assert len(take_batch(inbox, inst)[0]) == 1
-    assert len(take_batch(inbox, inst)[0]) == 1
-
-
-def test_completions_of_an_ended_execution_are_dropped() -> None:
-    """A result that belongs to a previous execution (continue-as-new) is never delivered."""
-    inst = make_instance()
-    inst.history.append(started())
-    inst.execution.activities[0] = OpenActivity("hello", None)
-    inbox = deque([history_message(completed(0), execution_id="old")])
-    batch, stale = take_batch(inbox, inst)
-    assert batch == []
-    assert len(stale) == 1

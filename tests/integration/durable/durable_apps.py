@@ -170,6 +170,17 @@ def cancel_timer(ctx: df.DurableOrchestrationContext) -> Gen:
     return (yield ctx.wait_for_external_event("end"))
 
 
+def timer_or_event(ctx: df.DurableOrchestrationContext) -> Gen:
+    """A short timer against event x; after the timer wins, the same event is awaited."""
+    timer = ctx.create_timer(ctx.current_utc_datetime + timedelta(milliseconds=50))
+    event = ctx.wait_for_external_event("x")
+    winner = yield ctx.task_any([timer, event])
+    if winner == timer:
+        return ["timer", (yield event)]
+    timer.cancel()
+    return ["event", event.result]
+
+
 def continuing(ctx: df.DurableOrchestrationContext) -> Gen:
     state = ctx.get_input()
     if state["gen"] == 0:
@@ -287,6 +298,7 @@ ORCHESTRATORS: dict[str, Callable[[str], str]] = {
         abort_race,
         waiting,
         cancel_timer,
+        timer_or_event,
         continuing,
         counting,
         parent,

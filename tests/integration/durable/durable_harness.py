@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import azure.durable_functions as df
 from aiohttp import web
@@ -78,7 +79,31 @@ async def until_status(harness: Harness, instance_id: str, wanted: Status) -> No
 
 async def completion_queued(harness: Harness, instance_id: str) -> None:
     """Wait until an activity result sits in the (suspended) instance's inbox."""
+    await event_queued(harness, instance_id, 5)
+
+
+async def event_queued(harness: Harness, instance_id: str, event_type: int) -> None:
+    """Wait until a history event of `event_type` sits in the (suspended) instance's inbox."""
     assert harness.engine is not None
     inboxes = harness.engine.dispatcher.inboxes
-    while not any(m.event and m.event["EventType"] == 5 for m in inboxes.get(instance_id, [])):
+    while not any(
+        m.event and m.event["EventType"] == event_type for m in inboxes.get(instance_id, [])
+    ):
         await asyncio.sleep(0.005)
+
+
+async def held(harness: Harness, instance_id: str) -> None:
+    """Suspend an instance and wait until it is, so messages gather in its inbox."""
+    await harness.client.suspend(instance_id, "gather a batch")
+    await until_status(harness, instance_id, Status.Suspended)
+
+
+def episodes(history: list[dict[str, Any]]) -> list[list[int]]:
+    """Event types of each episode (OrchestratorStarted to the next one), bookkeeping left out."""
+    found: list[list[int]] = []
+    for item in history:
+        if item["EventType"] == 12:
+            found.append([])
+        elif found and item["EventType"] != 13:
+            found[-1].append(item["EventType"])
+    return found
