@@ -12,7 +12,9 @@ import logging
 import sqlite3
 from collections import deque
 from collections.abc import Callable, Mapping
+from datetime import datetime
 
+from devhost.durable import carryover as co
 from devhost.durable import episode as ep
 from devhost.durable import inbox as ib
 from devhost.durable import protocol as p
@@ -202,8 +204,19 @@ class Dispatcher:
         context, new_events = ep.begin(inst, events, now)
         reply = await self._call_orchestrator(inst, context)
         result = ep.finish(inst, new_events, reply, self._registry, now)
+        if result.outcome is ep.Outcome.CONTINUED_AS_NEW:
+            result.carried = await co.carried_over(
+                events, lambda prefix: self._continues_as_new_with(inst, prefix, now)
+            )
         batch.delete_messages(m.row_id for m in messages if m.row_id is not None)
         self.life.apply_episode(inst, result, batch, effects)
+
+    async def _continues_as_new_with(
+        self, inst: Instance, prefix: list[p.JsonDict], now: datetime
+    ) -> bool:
+        """Whether the orchestrator already continues as new when given only `prefix`."""
+        reply = await self._call_orchestrator(inst, ep.replay_context(inst, prefix, now))
+        return reply.continue_as_new is not None
 
     async def _call_orchestrator(self, inst: Instance, context: str) -> p.Reply:
         runner = self._orchestrators.get(inst.name)

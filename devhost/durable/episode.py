@@ -62,6 +62,7 @@ class EpisodeResult:
     output: Any = None
     custom_status: Any = None
     continue_input: str | None = None
+    carried: list[JsonDict] = field(default_factory=list)  # events for the next execution
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,21 @@ def begin(instance: Instance, batch: list[JsonDict], now: datetime) -> tuple[str
         encoded_history=encoded,
     )
     return context, new_events
+
+
+def replay_context(instance: Instance, batch: list[JsonDict], now: datetime) -> str:
+    """The context of an episode given `batch`, with every event marked played.
+
+    For asking the SDK what it decides at a point of a batch (carryover.py) without the code
+    taking it for a new episode: `context.is_replaying` stays true, so replay-safe logs stay quiet.
+    """
+    new_events = [p.event(EventType.ORCHESTRATOR_STARTED, p.format_timestamp(now)), *batch]
+    return p.build_context(
+        instance_id=instance.instance_id,
+        parent_instance_id=instance.parent_instance_id,
+        input_text=instance.input_text,
+        encoded_history=instance.played + [p.encode_event(e, played=True) for e in new_events],
+    )
 
 
 def finish(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, Generator
 from datetime import timedelta
@@ -43,6 +44,26 @@ class Gates:
 
 
 GATES = Gates()
+
+
+class Holds:
+    """Latches for orchestrator code, which runs in a worker thread (the threaded harness)."""
+
+    def __init__(self) -> None:
+        self.entered: dict[str, threading.Event] = {}
+        self.released: dict[str, threading.Event] = {}
+
+    def get(self, table: dict[str, threading.Event], key: str) -> threading.Event:
+        """The latch of `key` in `table`, made on first use."""
+        return table.setdefault(key, threading.Event())
+
+    def hold(self, key: str) -> None:
+        """Called by an orchestrator: announce arrival, then wait (bounded) to be released."""
+        self.get(self.entered, key).set()
+        self.get(self.released, key).wait(timeout=20)
+
+
+HOLDS = Holds()
 CALLS: Counter[str] = Counter()
 
 
@@ -191,6 +212,19 @@ def continuing(ctx: df.DurableOrchestrationContext) -> Gen:
     return {"gen": state["gen"], "x": value}
 
 
+def continuing_held(ctx: df.DurableOrchestrationContext) -> Gen:
+    """Like `continuing`, but its final episode of gen 0 waits on HOLDS before deciding."""
+    state = ctx.get_input()
+    if state["gen"] == 0:
+        yield ctx.call_activity("double", 1)
+        if not ctx.is_replaying:
+            HOLDS.hold(state["key"])
+        ctx.continue_as_new({"gen": 1, "key": state["key"]})
+        return None
+    value = yield ctx.wait_for_external_event("x")
+    return {"gen": state["gen"], "x": value}
+
+
 def counting(ctx: df.DurableOrchestrationContext) -> Gen:
     n = ctx.get_input()
     if n < 3:
@@ -300,6 +334,7 @@ ORCHESTRATORS: dict[str, Callable[[str], str]] = {
         cancel_timer,
         timer_or_event,
         continuing,
+        continuing_held,
         counting,
         parent,
         twin_children,

@@ -92,6 +92,17 @@ async def event_queued(harness: Harness, instance_id: str, event_type: int) -> N
         await asyncio.sleep(0.005)
 
 
+async def until_waiting(harness: Harness, instance_id: str, input_start: str) -> None:
+    """Wait until the execution whose input starts with `input_start` has ended an episode."""
+    assert harness.engine is not None
+    while True:
+        history = harness.engine.history(instance_id)
+        inputs = [e.get("Input") or "" for e in history if e["EventType"] == 0]
+        if inputs and inputs[0].startswith(input_start) and history[-1]["EventType"] == 13:
+            return
+        await asyncio.sleep(0.005)
+
+
 async def held(harness: Harness, instance_id: str) -> None:
     """Suspend an instance and wait until it is, so messages gather in its inbox."""
     await harness.client.suspend(instance_id, "gather a batch")
