@@ -48,7 +48,6 @@ class Work:
 
     activities: list[tuple[int, str, str | None]] = field(default_factory=list)
     timers: list[tuple[int, datetime]] = field(default_factory=list)
-    cancelled_timers: list[int] = field(default_factory=list)
     children: list[ChildStart] = field(default_factory=list)
 
 
@@ -118,7 +117,6 @@ def finish(
     failure = reply.error if reply.error is not None else _check_replay(state, reply.actions)
     if failure is None:
         failure = _schedule_new(state, reply.actions, events, work, registry, stamp)
-    _cancel_timers(state, reply.actions, work)
     events.append(p.event(EventType.ORCHESTRATOR_COMPLETED, stamp))
     if failure is not None:
         return _failed(instance, events, work, failure, reply.custom_status)
@@ -247,10 +245,8 @@ def _schedule_new(
             return UNSUPPORTED[action.kind]
         state.signatures.append(action.signature)
         if action.kind not in p.NUMBERED_ACTIONS:
-            state.leaf_task_ids.append(-1)
             continue
         task_id = state.take_id()
-        state.leaf_task_ids.append(task_id)
         refusal = _schedule_one(state, task_id, action, events, work, registry, stamp)
         if refusal is not None:
             return refusal
@@ -268,12 +264,14 @@ def _schedule_one(
 ) -> str | None:
     name = action.name or ""
     if action.kind == ActionType.CREATE_TIMER:
+        # Armed even when cancelled: `isCanceled` only cancels the extension's .NET task
+        # (OutOfProcOrchestrationShim.InvokeAPIFromAction); the DurableTask timer message stays
+        # queued and its TimerFired is still appended to history when due.
         fire_at = action.fire_at or p.utc_now()
         fire_text = p.format_timestamp(fire_at)
         events.append(p.event(EventType.TIMER_CREATED, stamp, task_id, FireAt=fire_text))
-        if not action.is_canceled:
-            state.timers[task_id] = fire_text
-            work.timers.append((task_id, fire_at))
+        state.timers[task_id] = fire_text
+        work.timers.append((task_id, fire_at))
         return None
     is_activity = action.kind in (ActionType.CALL_ACTIVITY, ActionType.CALL_ACTIVITY_WITH_RETRY)
     known = registry.activities if is_activity else registry.orchestrators
@@ -329,14 +327,3 @@ def _add_child(
     )
     state.suborchestrations[child.task_id] = child.instance_id
     work.children.append(child)
-
-
-def _cancel_timers(state: ExecutionState, actions: list[p.Action], work: Work) -> None:
-    """`timer.cancel()` flips isCanceled on the existing action: stop that timer (§4)."""
-    for index, task_id in enumerate(state.leaf_task_ids):
-        if index >= len(actions) or task_id not in state.timers:
-            continue
-        action = actions[index]
-        if action.kind == ActionType.CREATE_TIMER and action.is_canceled:
-            del state.timers[task_id]
-            work.cancelled_timers.append(task_id)

@@ -175,8 +175,6 @@ class Lifecycle:
                 pool.submit(iid, xid, task_id, name, input_text)
             for timer_id, fire_at in work.timers:
                 timers.arm((iid, xid, timer_id), fire_at)
-            for timer_id in work.cancelled_timers:
-                timers.cancel((iid, xid, timer_id))
 
         effects.append(run)
 

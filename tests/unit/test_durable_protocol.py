@@ -17,7 +17,7 @@ from devhost.durable import episode as ep
 from devhost.durable import protocol as p
 from devhost.durable.protocol import ActionType, EventType
 from devhost.durable.state import ExecutionState, OpenActivity, RetryState
-from tests.unit.durablekit import T0, failed, fired, make_instance, run_episode, started
+from tests.unit.durablekit import T0, failed, fired, make_instance, raised, run_episode, started
 
 
 def test_context_is_accepted_by_the_sdk() -> None:
@@ -220,7 +220,6 @@ def test_execution_state_survives_a_round_trip_through_json() -> None:
     state = ExecutionState(
         execution_id="x", version="1.0", next_id=5, signatures=["CALL_ACTIVITY:a"]
     )
-    state.leaf_task_ids.append(0)
     state.activities[3] = OpenActivity("a", '"in"')
     state.timers[4] = "2024-01-01T00:00:00.000000Z"
     state.suborchestrations[2] = "x:2"
@@ -228,3 +227,48 @@ def test_execution_state_survives_a_round_trip_through_json() -> None:
     state.retry_of_task[3] = 1
     state.retry_of_timer[4] = 1
     assert ExecutionState.from_json(state.to_json()) == state
+
+
+def cancel_then_wait(ctx: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    timer = ctx.create_timer(ctx.current_utc_datetime + timedelta(seconds=5))
+    go = ctx.wait_for_external_event("go")
+    winner = yield ctx.task_any([timer, go])
+    if winner == go:
+        timer.cancel()
+    ctx.set_custom_status("waiting for end")
+    return (yield ctx.wait_for_external_event("end"))
+
+
+def test_a_cancelled_timer_stays_armed() -> None:
+    """A timer cancelled after losing its race keeps its timer: Azure still fires it."""
+    inst = make_instance()
+    handle = df.Orchestrator.create(cancel_then_wait)
+    first = run_episode(inst, handle, [started()], T0)
+    assert [t for t, _ in first.work.timers] == [0]
+    run_episode(inst, handle, [raised("go", '"g"')], T0)
+    assert 0 in inst.execution.timers
+
+
+def test_the_sdk_tolerates_a_cancelled_timer_firing_later() -> None:
+    """The cancelled timer's TimerFired, alone in a later episode, resumes nothing; the
+    orchestration then completes on its event (SDK: WhenAnyTask ignores a late child)."""
+    inst = make_instance()
+    handle = df.Orchestrator.create(cancel_then_wait)
+    run_episode(inst, handle, [started()], T0)
+    run_episode(inst, handle, [raised("go", '"g"')], T0)
+    late = run_episode(inst, handle, [fired(0, T0 + timedelta(seconds=5))], T0)
+    assert late.outcome is ep.Outcome.RUNNING and not late.work.activities
+    assert late.custom_status == "waiting for end"
+    done = run_episode(inst, handle, [raised("end", '"bye"')], T0 + timedelta(seconds=6))
+    assert done.outcome is ep.Outcome.COMPLETED and done.output == "bye"
+
+
+def test_the_sdk_tolerates_a_cancelled_timer_in_the_batch_that_cancels_it() -> None:
+    """[EventRaised(go), TimerFired] together: go wins, the timer is cancelled and then read."""
+    inst = make_instance()
+    handle = df.Orchestrator.create(cancel_then_wait)
+    run_episode(inst, handle, [started()], T0)
+    both = run_episode(inst, handle, [raised("go", '"g"'), fired(0)], T0 + timedelta(seconds=5))
+    assert both.outcome is ep.Outcome.RUNNING
+    done = run_episode(inst, handle, [raised("end", '"bye"')], T0 + timedelta(seconds=6))
+    assert done.output == "bye"

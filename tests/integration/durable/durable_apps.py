@@ -183,7 +183,8 @@ def waiting(ctx: df.DurableOrchestrationContext) -> Gen:
 
 
 def cancel_timer(ctx: df.DurableOrchestrationContext) -> Gen:
-    timer = ctx.create_timer(ctx.current_utc_datetime + timedelta(hours=1))
+    """A 200 ms timer against `go`; when go wins the timer is cancelled, then `end` awaited."""
+    timer = ctx.create_timer(ctx.current_utc_datetime + timedelta(milliseconds=200))
     go = ctx.wait_for_external_event("go")
     winner = yield ctx.task_any([timer, go])
     if winner == go:
