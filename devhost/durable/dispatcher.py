@@ -23,6 +23,7 @@ from devhost.durable.lifecycle import Lifecycle
 from devhost.durable.state import Instance, Message, MessageKind, RuntimeStatus
 from devhost.durable.store import Store, WriteBatch
 from devhost.durable.timers import TimerHeap, TimerKey
+from devhost.settings import DurableSettings
 
 OrchestratorRunner = Callable[[str], str]
 Effect = Callable[[], None]
@@ -44,6 +45,7 @@ class Dispatcher:
         activities: Mapping[str, ActivityRunner],
         max_concurrent_activities: int,
         orchestrator_in_thread: bool,
+        settings: DurableSettings,
     ) -> None:
         self.store = store
         self.instances: dict[str, Instance] = {}
@@ -54,7 +56,8 @@ class Dispatcher:
         self._ready: dict[str, None] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.timers = TimerHeap(self._timer_fired)
+        self.settings = settings
+        self.timers = TimerHeap(self._timer_fired, settings.timer_delay.sample)
         self.pool = ActivityPool(activities, max_concurrent_activities, self._activity_done)
         self.life = Lifecycle(self)
 

@@ -267,6 +267,13 @@ def timer_then_gate(ctx: df.DurableOrchestrationContext) -> Gen:
     return passed
 
 
+def two_timers(ctx: df.DurableOrchestrationContext) -> Gen:
+    """Two 50 ms timers in a row; returns the orchestration time after them."""
+    for _ in range(2):
+        yield ctx.create_timer(ctx.current_utc_datetime + timedelta(milliseconds=50))
+    return ctx.current_utc_datetime.isoformat()
+
+
 def parent_of_gate(ctx: df.DurableOrchestrationContext) -> Gen:
     return (yield ctx.call_sub_orchestrator("timer_then_gate", ctx.get_input()))
 
@@ -342,6 +349,7 @@ ORCHESTRATORS: dict[str, Callable[[str], str]] = {
         child_fail_once,
         parent_with_retry,
         timer_then_gate,
+        two_timers,
         parent_of_gate,
         versioned,
         report_version,

@@ -11,6 +11,7 @@ from aiohttp import web
 from durable_apps import ACTIVITIES, ORCHESTRATORS
 
 from devhost.durable import DurableEngine
+from devhost.settings import DurableSettings
 
 Status = df.OrchestrationRuntimeStatus
 
@@ -18,9 +19,16 @@ Status = df.OrchestrationRuntimeStatus
 class Harness:
     """One engine + aiohttp server; `restart()` replaces both, keeping the database."""
 
-    def __init__(self, db_path: Path, *, orchestrator_in_thread: bool = False) -> None:
+    def __init__(
+        self,
+        db_path: Path,
+        *,
+        orchestrator_in_thread: bool = False,
+        settings: DurableSettings | None = None,
+    ) -> None:
         self.db_path = db_path
         self.orchestrator_in_thread = orchestrator_in_thread
+        self.settings = settings
         self.engine: DurableEngine | None = None
         self._runner: web.AppRunner | None = None
         self.base_url = ""
@@ -34,6 +42,7 @@ class Harness:
             activities=ACTIVITIES,
             max_concurrent_activities=16,
             orchestrator_in_thread=self.orchestrator_in_thread,
+            settings=self.settings,
         )
         await engine.start()
         self.engine = engine
