@@ -26,6 +26,12 @@ DEFAULT_STORAGE_SETTING = "AzureWebJobsStorage"
 
 TIMER_DELAY_SETTING = "DEVHOST_TIMER_DELAY_SECONDS"
 MAX_TIMER_DELAY_SECONDS = 3600.0
+MAXIMUM_SHORT_TIMER_SETTING = "DEVHOST_MAXIMUM_SHORT_TIMER_DURATION"
+LONG_TIMER_INTERVAL_SETTING = "DEVHOST_LONG_RUNNING_TIMER_INTERVAL"
+# The Azure Storage backend's MaximumDelayTime and LongRunningTimerIntervalLength
+# (AzureStorageDurabilityProvider.cs); host.json cannot change them.
+AZURE_STORAGE_MAXIMUM_SHORT_TIMER = timedelta(days=6)
+AZURE_STORAGE_LONG_TIMER_INTERVAL = timedelta(days=3)
 
 _SECONDS = r"\d+(?:\.\d+)?"
 _DELAY = re.compile(rf"^\s*(?P<low>{_SECONDS})\s*(?:-\s*(?P<high>{_SECONDS})\s*)?$")
@@ -115,16 +121,43 @@ class TimerDelay:
 
 @dataclass(frozen=True, kw_only=True)
 class DurableSettings:
-    """How devhost's Durable engine departs from on-time, as the real one can."""
+    """What devhost's Durable engine does as the extension's Azure Storage backend would.
+
+    `maximum_short_timer` and `long_timer_interval` go to the SDK in every context, as the
+    extension sends them (`OrchestrationTriggerAttributeBindingProvider`, method
+    `OrchestrationContextToString`): a longer timer is split into pieces. Tests make them short
+    to run that path.
+    """
 
     timer_delay: TimerDelay = field(default_factory=TimerDelay)
+    maximum_short_timer: timedelta = AZURE_STORAGE_MAXIMUM_SHORT_TIMER
+    long_timer_interval: timedelta = AZURE_STORAGE_LONG_TIMER_INTERVAL
+
+    def __post_init__(self) -> None:
+        if self.long_timer_interval <= timedelta(0):
+            raise SettingsError(f"{LONG_TIMER_INTERVAL_SETTING} must be positive")
+        if self.long_timer_interval > self.maximum_short_timer:
+            raise SettingsError(
+                f"{LONG_TIMER_INTERVAL_SETTING} must not exceed {MAXIMUM_SHORT_TIMER_SETTING} "
+                "(a piece of a long timer would overshoot its deadline)"
+            )
 
 
 def load_durable_settings(environ: Mapping[str, str] | None = None) -> DurableSettings:
     """Read the DEVHOST_* Durable settings (after local.settings.json Values are exported)."""
     env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
     delay_text = env.get(TIMER_DELAY_SETTING, "").strip()
-    return DurableSettings(timer_delay=TimerDelay.parse(delay_text) if delay_text else TimerDelay())
+    if delay_text:
+        values["timer_delay"] = TimerDelay.parse(delay_text)
+    for setting, attr in (
+        (MAXIMUM_SHORT_TIMER_SETTING, "maximum_short_timer"),
+        (LONG_TIMER_INTERVAL_SETTING, "long_timer_interval"),
+    ):
+        text = env.get(setting, "").strip()
+        if text:
+            values[attr] = parse_timespan(text, setting=setting)
+    return DurableSettings(**values)
 
 
 def parse_timespan(text: object, *, setting: str) -> timedelta:

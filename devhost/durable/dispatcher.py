@@ -204,7 +204,7 @@ class Dispatcher:
     ) -> None:
         now = p.utc_now()
         events = [m.event for m in messages if m.event is not None]
-        context, new_events = ep.begin(inst, events, now)
+        context, new_events = ep.begin(inst, events, now, self.settings)
         reply = await self._call_orchestrator(inst, context)
         result = ep.finish(inst, new_events, reply, self._registry, now)
         if result.outcome is ep.Outcome.CONTINUED_AS_NEW:
@@ -218,7 +218,8 @@ class Dispatcher:
         self, inst: Instance, prefix: list[p.JsonDict], now: datetime
     ) -> bool:
         """Whether the orchestrator already continues as new when given only `prefix`."""
-        reply = await self._call_orchestrator(inst, ep.replay_context(inst, prefix, now))
+        context = ep.replay_context(inst, prefix, now, self.settings)
+        reply = await self._call_orchestrator(inst, context)
         return reply.continue_as_new is not None
 
     async def _call_orchestrator(self, inst: Instance, context: str) -> p.Reply:

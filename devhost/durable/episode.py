@@ -14,6 +14,9 @@ from typing import Any
 from devhost.durable import protocol as p
 from devhost.durable.protocol import ActionType, EventType, JsonDict
 from devhost.durable.state import ExecutionState, Instance, OpenActivity, RetryState
+from devhost.settings import DurableSettings
+
+AZURE_STORAGE = DurableSettings()  # the extension's defaults, what a unit test wants
 
 UNSUPPORTED = {
     ActionType.CALL_ENTITY: "Durable entities (call_entity) are not supported by devhost.",
@@ -72,31 +75,42 @@ class Registry:
     activities: frozenset[str]
 
 
-def begin(instance: Instance, batch: list[JsonDict], now: datetime) -> tuple[str, list[JsonDict]]:
+def begin(
+    instance: Instance,
+    batch: list[JsonDict],
+    now: datetime,
+    settings: DurableSettings = AZURE_STORAGE,
+) -> tuple[str, list[JsonDict]]:
     """The context JSON for the SDK and the new events it contains (OrchestratorStarted + batch)."""
     new_events = [p.event(EventType.ORCHESTRATOR_STARTED, p.format_timestamp(now)), *batch]
     encoded = instance.played + [p.encode_event(e, played=False) for e in new_events]
-    context = p.build_context(
-        instance_id=instance.instance_id,
-        parent_instance_id=instance.parent_instance_id,
-        input_text=instance.input_text,
-        encoded_history=encoded,
-    )
-    return context, new_events
+    return _context(instance, encoded, settings), new_events
 
 
-def replay_context(instance: Instance, batch: list[JsonDict], now: datetime) -> str:
+def replay_context(
+    instance: Instance,
+    batch: list[JsonDict],
+    now: datetime,
+    settings: DurableSettings = AZURE_STORAGE,
+) -> str:
     """The context of an episode given `batch`, with every event marked played.
 
     For asking the SDK what it decides at a point of a batch (carryover.py) without the code
     taking it for a new episode: `context.is_replaying` stays true, so replay-safe logs stay quiet.
     """
     new_events = [p.event(EventType.ORCHESTRATOR_STARTED, p.format_timestamp(now)), *batch]
+    encoded = instance.played + [p.encode_event(e, played=True) for e in new_events]
+    return _context(instance, encoded, settings)
+
+
+def _context(instance: Instance, encoded: list[str], settings: DurableSettings) -> str:
     return p.build_context(
         instance_id=instance.instance_id,
         parent_instance_id=instance.parent_instance_id,
         input_text=instance.input_text,
-        encoded_history=instance.played + [p.encode_event(e, played=True) for e in new_events],
+        encoded_history=encoded,
+        maximum_short_timer=settings.maximum_short_timer,
+        long_timer_interval=settings.long_timer_interval,
     )
 
 

@@ -11,6 +11,7 @@ from devhost.durable import inbox as ib
 from devhost.durable import protocol as p
 from devhost.durable.protocol import EventType
 from devhost.durable.state import ExecutionState, Instance, Message, MessageKind, RuntimeStatus
+from devhost.settings import DurableSettings
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 REGISTRY = ep.Registry(frozenset({"main"}), frozenset({"hello", "flaky"}))
@@ -30,10 +31,14 @@ def make_instance(input_text: str | None = None) -> Instance:
 
 
 def run_episode(
-    inst: Instance, handle: Any, batch: list[p.JsonDict], now: datetime
+    inst: Instance,
+    handle: Any,
+    batch: list[p.JsonDict],
+    now: datetime,
+    settings: DurableSettings = ep.AZURE_STORAGE,
 ) -> ep.EpisodeResult:
     """One episode as the dispatcher runs it, history kept on the instance."""
-    context, new_events = ep.begin(inst, batch, now)
+    context, new_events = ep.begin(inst, batch, now, settings)
     try:
         reply = p.parse_reply(handle(context))
     except Exception as exc:

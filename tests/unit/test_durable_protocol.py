@@ -12,11 +12,14 @@ import pytest
 from azure.durable_functions.models.DurableOrchestrationContext import (
     DurableOrchestrationContext,
 )
+from azure.durable_functions.models.ReplaySchema import ReplaySchema
+from azure.durable_functions.models.utils.json_utils import parse_timespan_attrib
 
 from devhost.durable import episode as ep
 from devhost.durable import protocol as p
 from devhost.durable.protocol import ActionType, EventType
 from devhost.durable.state import ExecutionState, OpenActivity, RetryState
+from devhost.settings import DurableSettings
 from tests.unit.durablekit import T0, failed, fired, make_instance, raised, run_episode, started
 
 
@@ -29,7 +32,12 @@ def test_context_is_accepted_by_the_sdk() -> None:
         p.encode_event(started('{"a": 1}'), played=True),
     ]
     text = p.build_context(
-        instance_id="abc", parent_instance_id=None, input_text='{"a": 1}', encoded_history=history
+        instance_id="abc",
+        parent_instance_id=None,
+        input_text='{"a": 1}',
+        encoded_history=history,
+        maximum_short_timer=timedelta(days=6),
+        long_timer_interval=timedelta(days=3),
     )
     context = DurableOrchestrationContext.from_json(text)
     assert context.instance_id == "abc"
@@ -272,3 +280,56 @@ def test_the_sdk_tolerates_a_cancelled_timer_in_the_batch_that_cancels_it() -> N
     assert both.outcome is ep.Outcome.RUNNING
     done = run_episode(inst, handle, [raised("end", '"bye"')], T0 + timedelta(seconds=6))
     assert done.output == "bye"
+
+
+def test_the_context_carries_the_extensions_long_timer_settings() -> None:
+    """As OrchestrationTriggerAttributeBindingProvider sends them: TimeSpan text, Azure
+    Storage's 6 and 3 days (AzureStorageDurabilityProvider), and the SDK reads them as V3."""
+    context, _ = ep.begin(make_instance(), [started()], T0)
+    sent = json.loads(context)
+    assert sent["maximumShortTimerDuration"] == "6.00:00:00"
+    assert sent["longRunningTimerIntervalDuration"] == "3.00:00:00"
+    assert (sent["upperSchemaVersion"], sent["upperSchemaVersionNew"]) == (1, 2)
+    sdk = DurableOrchestrationContext.from_json(context)
+    assert sdk._maximum_short_timer_duration == timedelta(days=6)
+    assert sdk._long_timer_interval_duration == timedelta(days=3)
+    assert sdk._replay_schema is ReplaySchema.V3
+
+
+@pytest.mark.parametrize(
+    ("span", "text"),
+    [
+        (timedelta(days=3), "3.00:00:00"),
+        (timedelta(seconds=2), "00:00:02"),
+        (timedelta(milliseconds=500), "00:00:00.5000000"),
+        (timedelta(days=1, hours=2, minutes=3, seconds=4, microseconds=5), "1.02:03:04.0000050"),
+    ],
+)
+def test_timespans_are_written_as_dotnet_writes_them(span: timedelta, text: str) -> None:
+    """TimeSpan "c" text, which the SDK's parser (exactly 7 fraction digits) reads back."""
+    assert p.format_timespan(span) == text
+    assert parse_timespan_attrib(text) == span
+
+
+def five_second_timer(ctx: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    yield ctx.create_timer(T0 + timedelta(seconds=5))
+    return ctx.current_utc_datetime.isoformat()
+
+
+def test_a_long_timer_runs_as_successive_timers() -> None:
+    """With max 2 s / interval 1 s, a 5 s timer is timers of 1 s until 2 s remain, then one to
+    its deadline (the SDK's LongTimerTask); each is numbered and fired, and the code resumes
+    only at the deadline."""
+    settings = DurableSettings(
+        maximum_short_timer=timedelta(seconds=2), long_timer_interval=timedelta(seconds=1)
+    )
+    inst, handle = make_instance(), df.Orchestrator.create(five_second_timer)
+    result = run_episode(inst, handle, [started()], T0, settings)
+    fire_times = []
+    while result.work.timers:
+        [(timer_id, fire_at)] = result.work.timers
+        fire_times.append(fire_at)
+        result = run_episode(inst, handle, [fired(timer_id, fire_at)], fire_at, settings)
+    assert [(t - T0).total_seconds() for t in fire_times] == [1, 2, 3, 5]
+    assert result.outcome is ep.Outcome.COMPLETED
+    assert datetime.fromisoformat(result.output) == T0 + timedelta(seconds=5)

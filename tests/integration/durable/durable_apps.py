@@ -274,6 +274,13 @@ def two_timers(ctx: df.DurableOrchestrationContext) -> Gen:
     return ctx.current_utc_datetime.isoformat()
 
 
+def long_timer(ctx: df.DurableOrchestrationContext) -> Gen:
+    """One timer `input` seconds long; returns its deadline and the time the code resumed."""
+    fire_at = ctx.current_utc_datetime + timedelta(seconds=ctx.get_input())
+    yield ctx.create_timer(fire_at)
+    return [fire_at.isoformat(), ctx.current_utc_datetime.isoformat()]
+
+
 def parent_of_gate(ctx: df.DurableOrchestrationContext) -> Gen:
     return (yield ctx.call_sub_orchestrator("timer_then_gate", ctx.get_input()))
 
@@ -350,6 +357,7 @@ ORCHESTRATORS: dict[str, Callable[[str], str]] = {
         parent_with_retry,
         timer_then_gate,
         two_timers,
+        long_timer,
         parent_of_gate,
         versioned,
         report_version,
