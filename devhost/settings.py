@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
@@ -23,6 +24,17 @@ DEFAULT_HTTP_PORT = 7071
 DEFAULT_ROUTE_PREFIX = "api"
 DEFAULT_STORAGE_SETTING = "AzureWebJobsStorage"
 
+TIMER_DELAY_SETTING = "DEVHOST_TIMER_DELAY_SECONDS"
+MAX_TIMER_DELAY_SECONDS = 3600.0
+MAXIMUM_SHORT_TIMER_SETTING = "DEVHOST_MAXIMUM_SHORT_TIMER_DURATION"
+LONG_TIMER_INTERVAL_SETTING = "DEVHOST_LONG_RUNNING_TIMER_INTERVAL"
+# The Azure Storage backend's MaximumDelayTime and LongRunningTimerIntervalLength
+# (AzureStorageDurabilityProvider.cs); host.json cannot change them.
+AZURE_STORAGE_MAXIMUM_SHORT_TIMER = timedelta(days=6)
+AZURE_STORAGE_LONG_TIMER_INTERVAL = timedelta(days=3)
+
+_SECONDS = r"\d+(?:\.\d+)?"
+_DELAY = re.compile(rf"^\s*(?P<low>{_SECONDS})\s*(?:-\s*(?P<high>{_SECONDS})\s*)?$")
 _TIMESPAN = re.compile(r"^(?:(?P<days>\d+)\.)?(?P<h>\d{1,2}):(?P<m>\d{2}):(?P<s>\d{2}(?:\.\d+)?)$")
 _APP_SETTING_REF = re.compile(r"%([^%]+)%")
 
@@ -69,6 +81,83 @@ class LocalSettings:
     values: Mapping[str, str] = field(default_factory=dict)
     http_port: int | None = None
     source: Path | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimerDelay:
+    """How late every durable timer fires, uniform in [low, high] seconds.
+
+    Azure's timers fire late: the TimerFired message becomes visible at fireAt, and then waits
+    for a queue poll, a busy worker or a scale-out from zero. Code that assumes a timer fires on
+    time (a lease renewed just in time, an ETA) works locally and fails there; a delay finds it.
+    """
+
+    low: float = 0.0
+    high: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.low <= self.high <= MAX_TIMER_DELAY_SECONDS:
+            raise SettingsError(
+                f"{TIMER_DELAY_SETTING} must be 0 <= low <= high <= {MAX_TIMER_DELAY_SECONDS:g} "
+                f"seconds, got {self.low:g}-{self.high:g}"
+            )
+
+    @classmethod
+    def parse(cls, text: str) -> TimerDelay:
+        """`"0"` (on time), `"2"` (always 2 s late) or `"0-3"` (uniformly 0 to 3 s late)."""
+        match = _DELAY.match(text)
+        if match is None:
+            raise SettingsError(
+                f"{TIMER_DELAY_SETTING} must be seconds like '2' or a range like '0-3', "
+                f"got {text!r}"
+            )
+        low = float(match["low"])
+        return cls(low=low, high=float(match["high"]) if match["high"] else low)
+
+    def sample(self) -> float:
+        """One timer's delay in seconds."""
+        return self.low if self.low == self.high else random.uniform(self.low, self.high)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DurableSettings:
+    """What devhost's Durable engine does as the extension's Azure Storage backend would.
+
+    `maximum_short_timer` and `long_timer_interval` go to the SDK in every context, as the
+    extension sends them (`OrchestrationTriggerAttributeBindingProvider`, method
+    `OrchestrationContextToString`): a longer timer is split into pieces. Tests make them short
+    to run that path.
+    """
+
+    timer_delay: TimerDelay = field(default_factory=TimerDelay)
+    maximum_short_timer: timedelta = AZURE_STORAGE_MAXIMUM_SHORT_TIMER
+    long_timer_interval: timedelta = AZURE_STORAGE_LONG_TIMER_INTERVAL
+
+    def __post_init__(self) -> None:
+        if self.long_timer_interval <= timedelta(0):
+            raise SettingsError(f"{LONG_TIMER_INTERVAL_SETTING} must be positive")
+        if self.long_timer_interval > self.maximum_short_timer:
+            raise SettingsError(
+                f"{LONG_TIMER_INTERVAL_SETTING} must not exceed {MAXIMUM_SHORT_TIMER_SETTING} "
+                "(a piece of a long timer would overshoot its deadline)"
+            )
+
+
+def load_durable_settings(environ: Mapping[str, str] | None = None) -> DurableSettings:
+    """Read the DEVHOST_* Durable settings (after local.settings.json Values are exported)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    delay_text = env.get(TIMER_DELAY_SETTING, "").strip()
+    if delay_text:
+        values["timer_delay"] = TimerDelay.parse(delay_text)
+    for setting, attr in (
+        (MAXIMUM_SHORT_TIMER_SETTING, "maximum_short_timer"),
+        (LONG_TIMER_INTERVAL_SETTING, "long_timer_interval"),
+    ):
+        text = env.get(setting, "").strip()
+        if text:
+            values[attr] = parse_timespan(text, setting=setting)
+    return DurableSettings(**values)
 
 
 def parse_timespan(text: object, *, setting: str) -> timedelta:

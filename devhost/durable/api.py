@@ -121,16 +121,24 @@ class DurableApi:
         return web.json_response(document, status=code)
 
     async def list_instances(self, request: web.Request) -> web.Response:
-        """GET instances/: filtered list, paged with `top` and x-ms-continuation-token."""
-        page = _int(request.query.get("top"))
-        offset = _int(request.headers.get("x-ms-continuation-token")) or 0
-        rows = self.engine.query(st.parse_query(request.query, page=page, offset=offset))
+        """GET instances/: one page of matching instances, 100 unless `top` says otherwise.
+
+        As HttpApiHandler.HandleGetStatusRequestAsync: the next page's token goes in
+        x-ms-continuation-token, empty on the last page (the extension adds the header with a
+        null token). The SDK's get_status_all sends no `top` and never follows the token.
+        """
+        size = st.page_size(request.query.get("top"))
+        try:
+            offset = st.decode_token(request.headers.get(st.CONTINUATION_HEADER))
+        except st.BadContinuationToken as exc:
+            return error(400, str(exc))
+        query = st.parse_query(request.query, page=size + 1, offset=offset)
+        rows = self.engine.query(query)
+        more = len(rows) > size
         show_input = st.flag(request.query, "showInput", True)
-        headers = {}
-        if page is not None and len(rows) == page:
-            headers["x-ms-continuation-token"] = str(offset + page)
-        body = [st.payload(row, show_input=show_input) for row in rows]
-        return web.json_response(body, headers=headers)
+        body = [st.payload(row, show_input=show_input) for row in rows[:size]]
+        token = st.encode_token(offset + size) if more else ""
+        return web.json_response(body, headers={st.CONTINUATION_HEADER: token})
 
     async def purge_one(self, request: web.Request) -> web.Response:
         """DELETE instances/{id}: 200 {instancesDeleted: 1}, 404, 412 while running."""
@@ -218,13 +226,6 @@ class DurableApi:
                 return web.Response(status=exc.status)
             return error(exc.status, str(exc))
         return web.Response(status=202)
-
-
-def _int(text: str | None) -> int | None:
-    try:
-        return int(text) if text else None
-    except ValueError:
-        return None
 
 
 def _seconds(text: str | None) -> float | None:

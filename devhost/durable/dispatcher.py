@@ -12,7 +12,9 @@ import logging
 import sqlite3
 from collections import deque
 from collections.abc import Callable, Mapping
+from datetime import datetime
 
+from devhost.durable import carryover as co
 from devhost.durable import episode as ep
 from devhost.durable import inbox as ib
 from devhost.durable import protocol as p
@@ -21,6 +23,7 @@ from devhost.durable.lifecycle import Lifecycle
 from devhost.durable.state import Instance, Message, MessageKind, RuntimeStatus
 from devhost.durable.store import Store, WriteBatch
 from devhost.durable.timers import TimerHeap, TimerKey
+from devhost.settings import DurableSettings
 
 OrchestratorRunner = Callable[[str], str]
 Effect = Callable[[], None]
@@ -42,6 +45,7 @@ class Dispatcher:
         activities: Mapping[str, ActivityRunner],
         max_concurrent_activities: int,
         orchestrator_in_thread: bool,
+        settings: DurableSettings,
     ) -> None:
         self.store = store
         self.instances: dict[str, Instance] = {}
@@ -52,7 +56,8 @@ class Dispatcher:
         self._ready: dict[str, None] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.timers = TimerHeap(self._timer_fired)
+        self.settings = settings
+        self.timers = TimerHeap(self._timer_fired, settings.timer_delay.sample)
         self.pool = ActivityPool(activities, max_concurrent_activities, self._activity_done)
         self.life = Lifecycle(self)
 
@@ -199,11 +204,23 @@ class Dispatcher:
     ) -> None:
         now = p.utc_now()
         events = [m.event for m in messages if m.event is not None]
-        context, new_events = ep.begin(inst, events, now)
+        context, new_events = ep.begin(inst, events, now, self.settings)
         reply = await self._call_orchestrator(inst, context)
         result = ep.finish(inst, new_events, reply, self._registry, now)
+        if result.outcome is ep.Outcome.CONTINUED_AS_NEW:
+            result.carried = await co.carried_over(
+                events, lambda prefix: self._continues_as_new_with(inst, prefix, now)
+            )
         batch.delete_messages(m.row_id for m in messages if m.row_id is not None)
         self.life.apply_episode(inst, result, batch, effects)
+
+    async def _continues_as_new_with(
+        self, inst: Instance, prefix: list[p.JsonDict], now: datetime
+    ) -> bool:
+        """Whether the orchestrator already continues as new when given only `prefix`."""
+        context = ep.replay_context(inst, prefix, now, self.settings)
+        reply = await self._call_orchestrator(inst, context)
+        return reply.continue_as_new is not None
 
     async def _call_orchestrator(self, inst: Instance, context: str) -> p.Reply:
         runner = self._orchestrators.get(inst.name)

@@ -19,6 +19,7 @@ from devhost.durable.dispatcher import Dispatcher, OrchestratorRunner
 from devhost.durable.lifecycle import Effect, new_instance
 from devhost.durable.state import Instance, Message, MessageKind, RuntimeStatus
 from devhost.durable.store import Query, StatusRow, Store
+from devhost.settings import DurableSettings
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -49,8 +50,10 @@ class DurableEngine:
         activities: Mapping[str, ActivityRunner],
         max_concurrent_activities: int = 32,
         orchestrator_in_thread: bool = False,
+        settings: DurableSettings | None = None,
     ) -> None:
         self.task_hub = task_hub
+        self.settings = settings or DurableSettings()
         self.store = Store(db_path)
         self._orchestrators = orchestrators
         self._activities = activities
@@ -74,6 +77,7 @@ class DurableEngine:
             activities=self._activities,
             max_concurrent_activities=self._limit,
             orchestrator_in_thread=self._in_thread,
+            settings=self.settings,
         )
         for inst, messages in self.store.load_active():
             self._dispatcher.adopt(inst, messages)

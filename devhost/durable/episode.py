@@ -14,6 +14,9 @@ from typing import Any
 from devhost.durable import protocol as p
 from devhost.durable.protocol import ActionType, EventType, JsonDict
 from devhost.durable.state import ExecutionState, Instance, OpenActivity, RetryState
+from devhost.settings import DurableSettings
+
+AZURE_STORAGE = DurableSettings()  # the extension's defaults, what a unit test wants
 
 UNSUPPORTED = {
     ActionType.CALL_ENTITY: "Durable entities (call_entity) are not supported by devhost.",
@@ -48,7 +51,6 @@ class Work:
 
     activities: list[tuple[int, str, str | None]] = field(default_factory=list)
     timers: list[tuple[int, datetime]] = field(default_factory=list)
-    cancelled_timers: list[int] = field(default_factory=list)
     children: list[ChildStart] = field(default_factory=list)
 
 
@@ -62,6 +64,7 @@ class EpisodeResult:
     output: Any = None
     custom_status: Any = None
     continue_input: str | None = None
+    carried: list[JsonDict] = field(default_factory=list)  # events for the next execution
 
 
 @dataclass(frozen=True)
@@ -72,17 +75,43 @@ class Registry:
     activities: frozenset[str]
 
 
-def begin(instance: Instance, batch: list[JsonDict], now: datetime) -> tuple[str, list[JsonDict]]:
+def begin(
+    instance: Instance,
+    batch: list[JsonDict],
+    now: datetime,
+    settings: DurableSettings = AZURE_STORAGE,
+) -> tuple[str, list[JsonDict]]:
     """The context JSON for the SDK and the new events it contains (OrchestratorStarted + batch)."""
     new_events = [p.event(EventType.ORCHESTRATOR_STARTED, p.format_timestamp(now)), *batch]
     encoded = instance.played + [p.encode_event(e, played=False) for e in new_events]
-    context = p.build_context(
+    return _context(instance, encoded, settings), new_events
+
+
+def replay_context(
+    instance: Instance,
+    batch: list[JsonDict],
+    now: datetime,
+    settings: DurableSettings = AZURE_STORAGE,
+) -> str:
+    """The context of an episode given `batch`, with every event marked played.
+
+    For asking the SDK what it decides at a point of a batch (carryover.py) without the code
+    taking it for a new episode: `context.is_replaying` stays true, so replay-safe logs stay quiet.
+    """
+    new_events = [p.event(EventType.ORCHESTRATOR_STARTED, p.format_timestamp(now)), *batch]
+    encoded = instance.played + [p.encode_event(e, played=True) for e in new_events]
+    return _context(instance, encoded, settings)
+
+
+def _context(instance: Instance, encoded: list[str], settings: DurableSettings) -> str:
+    return p.build_context(
         instance_id=instance.instance_id,
         parent_instance_id=instance.parent_instance_id,
         input_text=instance.input_text,
         encoded_history=encoded,
+        maximum_short_timer=settings.maximum_short_timer,
+        long_timer_interval=settings.long_timer_interval,
     )
-    return context, new_events
 
 
 def finish(
@@ -102,7 +131,6 @@ def finish(
     failure = reply.error if reply.error is not None else _check_replay(state, reply.actions)
     if failure is None:
         failure = _schedule_new(state, reply.actions, events, work, registry, stamp)
-    _cancel_timers(state, reply.actions, work)
     events.append(p.event(EventType.ORCHESTRATOR_COMPLETED, stamp))
     if failure is not None:
         return _failed(instance, events, work, failure, reply.custom_status)
@@ -231,10 +259,8 @@ def _schedule_new(
             return UNSUPPORTED[action.kind]
         state.signatures.append(action.signature)
         if action.kind not in p.NUMBERED_ACTIONS:
-            state.leaf_task_ids.append(-1)
             continue
         task_id = state.take_id()
-        state.leaf_task_ids.append(task_id)
         refusal = _schedule_one(state, task_id, action, events, work, registry, stamp)
         if refusal is not None:
             return refusal
@@ -252,12 +278,14 @@ def _schedule_one(
 ) -> str | None:
     name = action.name or ""
     if action.kind == ActionType.CREATE_TIMER:
+        # Armed even when cancelled: `isCanceled` only cancels the extension's .NET task
+        # (OutOfProcOrchestrationShim.InvokeAPIFromAction); the DurableTask timer message stays
+        # queued and its TimerFired is still appended to history when due.
         fire_at = action.fire_at or p.utc_now()
         fire_text = p.format_timestamp(fire_at)
         events.append(p.event(EventType.TIMER_CREATED, stamp, task_id, FireAt=fire_text))
-        if not action.is_canceled:
-            state.timers[task_id] = fire_text
-            work.timers.append((task_id, fire_at))
+        state.timers[task_id] = fire_text
+        work.timers.append((task_id, fire_at))
         return None
     is_activity = action.kind in (ActionType.CALL_ACTIVITY, ActionType.CALL_ACTIVITY_WITH_RETRY)
     known = registry.activities if is_activity else registry.orchestrators
@@ -313,14 +341,3 @@ def _add_child(
     )
     state.suborchestrations[child.task_id] = child.instance_id
     work.children.append(child)
-
-
-def _cancel_timers(state: ExecutionState, actions: list[p.Action], work: Work) -> None:
-    """`timer.cancel()` flips isCanceled on the existing action: stop that timer (§4)."""
-    for index, task_id in enumerate(state.leaf_task_ids):
-        if index >= len(actions) or task_id not in state.timers:
-            continue
-        action = actions[index]
-        if action.kind == ActionType.CREATE_TIMER and action.is_canceled:
-            del state.timers[task_id]
-            work.cancelled_timers.append(task_id)

@@ -1,9 +1,16 @@
 """Which inbox messages go into the next episode.
 
-Batching completions saves episodes, but two kinds must travel alone (protocol §6): an external
-event (so one left over when the orchestrator continues as new is still undelivered and carried
-over) and any event of a retried call (the SDK numbers its retry timer during replay, after tasks
-that earlier events in the same batch let the code create).
+Everything that has arrived goes together, as in the Durable extension, where one work item hands
+the SDK every new message of the instance: completions, fired timers and external events (so an
+EventRaised can share an episode with the TimerFired it races, protocol §6). Up to MAX_BATCH.
+
+One reordering, invisible to orchestrator code: events that make the SDK take a task number
+privately (the failure of a retried attempt, the firing of a retry timer with attempts left, §5)
+go first. The SDK takes those numbers while it reads history, so a retry timer read after a
+completion that let the code create a task would get the number after that task; the engine
+cannot see that interleaving in the reply. Put first, they are numbered before any task the
+batch lets the code create, which is the order the engine numbers in (`episode.finish`). Those
+events complete no task the code waits on, so which race wins and what the code sees is unchanged.
 """
 
 from __future__ import annotations
@@ -37,22 +44,27 @@ def take_controls(inbox: deque[Message]) -> list[Message]:
 def take_batch(inbox: deque[Message], inst: Instance) -> tuple[list[Message], list[Message]]:
     """(messages to deliver now, stale messages to forget); both removed from the inbox."""
     stale = _drop_stale(inbox, inst.execution)
-    if not inst.history:
-        return _take_start(inbox), stale
     batch: list[Message] = []
+    if not inst.history:
+        batch = _take_start(inbox)
+        if not batch:
+            return [], stale
     while inbox and len(batch) < MAX_BATCH:
-        head = inbox[0]
-        if _travels_alone(head, inst.execution):
-            if not batch:
-                batch.append(inbox.popleft())
-            break
         batch.append(inbox.popleft())
-    return batch, stale
+    return in_sdk_order(batch, inst.execution), stale
 
 
 def has_deliverable(inbox: deque[Message]) -> bool:
     """Whether an episode could run now."""
     return any(m.kind is MessageKind.HISTORY for m in inbox)
+
+
+def in_sdk_order(batch: list[Message], state: ExecutionState) -> list[Message]:
+    """The batch with number-taking retry events first, otherwise in arrival order."""
+    first = [m for m in batch if _takes_a_number(m, state)]
+    if not first:
+        return batch
+    return first + [m for m in batch if not _takes_a_number(m, state)]
 
 
 def _take_start(inbox: deque[Message]) -> list[Message]:
@@ -72,7 +84,7 @@ def _drop_stale(inbox: deque[Message], state: ExecutionState) -> list[Message]:
 
 
 def _expected(message: Message, state: ExecutionState) -> bool:
-    """Completions of an ended execution, or of work already answered or cancelled, are dropped."""
+    """Completions of an ended execution, or of work already answered, are dropped."""
     kind = _event_type(message)
     if kind not in COMPLETIONS:
         return True
@@ -86,15 +98,16 @@ def _expected(message: Message, state: ExecutionState) -> bool:
     return task_id in state.suborchestrations
 
 
-def _travels_alone(message: Message, state: ExecutionState) -> bool:
+def _takes_a_number(message: Message, state: ExecutionState) -> bool:
+    """Whether the SDK takes a task number privately when it reads this event (§5)."""
     kind = _event_type(message)
-    if kind in (EventType.EVENT_RAISED, EventType.EXECUTION_STARTED):
-        return True
     event = message.event or {}
     if kind in (EventType.TASK_FAILED, EventType.SUB_ORCHESTRATION_FAILED):
-        return event.get("TaskScheduledId") in state.retry_of_task
+        return event.get("TaskScheduledId") in state.retry_of_task  # its retry timer
     if kind == EventType.TIMER_FIRED:
-        return event.get("TimerId") in state.retry_of_timer
+        key = state.retry_of_timer.get(event.get("TimerId", -1))
+        retry = state.retries.get(key) if key is not None else None
+        return retry is not None and retry.attempt < retry.max_attempts  # the next attempt
     return False
 
 

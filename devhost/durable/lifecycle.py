@@ -89,7 +89,7 @@ class Lifecycle:
             inst.status = RuntimeStatus.RUNNING
             log.info("%s (Orchestrator) %s: Orchestration started", inst.name, inst.instance_id)
         if result.outcome is ep.Outcome.CONTINUED_AS_NEW:
-            self._continue_as_new(inst, result.continue_input, batch, effects)
+            self._continue_as_new(inst, result.continue_input, result.carried, batch, effects)
         elif result.outcome is ep.Outcome.COMPLETED:
             self._finish(inst, RuntimeStatus.COMPLETED, result.output, batch, effects)
         elif result.outcome is ep.Outcome.FAILED:
@@ -175,8 +175,6 @@ class Lifecycle:
                 pool.submit(iid, xid, task_id, name, input_text)
             for timer_id, fire_at in work.timers:
                 timers.arm((iid, xid, timer_id), fire_at)
-            for timer_id in work.cancelled_timers:
-                timers.cancel((iid, xid, timer_id))
 
         effects.append(run)
 
@@ -202,24 +200,36 @@ class Lifecycle:
         self.register_start(child_inst, batch, effects)
 
     def _continue_as_new(
-        self, inst: Instance, input_text: str | None, batch: WriteBatch, effects: list[Effect]
+        self,
+        inst: Instance,
+        input_text: str | None,
+        carried: list[JsonDict],
+        batch: WriteBatch,
+        effects: list[Effect],
     ) -> None:
-        """New execution, empty history; undelivered external events stay in the inbox."""
+        """New execution, empty history, first episode = start + the carried events (carryover.py).
+
+        Messages that arrived after this episode's batch was taken stay in the inbox: on Azure
+        they are new queue messages, read by the new execution (completions of the old one are
+        dropped as stale). Events of the batch that the SDK read are gone with the old history.
+        """
         version = inst.execution.version
         inst.execution = ExecutionState(execution_id=uuid.uuid4().hex, version=version)
         inst.input_text = input_text
         inst.history, inst.played = [], []
         batch.clear_instance(inst.instance_id, keep_messages=True)
         batch.save_instance(inst)
-        message = self._start_message(inst)
-        batch.add_message(inst.instance_id, message)
+        first = [self._start_message(inst)]
+        first += [Message(MessageKind.HISTORY, event) for event in carried]
+        for message in first:
+            batch.add_message(inst.instance_id, message)
         iid = inst.instance_id
         effects.append(lambda: self.d.timers.cancel_instance(iid))
-        effects.append(lambda: self._requeue_first(iid, message))
+        effects.append(lambda: self._requeue_first(iid, first))
         log.info("%s (Orchestrator) %s: Orchestration continued as new", inst.name, iid)
 
-    def _requeue_first(self, instance_id: str, message: Message) -> None:
-        self.d.inboxes.setdefault(instance_id, deque()).appendleft(message)
+    def _requeue_first(self, instance_id: str, messages: list[Message]) -> None:
+        self.d.inboxes.setdefault(instance_id, deque()).extendleft(reversed(messages))
         self.d.mark_ready(instance_id)
 
     def _finish(

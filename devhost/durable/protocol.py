@@ -10,14 +10,18 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 OUT_OF_PROC_MARKER = "$OutOfProcData$:"
-# The extension sends V2 as upperSchemaVersion and V3 as upperSchemaVersionNew; without the
-# long-timer settings V3 behaves like V2, so the reply carries one cumulative list of actions.
+# The extension sends V2 (1) as upperSchemaVersion and V3 (2) as upperSchemaVersionNew, with the
+# long-timer settings (OrchestrationTriggerAttributeBindingProvider.OrchestrationContextToString):
+# the reply carries one cumulative list of actions, and the SDK splits timers longer than
+# maximumShortTimerDuration into successive CreateTimer actions (LongTimerTask).
 UPPER_SCHEMA_VERSION = 1
 UPPER_SCHEMA_VERSION_NEW = 2
+# HttpOptions.DefaultAsyncRequestSleepTimeMilliseconds, sent under the extension's spelling.
+DEFAULT_HTTP_ASYNC_SLEEP_MS = 30000
 
 JsonDict = dict[str, Any]
 
@@ -145,6 +149,23 @@ def parse_timestamp(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def format_timespan(span: timedelta) -> str:
+    """A .NET TimeSpan in its "c" form, as Newtonsoft writes one: `3.00:00:00`, `00:00:00.5000000`.
+
+    The SDK's parse_timespan_attrib wants exactly two-digit fields and seven fraction digits.
+    """
+    if span < timedelta(0):
+        raise ValueError("negative timespans are not sent")
+    minutes, seconds = divmod(span.seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    text = f"{hours:02d}:{minutes:02d}:{seconds:02d}"
+    if span.days:
+        text = f"{span.days}.{text}"
+    if span.microseconds:
+        text += f".{span.microseconds * 10:07d}"
+    return text
+
+
 def event(kind: EventType, timestamp: str, event_id: int = -1, **attributes: Any) -> JsonDict:
     """A history event without IsPlayed, which is decided when the history is sent."""
     return {"EventType": int(kind), "EventId": event_id, "Timestamp": timestamp, **attributes}
@@ -161,6 +182,8 @@ def build_context(
     parent_instance_id: str | None,
     input_text: str | None,
     encoded_history: list[str],
+    maximum_short_timer: timedelta,
+    long_timer_interval: timedelta,
 ) -> str:
     """The context JSON for one episode (protocol §2); history items are encode_event() texts."""
     head = json.dumps(
@@ -171,6 +194,9 @@ def build_context(
             "input": input_text,
             "upperSchemaVersion": UPPER_SCHEMA_VERSION,
             "upperSchemaVersionNew": UPPER_SCHEMA_VERSION_NEW,
+            "longRunningTimerIntervalDuration": format_timespan(long_timer_interval),
+            "maximumShortTimerDuration": format_timespan(maximum_short_timer),
+            "defaultHttpAsyncRequestSleepTimeMillseconds": DEFAULT_HTTP_ASYNC_SLEEP_MS,
         }
     )
     return head[:-1] + ', "history": [' + ",".join(encoded_history) + "]}"

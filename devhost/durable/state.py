@@ -104,9 +104,8 @@ class ExecutionState:
     version: str = ""  # ExecutionStarted.Version: what context.version returns
     next_id: int = 0
     signatures: list[str] = field(default_factory=list)
-    leaf_task_ids: list[int] = field(default_factory=list)
     activities: dict[int, OpenActivity] = field(default_factory=dict)
-    timers: dict[int, str] = field(default_factory=dict)  # task id -> fireAt text
+    timers: dict[int, str] = field(default_factory=dict)  # not yet fired (cancelled too) -> fireAt
     suborchestrations: dict[int, str] = field(default_factory=dict)  # task id -> child id
     retries: dict[int, RetryState] = field(default_factory=dict)  # retry key -> state
     retry_of_task: dict[int, int] = field(default_factory=dict)  # attempt task id -> retry key
@@ -129,7 +128,6 @@ class ExecutionState:
                 "version": self.version,
                 "next_id": self.next_id,
                 "signatures": self.signatures,
-                "leaf_task_ids": self.leaf_task_ids,
                 "activities": {k: [v.name, v.input] for k, v in self.activities.items()},
                 "timers": self.timers,
                 "suborchestrations": self.suborchestrations,
@@ -148,7 +146,6 @@ class ExecutionState:
             version=data.get("version", ""),
             next_id=data["next_id"],
             signatures=data["signatures"],
-            leaf_task_ids=data["leaf_task_ids"],
             activities={int(k): OpenActivity(*v) for k, v in data["activities"].items()},
             timers={int(k): v for k, v in data["timers"].items()},
             suborchestrations={int(k): v for k, v in data["suborchestrations"].items()},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +31,13 @@ EVENT_NAMES = {
     EventType.EXECUTION_RESUMED: "ExecutionResumed",
 }
 OUTPUT_KEYS = ("Result", "Input", "Details")
+# OrchestrationStatusQueryCondition.PageSize: what GET instances/ answers when no `top` is sent.
+DEFAULT_PAGE_SIZE = 100
+CONTINUATION_HEADER = "x-ms-continuation-token"
+
+
+class BadContinuationToken(ValueError):
+    """The x-ms-continuation-token of a request is not one this engine gave out."""
 
 
 def short_time(stamp: str) -> str:
@@ -92,6 +101,33 @@ def parse_query(params: Mapping[str, str], *, page: int | None = None, offset: i
     )
 
 
+def page_size(text: str | None) -> int:
+    """`top`, as HttpApiHandler reads it: an integer, else the default page size."""
+    try:
+        size = int(text) if text else DEFAULT_PAGE_SIZE
+    except ValueError:
+        return DEFAULT_PAGE_SIZE
+    return size if size > 0 else DEFAULT_PAGE_SIZE
+
+
+def encode_token(offset: int) -> str:
+    """An opaque token for the page starting at `offset` (Azure's are opaque too)."""
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def decode_token(token: str | None) -> int:
+    """The offset a token stands for; no (or an empty) token is the first page."""
+    if not token:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise BadContinuationToken(f"invalid continuation token {token!r}") from exc
+    if not isinstance(offset, int) or offset < 0:
+        raise BadContinuationToken(f"invalid continuation token {token!r}")
+    return offset
+
+
 def _time(text: str | None) -> str | None:
     if not text:
         return None
@@ -111,8 +147,6 @@ def flag(params: Mapping[str, str], name: str, default: bool) -> bool:
 
 def decode_input(value: Any) -> str | None:
     """Orchestration input as the SDK's context wants it: JSON text (protocol §8)."""
-    import json
-
     if value is None or isinstance(value, str):
         return value
     return json.dumps(value)

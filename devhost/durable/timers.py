@@ -12,19 +12,29 @@ import contextlib
 import heapq
 import itertools
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from devhost.durable.protocol import utc_now
 
 TimerKey = tuple[str, str, int]  # instance id, execution id, timer task id
 FireCallback = Callable[[TimerKey], None]
+DelayFunction = Callable[[], float]  # seconds a timer fires after its deadline
+
+
+def on_time() -> float:
+    """No delay."""
+    return 0.0
 
 
 class TimerHeap:
-    """Fires `on_fire(key)` on the event loop when a timer's UTC deadline has passed."""
+    """Fires `on_fire(key)` on the event loop once a timer's UTC deadline plus `delay()` passed.
 
-    def __init__(self, on_fire: FireCallback) -> None:
+    The delay is drawn once per arming (settings.TimerDelay): a timer is never early, only late.
+    """
+
+    def __init__(self, on_fire: FireCallback, delay: DelayFunction = on_time) -> None:
         self._on_fire = on_fire
+        self._delay = delay
         self._heap: list[tuple[datetime, int, TimerKey]] = []
         self._live: dict[TimerKey, int] = {}
         self._order = itertools.count()
@@ -45,10 +55,11 @@ class TimerHeap:
         self._live.clear()
 
     def arm(self, key: TimerKey, fire_at: datetime) -> None:
-        """Fire `key` at `fire_at` (at once if it is past)."""
+        """Fire `key` at `fire_at` plus the delay (at once if that is past)."""
         order = next(self._order)
         self._live[key] = order
-        heapq.heappush(self._heap, (fire_at, order, key))
+        due = fire_at + timedelta(seconds=self._delay())
+        heapq.heappush(self._heap, (due, order, key))
         self._changed.set()
 
     def cancel(self, key: TimerKey) -> None:

@@ -41,6 +41,7 @@ from devhost.settings import (
     DEFAULT_HTTP_PORT,
     HostConfig,
     apply_local_settings,
+    load_durable_settings,
     load_host_config,
     load_local_settings,
     resolve_app_setting_refs,
@@ -105,6 +106,7 @@ class FunctionHost:
             db_path=db_path,
             orchestrators=orchestrator_runners(index.functions, invoker),
             activities=activity_runners(index.functions, invoker),
+            settings=load_durable_settings(),
             **kwargs,
         )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import deque
 from collections.abc import Generator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,55 +12,15 @@ import pytest
 from azure.durable_functions.models.DurableOrchestrationContext import (
     DurableOrchestrationContext,
 )
+from azure.durable_functions.models.ReplaySchema import ReplaySchema
+from azure.durable_functions.models.utils.json_utils import parse_timespan_attrib
 
 from devhost.durable import episode as ep
 from devhost.durable import protocol as p
-from devhost.durable.inbox import take_batch
 from devhost.durable.protocol import ActionType, EventType
-from devhost.durable.state import (
-    ExecutionState,
-    Instance,
-    Message,
-    MessageKind,
-    OpenActivity,
-    RetryState,
-    RuntimeStatus,
-)
-
-T0 = datetime(2024, 1, 1, tzinfo=UTC)
-REGISTRY = ep.Registry(frozenset({"main"}), frozenset({"hello", "flaky"}))
-
-
-def make_instance(input_text: str | None = None) -> Instance:
-    return Instance(
-        instance_id="abc",
-        name="main",
-        status=RuntimeStatus.RUNNING,
-        input_text=input_text,
-        created="",
-        updated="",
-        execution=ExecutionState(execution_id="x1"),
-    )
-
-
-def run_episode(
-    inst: Instance, handle: Any, batch: list[p.JsonDict], now: datetime
-) -> ep.EpisodeResult:
-    """One episode as the dispatcher runs it, history kept on the instance."""
-    context, new_events = ep.begin(inst, batch, now)
-    try:
-        reply = p.parse_reply(handle(context))
-    except Exception as exc:
-        reply = p.parse_failure(exc)
-    result = ep.finish(inst, new_events, reply, REGISTRY, now)
-    inst.history.extend(result.new_events)
-    inst.played.extend(p.encode_event(e, played=True) for e in result.new_events)
-    return result
-
-
-def started(input_text: str | None = None) -> p.JsonDict:
-    stamp = p.format_timestamp(T0)
-    return p.event(EventType.EXECUTION_STARTED, stamp, Name="main", Version="", Input=input_text)
+from devhost.durable.state import ExecutionState, OpenActivity, RetryState
+from devhost.settings import DurableSettings
+from tests.unit.durablekit import T0, failed, fired, make_instance, raised, run_episode, started
 
 
 def test_context_is_accepted_by_the_sdk() -> None:
@@ -73,7 +32,12 @@ def test_context_is_accepted_by_the_sdk() -> None:
         p.encode_event(started('{"a": 1}'), played=True),
     ]
     text = p.build_context(
-        instance_id="abc", parent_instance_id=None, input_text='{"a": 1}', encoded_history=history
+        instance_id="abc",
+        parent_instance_id=None,
+        input_text='{"a": 1}',
+        encoded_history=history,
+        maximum_short_timer=timedelta(days=6),
+        long_timer_interval=timedelta(days=3),
     )
     context = DurableOrchestrationContext.from_json(text)
     assert context.instance_id == "abc"
@@ -221,20 +185,6 @@ def retried(ctx: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     return [first, second]
 
 
-def failed(task_id: int) -> p.JsonDict:
-    return p.event(
-        EventType.TASK_FAILED,
-        p.format_timestamp(T0),
-        TaskScheduledId=task_id,
-        Reason="r",
-        Details="d",
-    )
-
-
-def fired(timer_id: int) -> p.JsonDict:
-    return p.event(EventType.TIMER_FIRED, p.format_timestamp(T0), TimerId=timer_id)
-
-
 def test_retry_takes_a_timer_number_then_a_new_attempt_number() -> None:
     """A failed attempt gets retry timer n+1 and the next attempt n+2, as the SDK expects (§5)."""
     inst = make_instance()
@@ -278,7 +228,6 @@ def test_execution_state_survives_a_round_trip_through_json() -> None:
     state = ExecutionState(
         execution_id="x", version="1.0", next_id=5, signatures=["CALL_ACTIVITY:a"]
     )
-    state.leaf_task_ids.append(0)
     state.activities[3] = OpenActivity("a", '"in"')
     state.timers[4] = "2024-01-01T00:00:00.000000Z"
     state.suborchestrations[2] = "x:2"
@@ -288,53 +237,99 @@ def test_execution_state_survives_a_round_trip_through_json() -> None:
     assert ExecutionState.from_json(state.to_json()) == state
 
 
-def history_message(item: p.JsonDict, execution_id: str | None = "x1") -> Message:
-    return Message(MessageKind.HISTORY, item, execution_id)
+def cancel_then_wait(ctx: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    timer = ctx.create_timer(ctx.current_utc_datetime + timedelta(seconds=5))
+    go = ctx.wait_for_external_event("go")
+    winner = yield ctx.task_any([timer, go])
+    if winner == go:
+        timer.cancel()
+    ctx.set_custom_status("waiting for end")
+    return (yield ctx.wait_for_external_event("end"))
 
 
-def completed(task_id: int) -> p.JsonDict:
-    stamp = p.format_timestamp(T0)
-    return p.event(EventType.TASK_COMPLETED, stamp, TaskScheduledId=task_id, Result="1")
-
-
-def test_completions_are_batched_until_an_event_which_travels_alone() -> None:
-    """Plain completions share an episode; an external event waits for the next one."""
+def test_a_cancelled_timer_stays_armed() -> None:
+    """A timer cancelled after losing its race keeps its timer: Azure still fires it."""
     inst = make_instance()
-    inst.history.append(started())
-    for task_id in (0, 1):
-        inst.execution.activities[task_id] = OpenActivity("hello", None)
-    raised = p.event(EventType.EVENT_RAISED, "t", Name="x", Input="1")
-    inbox = deque(
-        [
-            history_message(completed(0)),
-            history_message(completed(1)),
-            history_message(raised, None),
-        ]
+    handle = df.Orchestrator.create(cancel_then_wait)
+    first = run_episode(inst, handle, [started()], T0)
+    assert [t for t, _ in first.work.timers] == [0]
+    run_episode(inst, handle, [raised("go", '"g"')], T0)
+    assert 0 in inst.execution.timers
+
+
+def test_the_sdk_tolerates_a_cancelled_timer_firing_later() -> None:
+    """The cancelled timer's TimerFired, alone in a later episode, resumes nothing; the
+    orchestration then completes on its event (SDK: WhenAnyTask ignores a late child)."""
+    inst = make_instance()
+    handle = df.Orchestrator.create(cancel_then_wait)
+    run_episode(inst, handle, [started()], T0)
+    run_episode(inst, handle, [raised("go", '"g"')], T0)
+    late = run_episode(inst, handle, [fired(0, T0 + timedelta(seconds=5))], T0)
+    assert late.outcome is ep.Outcome.RUNNING and not late.work.activities
+    assert late.custom_status == "waiting for end"
+    done = run_episode(inst, handle, [raised("end", '"bye"')], T0 + timedelta(seconds=6))
+    assert done.outcome is ep.Outcome.COMPLETED and done.output == "bye"
+
+
+def test_the_sdk_tolerates_a_cancelled_timer_in_the_batch_that_cancels_it() -> None:
+    """[EventRaised(go), TimerFired] together: go wins, the timer is cancelled and then read."""
+    inst = make_instance()
+    handle = df.Orchestrator.create(cancel_then_wait)
+    run_episode(inst, handle, [started()], T0)
+    both = run_episode(inst, handle, [raised("go", '"g"'), fired(0)], T0 + timedelta(seconds=5))
+    assert both.outcome is ep.Outcome.RUNNING
+    done = run_episode(inst, handle, [raised("end", '"bye"')], T0 + timedelta(seconds=6))
+    assert done.output == "bye"
+
+
+def test_the_context_carries_the_extensions_long_timer_settings() -> None:
+    """As OrchestrationTriggerAttributeBindingProvider sends them: TimeSpan text, Azure
+    Storage's 6 and 3 days (AzureStorageDurabilityProvider), and the SDK reads them as V3."""
+    context, _ = ep.begin(make_instance(), [started()], T0)
+    sent = json.loads(context)
+    assert sent["maximumShortTimerDuration"] == "6.00:00:00"
+    assert sent["longRunningTimerIntervalDuration"] == "3.00:00:00"
+    assert (sent["upperSchemaVersion"], sent["upperSchemaVersionNew"]) == (1, 2)
+    sdk = DurableOrchestrationContext.from_json(context)
+    assert sdk._maximum_short_timer_duration == timedelta(days=6)
+    assert sdk._long_timer_interval_duration == timedelta(days=3)
+    assert sdk._replay_schema is ReplaySchema.V3
+
+
+@pytest.mark.parametrize(
+    ("span", "text"),
+    [
+        (timedelta(days=3), "3.00:00:00"),
+        (timedelta(seconds=2), "00:00:02"),
+        (timedelta(milliseconds=500), "00:00:00.5000000"),
+        (timedelta(days=1, hours=2, minutes=3, seconds=4, microseconds=5), "1.02:03:04.0000050"),
+    ],
+)
+def test_timespans_are_written_as_dotnet_writes_them(span: timedelta, text: str) -> None:
+    """TimeSpan "c" text, which the SDK's parser (exactly 7 fraction digits) reads back."""
+    assert p.format_timespan(span) == text
+    assert parse_timespan_attrib(text) == span
+
+
+def five_second_timer(ctx: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    yield ctx.create_timer(T0 + timedelta(seconds=5))
+    return ctx.current_utc_datetime.isoformat()
+
+
+def test_a_long_timer_runs_as_successive_timers() -> None:
+    """With max 2 s / interval 1 s, a 5 s timer is timers of 1 s until 2 s remain, then one to
+    its deadline (the SDK's LongTimerTask); each is numbered and fired, and the code resumes
+    only at the deadline."""
+    settings = DurableSettings(
+        maximum_short_timer=timedelta(seconds=2), long_timer_interval=timedelta(seconds=1)
     )
-    batch, stale = take_batch(inbox, inst)
-    assert [m.event["TaskScheduledId"] for m in batch if m.event] == [0, 1]
-    assert not stale
-    assert [m.event for m in take_batch(inbox, inst)[0]] == [raised]
-
-
-def test_a_retried_failure_travels_alone() -> None:
-    """A failure of a retried call is delivered by itself (its timer number depends on it)."""
-    inst = make_instance()
-    inst.history.append(started())
-    inst.execution.activities[0] = OpenActivity("hello", None)
-    inst.execution.activities[1] = OpenActivity("flaky", None)
-    inst.execution.retry_of_task[1] = 1
-    inbox = deque([history_message(completed(0)), history_message(failed(1))])
-    assert len(take_batch(inbox, inst)[0]) == 1
-    assert len(take_batch(inbox, inst)[0]) == 1
-
-
-def test_completions_of_an_ended_execution_are_dropped() -> None:
-    """A result that belongs to a previous execution (continue-as-new) is never delivered."""
-    inst = make_instance()
-    inst.history.append(started())
-    inst.execution.activities[0] = OpenActivity("hello", None)
-    inbox = deque([history_message(completed(0), execution_id="old")])
-    batch, stale = take_batch(inbox, inst)
-    assert batch == []
-    assert len(stale) == 1
+    inst, handle = make_instance(), df.Orchestrator.create(five_second_timer)
+    result = run_episode(inst, handle, [started()], T0, settings)
+    fire_times = []
+    while result.work.timers:
+        [(timer_id, fire_at)] = result.work.timers
+        fire_times.append(fire_at)
+        result = run_episode(inst, handle, [fired(timer_id, fire_at)], fire_at, settings)
+    assert [(t - T0).total_seconds() for t in fire_times] == [1, 2, 3, 5]
+    assert result.outcome is ep.Outcome.COMPLETED
+    assert datetime.fromisoformat(result.output) == T0 + timedelta(seconds=5)

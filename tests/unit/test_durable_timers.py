@@ -29,3 +29,12 @@ def test_cancelled_timer_does_not_fire() -> None:
     heap.cancel(("a", "x", 1))
     assert heap._fire_due() is None
     assert fired == [("b", "x", 2)]
+
+
+def test_a_delay_postpones_every_timer() -> None:
+    """With a delay, a timer whose deadline has passed waits out the delay before firing."""
+    fired: list[tuple[str, str, int]] = []
+    heap = TimerHeap(on_fire=fired.append, delay=lambda: 30.0)
+    heap.arm(("a", "x", 1), utc_now() - timedelta(seconds=1))
+    wait = heap._fire_due()
+    assert fired == [] and wait is not None and 28 < wait <= 29

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, Generator
 from datetime import timedelta
@@ -43,6 +44,26 @@ class Gates:
 
 
 GATES = Gates()
+
+
+class Holds:
+    """Latches for orchestrator code, which runs in a worker thread (the threaded harness)."""
+
+    def __init__(self) -> None:
+        self.entered: dict[str, threading.Event] = {}
+        self.released: dict[str, threading.Event] = {}
+
+    def get(self, table: dict[str, threading.Event], key: str) -> threading.Event:
+        """The latch of `key` in `table`, made on first use."""
+        return table.setdefault(key, threading.Event())
+
+    def hold(self, key: str) -> None:
+        """Called by an orchestrator: announce arrival, then wait (bounded) to be released."""
+        self.get(self.entered, key).set()
+        self.get(self.released, key).wait(timeout=20)
+
+
+HOLDS = Holds()
 CALLS: Counter[str] = Counter()
 
 
@@ -162,7 +183,8 @@ def waiting(ctx: df.DurableOrchestrationContext) -> Gen:
 
 
 def cancel_timer(ctx: df.DurableOrchestrationContext) -> Gen:
-    timer = ctx.create_timer(ctx.current_utc_datetime + timedelta(hours=1))
+    """A 200 ms timer against `go`; when go wins the timer is cancelled, then `end` awaited."""
+    timer = ctx.create_timer(ctx.current_utc_datetime + timedelta(milliseconds=200))
     go = ctx.wait_for_external_event("go")
     winner = yield ctx.task_any([timer, go])
     if winner == go:
@@ -170,10 +192,34 @@ def cancel_timer(ctx: df.DurableOrchestrationContext) -> Gen:
     return (yield ctx.wait_for_external_event("end"))
 
 
+def timer_or_event(ctx: df.DurableOrchestrationContext) -> Gen:
+    """A short timer against event x; after the timer wins, the same event is awaited."""
+    timer = ctx.create_timer(ctx.current_utc_datetime + timedelta(milliseconds=50))
+    event = ctx.wait_for_external_event("x")
+    winner = yield ctx.task_any([timer, event])
+    if winner == timer:
+        return ["timer", (yield event)]
+    timer.cancel()
+    return ["event", event.result]
+
+
 def continuing(ctx: df.DurableOrchestrationContext) -> Gen:
     state = ctx.get_input()
     if state["gen"] == 0:
         yield ctx.call_activity("gate", state["key"])
+        ctx.continue_as_new({"gen": 1, "key": state["key"]})
+        return None
+    value = yield ctx.wait_for_external_event("x")
+    return {"gen": state["gen"], "x": value}
+
+
+def continuing_held(ctx: df.DurableOrchestrationContext) -> Gen:
+    """Like `continuing`, but its final episode of gen 0 waits on HOLDS before deciding."""
+    state = ctx.get_input()
+    if state["gen"] == 0:
+        yield ctx.call_activity("double", 1)
+        if not ctx.is_replaying:
+            HOLDS.hold(state["key"])
         ctx.continue_as_new({"gen": 1, "key": state["key"]})
         return None
     value = yield ctx.wait_for_external_event("x")
@@ -219,6 +265,20 @@ def timer_then_gate(ctx: df.DurableOrchestrationContext) -> Gen:
     yield ctx.create_timer(ctx.current_utc_datetime + timedelta(milliseconds=50))
     passed = yield ctx.call_activity("gate", ctx.get_input())
     return passed
+
+
+def two_timers(ctx: df.DurableOrchestrationContext) -> Gen:
+    """Two 50 ms timers in a row; returns the orchestration time after them."""
+    for _ in range(2):
+        yield ctx.create_timer(ctx.current_utc_datetime + timedelta(milliseconds=50))
+    return ctx.current_utc_datetime.isoformat()
+
+
+def long_timer(ctx: df.DurableOrchestrationContext) -> Gen:
+    """One timer `input` seconds long; returns its deadline and the time the code resumed."""
+    fire_at = ctx.current_utc_datetime + timedelta(seconds=ctx.get_input())
+    yield ctx.create_timer(fire_at)
+    return [fire_at.isoformat(), ctx.current_utc_datetime.isoformat()]
 
 
 def parent_of_gate(ctx: df.DurableOrchestrationContext) -> Gen:
@@ -287,13 +347,17 @@ ORCHESTRATORS: dict[str, Callable[[str], str]] = {
         abort_race,
         waiting,
         cancel_timer,
+        timer_or_event,
         continuing,
+        continuing_held,
         counting,
         parent,
         twin_children,
         child_fail_once,
         parent_with_retry,
         timer_then_gate,
+        two_timers,
+        long_timer,
         parent_of_gate,
         versioned,
         report_version,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import azure.durable_functions as df
 from aiohttp import web
 from durable_apps import ACTIVITIES, ORCHESTRATORS
 
 from devhost.durable import DurableEngine
+from devhost.settings import DurableSettings
 
 Status = df.OrchestrationRuntimeStatus
 
@@ -17,9 +19,16 @@ Status = df.OrchestrationRuntimeStatus
 class Harness:
     """One engine + aiohttp server; `restart()` replaces both, keeping the database."""
 
-    def __init__(self, db_path: Path, *, orchestrator_in_thread: bool = False) -> None:
+    def __init__(
+        self,
+        db_path: Path,
+        *,
+        orchestrator_in_thread: bool = False,
+        settings: DurableSettings | None = None,
+    ) -> None:
         self.db_path = db_path
         self.orchestrator_in_thread = orchestrator_in_thread
+        self.settings = settings
         self.engine: DurableEngine | None = None
         self._runner: web.AppRunner | None = None
         self.base_url = ""
@@ -33,6 +42,7 @@ class Harness:
             activities=ACTIVITIES,
             max_concurrent_activities=16,
             orchestrator_in_thread=self.orchestrator_in_thread,
+            settings=self.settings,
         )
         await engine.start()
         self.engine = engine
@@ -78,7 +88,42 @@ async def until_status(harness: Harness, instance_id: str, wanted: Status) -> No
 
 async def completion_queued(harness: Harness, instance_id: str) -> None:
     """Wait until an activity result sits in the (suspended) instance's inbox."""
+    await event_queued(harness, instance_id, 5)
+
+
+async def event_queued(harness: Harness, instance_id: str, event_type: int) -> None:
+    """Wait until a history event of `event_type` sits in the (suspended) instance's inbox."""
     assert harness.engine is not None
     inboxes = harness.engine.dispatcher.inboxes
-    while not any(m.event and m.event["EventType"] == 5 for m in inboxes.get(instance_id, [])):
+    while not any(
+        m.event and m.event["EventType"] == event_type for m in inboxes.get(instance_id, [])
+    ):
         await asyncio.sleep(0.005)
+
+
+async def until_waiting(harness: Harness, instance_id: str, input_start: str) -> None:
+    """Wait until the execution whose input starts with `input_start` has ended an episode."""
+    assert harness.engine is not None
+    while True:
+        history = harness.engine.history(instance_id)
+        inputs = [e.get("Input") or "" for e in history if e["EventType"] == 0]
+        if inputs and inputs[0].startswith(input_start) and history[-1]["EventType"] == 13:
+            return
+        await asyncio.sleep(0.005)
+
+
+async def held(harness: Harness, instance_id: str) -> None:
+    """Suspend an instance and wait until it is, so messages gather in its inbox."""
+    await harness.client.suspend(instance_id, "gather a batch")
+    await until_status(harness, instance_id, Status.Suspended)
+
+
+def episodes(history: list[dict[str, Any]]) -> list[list[int]]:
+    """Event types of each episode (OrchestratorStarted to the next one), bookkeeping left out."""
+    found: list[list[int]] = []
+    for item in history:
+        if item["EventType"] == 12:
+            found.append([])
+        elif found and item["EventType"] != 13:
+            found[-1].append(item["EventType"])
+    return found

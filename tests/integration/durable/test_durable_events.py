@@ -1,4 +1,4 @@
-"""External events: early arrival, the reused abort wait, continue-as-new carry-over, payloads."""
+"""External events: early arrival, the reused abort wait, continue-as-new, payloads."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import asyncio
 
 import azure.durable_functions as df
 import pytest
-from durable_apps import GATES
-from durable_harness import Harness, completion_queued, until_status
+from durable_apps import GATES, HOLDS
+from durable_harness import Harness, completion_queued, held, until_status, until_waiting
 
 pytestmark = pytest.mark.integration
 Status = df.OrchestrationRuntimeStatus
@@ -43,18 +43,60 @@ async def test_abort_between_timer_races_is_not_lost(durable: Harness, key: str)
     assert status.output == {"aborted": '"stop"', "rounds": 1}
 
 
-async def test_continue_as_new_carries_an_undelivered_event(durable: Harness, key: str) -> None:
-    """An event still queued when the orchestrator continues as new reaches the new execution."""
+async def test_event_after_the_deciding_completion_is_carried_over(
+    durable: Harness, key: str
+) -> None:
+    """[TaskCompleted, EventRaised] in the final batch: the SDK decides continue_as_new at the
+    completion and never reads the event; DurableTask.Core, reading it after the shim's
+    ContinueAsNew, carries it into the next execution (TaskOrchestrationContext.
+    HandleEventRaisedEvent; Azure Storage's EventBehaviourForContinueAsNew is Carryover)."""
     instance_id = await durable.client.start_new("continuing", client_input={"gen": 0, "key": key})
     await GATES.entered_wait(key)
-    await durable.client.suspend(instance_id, "hold the inbox")
-    await until_status(durable, instance_id, Status.Suspended)
+    await held(durable, instance_id)
     GATES.open(key)
     await completion_queued(durable, instance_id)
     await durable.client.raise_event(instance_id, "x", "carried")
     await durable.client.resume(instance_id, "go on")
     status = await durable.finished(instance_id)
     assert status.output == {"gen": 1, "x": '"carried"'}
+    assert durable.engine is not None
+    history = durable.engine.history(instance_id)
+    assert [e["EventType"] for e in history[:3]] == [12, 0, 15]  # in the first episode
+
+
+async def test_event_before_the_deciding_completion_is_lost(durable: Harness, key: str) -> None:
+    """[EventRaised, TaskCompleted] in the final batch: the SDK reads the event (nothing waits
+    for it, so it is parked), then continues as new; the shim's ContinueAsNew(action.Input)
+    does not preserve unprocessed events (OutOfProcOrchestrationShim.cs), so it is gone."""
+    instance_id = await durable.client.start_new("continuing", client_input={"gen": 0, "key": key})
+    await GATES.entered_wait(key)
+    await held(durable, instance_id)
+    await durable.client.raise_event(instance_id, "x", "lost")
+    GATES.open(key)
+    await completion_queued(durable, instance_id)
+    await durable.client.resume(instance_id, "go on")
+    assert durable.engine is not None
+    await until_waiting(durable, instance_id, '{"gen": 1')
+    assert (await durable.client.get_status(instance_id)).runtime_status is Status.Running
+    await durable.client.raise_event(instance_id, "x", "second")
+    status = await durable.finished(instance_id)
+    assert status.output == {"gen": 1, "x": '"second"'}
+
+
+async def test_event_raised_during_the_final_episode_reaches_the_new_execution(
+    durable_threaded: Harness, key: str
+) -> None:
+    """An event raised after the final episode's batch was taken is a new message: the new
+    execution reads it (on Azure it waits in the control queue for the next work item)."""
+    harness = durable_threaded
+    instance_id = await harness.client.start_new(
+        "continuing_held", client_input={"gen": 0, "key": key}
+    )
+    await asyncio.to_thread(HOLDS.get(HOLDS.entered, key).wait, 20)
+    await harness.client.raise_event(instance_id, "x", "after")
+    HOLDS.get(HOLDS.released, key).set()
+    status = await harness.finished(instance_id)
+    assert status.output == {"gen": 1, "x": '"after"'}
 
 
 async def test_raise_event_to_unknown_or_finished_instance_raises(durable: Harness) -> None:
@@ -67,15 +109,20 @@ async def test_raise_event_to_unknown_or_finished_instance_raises(durable: Harne
         await durable.client.raise_event(instance_id, "x", 1)
 
 
-async def test_cancelled_timer_is_disarmed(durable: Harness) -> None:
-    """A timer cancelled after losing a task_any race is no longer armed by the engine."""
+async def test_cancelled_timer_still_fires_into_history(durable: Harness) -> None:
+    """A timer cancelled after losing its race still gets its TimerFired in history, as on
+    Azure (isCanceled cancels only the shim's .NET task: OutOfProcOrchestrationShim.cs), and
+    the SDK, already past the race, neither resumes wrongly nor stalls."""
     instance_id = await durable.client.start_new("cancel_timer")
     await until_status(durable, instance_id, Status.Running)
-    assert durable.engine is not None
-    state = durable.engine.dispatcher.instances[instance_id].execution
-    assert len(state.timers) == 1
     await durable.client.raise_event(instance_id, "go", 1)
-    while state.timers:
-        await asyncio.sleep(0.005)
+    assert durable.engine is not None
+    while not any(e["EventType"] == 11 for e in durable.engine.history(instance_id)):
+        await asyncio.sleep(0.01)
+    assert (await durable.client.get_status(instance_id)).runtime_status is Status.Running
     await durable.client.raise_event(instance_id, "end", "bye")
-    assert (await durable.finished(instance_id)).output == '"bye"'
+    status = await durable.finished(instance_id)
+    assert status.output == '"bye"'
+    history = durable.engine.history(instance_id)
+    kinds = [e["EventType"] for e in history]
+    assert kinds.index(15) < kinds.index(11)  # fired after go had won
