@@ -49,6 +49,11 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def copy_replaced() -> CopyFailed:
+    """The error for a destination whose last copy is not ours: never report it as ours."""
+    return CopyFailed("CopyReplaced", "another copy replaced ours on the destination")
+
+
 class BlobOps:
     """Storage calls for the configured accounts; one instance per process."""
 
@@ -280,7 +285,7 @@ class BlobOps:
             props = self.destination(url).get_blob_properties()
         seen = observation(props)
         if copy_id and seen["copy_id"] != copy_id:
-            raise CopyFailed("CopyReplaced", "another copy replaced ours on the destination")
+            raise copy_replaced()
         return seen
 
     def abort_copy(self, url: str, copy_id: str | None) -> dict[str, Any]:
@@ -293,17 +298,17 @@ class BlobOps:
                 return {**observation(dest.get_blob_properties()), "status": "aborted"}
         except PermanentStorageError as exc:
             if exc.code == "CopyIdMismatch":  # someone else's copy now: never report it as ours
-                raise CopyFailed(
-                    "CopyReplaced", "another copy replaced ours on the destination"
-                ) from exc
+                raise copy_replaced() from exc
             if exc.code not in ("NoPendingCopyOperation", "BlobNotFound"):
                 raise
         with map_storage_errors():
-            return (
-                observation(dest.get_blob_properties())
-                if dest.exists()
-                else {"ok": True, "status": "aborted", "copy_id": copy_id}
-            )
+            if not dest.exists():
+                return {"ok": True, "status": "aborted", "copy_id": copy_id}
+            seen = observation(dest.get_blob_properties())
+        # Nothing is pending, whoever copied last: as in check_copy, only the id says it is ours.
+        if copy_id and seen["copy_id"] != copy_id:
+            raise copy_replaced()
+        return seen
 
     def snapshot_destination(self, url: str) -> str | None:
         """Snapshot the destination so an abort can restore it; None if it does not exist."""
