@@ -16,8 +16,9 @@ from typing import Any
 from urllib.parse import quote
 
 from shared import status
+from shared.accounts import BlobLocation
 from shared.copystate import CopyPlan, iso
-from shared.errors import RequestRejected
+from shared.errors import RequestRejected, UnsafeBlobPath
 from shared.requests import AbortRequest, CopyRequest, decode_json, parse_queue_message
 from shared.requests import parse_copy_request as parse_request
 from shared.settings import Settings
@@ -61,10 +62,18 @@ def retry_after(doc: dict[str, Any], now: dt.datetime | None = None) -> str:
     return str(math.ceil(min(max(eta - max(age, 0.0), 1.0), 60.0)))
 
 
+def _locate(settings: Settings, url: str, field_name: str) -> BlobLocation | None:
+    """registry.locate, with a path that could resolve elsewhere refused as a 400 on the field."""
+    try:
+        return settings.registry.locate(url)
+    except UnsafeBlobPath as exc:
+        raise RequestRejected(400, "invalid copy request", {field_name: str(exc)}) from None
+
+
 def build_plan(request: CopyRequest, settings: Settings, instance_id: str) -> CopyPlan:
     """Resolve accounts and defaults into the orchestration input; 403 outside the allowlist."""
     registry = settings.registry
-    dest = registry.locate(request.destination.url)
+    dest = _locate(settings, request.destination.url, "destination.url")
     if not registry.allowed_destinations:
         raise RequestRejected(
             403,
@@ -75,7 +84,7 @@ def build_plan(request: CopyRequest, settings: Settings, instance_id: str) -> Co
         raise RequestRejected(
             403, "destination not allowed", {"destination.url": "outside the allowlist"}
         )
-    src = registry.locate(request.source.url)
+    src = _locate(settings, request.source.url, "source.url")
     if not registry.source_allowed(src):
         raise RequestRejected(
             403, "source not allowed", {"source.url": "outside BLOBCOPY_ALLOWED_SOURCES"}

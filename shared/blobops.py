@@ -36,6 +36,7 @@ from shared.errors import (
     PermanentStorageError,
     SourceUnreadable,
     StorageError,
+    UnsafeBlobPath,
     map_storage_errors,
 )
 from shared.settings import Settings
@@ -86,8 +87,15 @@ class BlobOps:
         return self._services[account.name]
 
     def locate(self, url: str) -> BlobLocation | None:
-        """The configured account a URL belongs to, or None for external sources."""
-        return self.settings.registry.locate(url)
+        """The configured account a URL belongs to, or None for external sources.
+
+        A path that could resolve elsewhere is a permanent failure here too, for requests that
+        reached an activity without the edge's check (an orchestration started before it).
+        """
+        try:
+            return self.settings.registry.locate(url)
+        except UnsafeBlobPath as exc:
+            raise CopyFailed("InvalidBlobPath", str(exc)) from exc
 
     def blob(self, location: BlobLocation, snapshot: str | None = None) -> BlobClient:
         """A client for the blob (or one of its snapshots)."""
@@ -274,7 +282,11 @@ class BlobOps:
         """
         if not copied_from:
             return False
-        ours, theirs = self.locate(requested), self.locate(copied_from)
+        ours = self.locate(requested)
+        try:
+            theirs = self.locate(copied_from)
+        except CopyFailed:  # a recorded source we would refuse is not the one we asked for
+            return False
         if ours is not None and theirs is not None:
             return ours.key == theirs.key
         return copied_from.split("?")[0] == requested.split("?")[0]

@@ -3,6 +3,7 @@
     BlobCopyError                  base of everything this package raises on purpose
     ├── ConfigurationError         an environment setting is missing or malformed (names it)
     ├── RequestRejected            a request the edge refuses; carries the HTTP status and fields
+    ├── UnsafeBlobPath             a URL path with `.`, `..` or empty segments (also a ValueError)
     └── StorageError               a storage call failed; carries the storage error code
         ├── TransientStorageError  throttling, 5xx, timeouts, network: worth retrying
         └── PermanentStorageError  retrying cannot help; the copy ends as failed with `code`
@@ -54,6 +55,14 @@ class RequestRejected(BlobCopyError):
         self.status = status
         self.message = message
         self.fields = dict(fields or {})
+
+
+class UnsafeBlobPath(BlobCopyError, ValueError):
+    """A URL whose path has `.`, `..` or empty segments, raw or percent-encoded.
+
+    HTTP clients (urllib3) resolve dot segments before sending, so such a URL is checked against
+    the allowlists as one blob and then reaches another; nothing signs the path under Entra ID.
+    """
 
 
 class StorageError(BlobCopyError):

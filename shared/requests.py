@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from shared.accounts import unsafe_path_reason
 from shared.errors import RequestRejected
 from shared.settings import Settings
 
@@ -49,6 +50,9 @@ class BlobRef(BaseModel):
         _ = parts.port  # raises ValueError for a port that is not a number in range
         if not parts.path.strip("/"):
             raise ValueError("must name a blob or object, not just a host")
+        reason = unsafe_path_reason(parts.path)
+        if reason:  # resolved by the HTTP client, it would name another blob than we checked
+            raise ValueError(reason)
         return value
 
 

@@ -329,3 +329,14 @@ def test_ctrl_c_while_waiting_leaves_the_copy_running() -> None:
     result = CliRunner().invoke(cli, ["status", "copy-1", "--wait"], obj=context)
     assert result.exit_code == exit_codes.INTERRUPTED
     assert "blobcopy abort copy-1" in result.stderr
+
+
+@pytest.mark.parametrize("path", ["c/../other/a.bin", "c/%2e%2e/other/a.bin", "c//a.bin"])
+def test_start_rejects_dot_segments_without_calling_the_api(path: str) -> None:
+    """A URL whose path has `.`, `..` or empty segments (also percent-encoded) fails before any
+    request is sent: HTTP clients resolve such segments, so it would name another blob."""
+    api = FakeApi()
+    result = run(api, "start", SRC, f"http://127.0.0.1:10000/devstoreaccount1/{path}")
+    assert result.exit_code == exit_codes.USAGE
+    assert "DESTINATION" in result.output and "segment" in result.output
+    assert api.calls == []

@@ -256,6 +256,20 @@ async def test_invalid_queue_message_is_described_not_raised() -> None:
     assert (await api.handle_queue_message(client, b"not json", settings())).startswith("dropped")
 
 
+async def test_dot_segments_are_refused_over_http_and_the_queue() -> None:
+    """A destination that climbs out of its container (`allowed/%2e%2e/other`) is a 400 naming
+    destination.url over HTTP, and a dropped message naming it on the queue; nothing starts."""
+    client = FakeClient()
+    climbing = DST.replace("/dst/", "/dst/%2e%2e/other/")
+    answer = await api.start(client, body(destination={"url": climbing}), settings(), BASE)
+    assert answer.status == 400
+    assert [f["field"] for f in answer.body["error"]["fields"]] == ["destination.url"]
+    message = json.dumps(body(destination={"url": climbing})).encode()
+    outcome = await api.handle_queue_message(client, message, settings())
+    assert outcome.startswith("dropped") and "destination.url" in outcome
+    assert client.started == []
+
+
 def test_retry_after_counts_down_the_eta() -> None:
     """Retry-After is the ETA minus its age, at least 1 and at most 60 seconds."""
     doc = {"progress": {"eta_seconds": 30.0}, "updated": "2026-01-01T00:00:00+00:00"}

@@ -54,6 +54,32 @@ BAD: list[tuple[str, dict[str, Any] | Any, str]] = [
         "destination.url",
     ),
     ("destination equals source", good(destination={"url": SRC}), "destination.url"),
+    (
+        "destination climbs out of its container",
+        good(destination={"url": "http://h/devstoreaccount1/allowed/../secret/x.bin"}),
+        "destination.url",
+    ),
+    (
+        "destination climbs out, percent-encoded",
+        good(destination={"url": "http://h/devstoreaccount1/allowed/%2e%2E/secret/x.bin"}),
+        "destination.url",
+    ),
+    (
+        "destination climbs out through encoded slashes",
+        good(destination={"url": "http://h/acct/allowed/x%2F..%2F..%2Fsecret%2Fx.bin"}),
+        "destination.url",
+    ),
+    (
+        "destination with an empty segment",
+        good(destination={"url": DST + "//b"}),
+        "destination.url",
+    ),
+    (
+        "source climbs out of its container",
+        good(source={"url": "http://h/devstoreaccount2/public/%2E./private/x.bin"}),
+        "source.url",
+    ),
+    ("source with a dot segment", good(source={"url": "http://h/acct/c/./x.bin"}), "source.url"),
     ("unknown field", good(colour="blue"), "colour"),
     ("unknown field in source", good(source={"url": SRC, "x": 1}), "source.x"),
     ("bad id characters", good(id="a/b"), "id"),
