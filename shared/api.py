@@ -183,6 +183,31 @@ async def get(client: Any, instance_id: str, base_url: str, code: str | None = N
     return ApiResponse(202, doc, headers)
 
 
+def _already_over(doc: dict[str, Any]) -> ApiResponse:
+    """409 for an abort of a copy that has ended: the body carries its final document."""
+    error = {"code": "Conflict", "message": "copy already over", "fields": []}
+    return ApiResponse(409, {"error": error, "copy": doc})
+
+
+async def _raise_abort(client: Any, instance_id: str, reason: str | None) -> ApiResponse | None:
+    """Raise `abort`; None when it was delivered, else the answer for an instance that ended.
+
+    The SDK's raise_event raises a bare Exception on the extension's 410 (the instance ended
+    after our status read) and 404 (it was purged): the status, read again, says which.
+    """
+    try:
+        await client.raise_event(instance_id, "abort", {"reason": reason})
+    except Exception:
+        found = await client.get_status(instance_id)
+        if not _exists(found):
+            return rejected(RequestRejected(404, "no such copy", {"id": "unknown"}))
+        doc = document_of(found)
+        if doc["state"] in status.FINAL_STATES:
+            return _already_over(doc)
+        raise  # it still runs: a real failure, not the race with its end
+    return None
+
+
 async def abort(
     client: Any, instance_id: str, body: bytes, base_url: str, code: str | None = None
 ) -> ApiResponse:
@@ -199,14 +224,10 @@ async def abort(
         return rejected(RequestRejected(404, "no such copy", {"id": "unknown"}))
     doc = document_of(found)
     if doc["state"] in status.FINAL_STATES:
-        return ApiResponse(
-            409,
-            {
-                "error": {"code": "Conflict", "message": "copy already over", "fields": []},
-                "copy": doc,
-            },
-        )
-    await client.raise_event(instance_id, "abort", {"reason": reason})
+        return _already_over(doc)
+    refused = await _raise_abort(client, instance_id, reason)
+    if refused is not None:
+        return refused
     location = status_url(base_url, instance_id, code)
     return ApiResponse(
         202, {"id": instance_id, "status_url": location}, {"Location": location, "Retry-After": "1"}

@@ -198,6 +198,63 @@ async def test_abort_of_a_finished_copy_is_a_409() -> None:
     assert answer.status == 409 and client.events == []
 
 
+class EndingClient(FakeClient):
+    """A client whose instance ends (or is purged) just before raise_event reaches the host.
+
+    DurableOrchestrationClient.raise_event (azure-functions-durable 1.7) raises a bare
+    Exception on the extension's 410 ("Instance with ID ... is gone: either completed or
+    failed") and 404 ("No instance with ID ... found."): HttpApiHandler answers 410 once the
+    instance is Completed, Failed, Terminated or Canceled, 404 when it does not exist.
+    """
+
+    def __init__(self, ends_as: str | None) -> None:
+        super().__init__()
+        self.ends_as = ends_as  # None: purged
+
+    async def raise_event(self, instance_id: str, name: str, data: Any) -> None:
+        if self.ends_as is None:
+            del self.instances[instance_id]
+            raise Exception(f"No instance with ID {instance_id} found.")
+        finish(self, instance_id, self.ends_as)
+        raise Exception(f"Instance with ID {instance_id} is gone: either completed or failed")
+
+
+async def test_abort_racing_completion_is_a_409_with_the_document() -> None:
+    """An abort whose raise_event meets the extension's 410 (the copy just ended) answers 409
+    with the final document, as an abort of a copy already over does, never a 500."""
+    client = EndingClient(ends_as="succeeded")
+    await api.start(client, body(id="job-1"), settings(), BASE)
+    answer = await api.abort(client, "job-1", b"", BASE)
+    assert answer.status == 409
+    assert answer.body["copy"]["state"] == "succeeded"
+    assert answer.body["error"]["code"] == "Conflict"
+
+
+async def test_abort_racing_a_purge_is_a_404() -> None:
+    """An abort whose raise_event meets the extension's 404 (instance gone) answers 404."""
+    client = EndingClient(ends_as=None)
+    await api.start(client, body(id="job-1"), settings(), BASE)
+    answer = await api.abort(client, "job-1", b"", BASE)
+    assert answer.status == 404
+
+
+async def test_abort_that_fails_while_the_copy_runs_is_not_hidden() -> None:
+    """A raise_event failure while the copy still runs (not a race with its end) propagates."""
+
+    class Broken(FakeClient):
+        async def raise_event(self, instance_id: str, name: str, data: Any) -> None:
+            raise Exception("Webhook returned unrecognized status code 503")
+
+    client = Broken()
+    await api.start(client, body(id="job-1"), settings(), BASE)
+    try:
+        await api.abort(client, "job-1", b"", BASE)
+    except Exception as exc:
+        assert "503" in str(exc)
+    else:
+        raise AssertionError("the failure was swallowed")
+
+
 async def test_abort_with_a_bad_body_is_a_400() -> None:
     """An abort body that is not JSON, or a non-string reason, answers 400."""
     client = FakeClient()
