@@ -161,6 +161,14 @@ class AccountRegistry:
             )
         return None
 
+    def source_accounts(self) -> tuple[Account, ...]:
+        """The configured accounts that the source allowlist lets copies read from."""
+        return tuple(
+            a
+            for a in self.accounts
+            if any(e.partition("/")[0] in ("*", a.name) for e in self.allowed_sources)
+        )
+
     def destination_allowed(self, location: BlobLocation) -> bool:
         """True when the allowlist admits writing into this account and container."""
         return _admits(self.allowed_destinations, location)

@@ -28,6 +28,7 @@ from azure.storage.blob import (
 )
 
 from shared.accounts import Account, BlobLocation
+from shared.copylimits import CLOCK_SKEW, MAX_DELEGATION, SAS_MARGIN
 from shared.copyprops import created_since, observation
 from shared.errors import (
     CopyFailed,
@@ -40,10 +41,6 @@ from shared.errors import (
     map_storage_errors,
 )
 from shared.settings import Settings
-
-SAS_MARGIN = dt.timedelta(minutes=15)
-CLOCK_SKEW = dt.timedelta(minutes=5)
-MAX_DELEGATION = dt.timedelta(days=7)
 
 
 def _now() -> dt.datetime:
@@ -129,6 +126,8 @@ class BlobOps:
             return generate_blob_sas(
                 account_key=location.account.account_key, expiry=expiry, **common
             )
+        # The edge keeps deadline + margin within this (shared/copylimits.py); the cap only
+        # keeps a copy accepted before that bound from failing at Get User Delegation Key.
         expiry = min(expiry, start + MAX_DELEGATION)
         with map_storage_errors():
             key = self.service(location.account).get_user_delegation_key(start, expiry)

@@ -7,13 +7,14 @@ import datetime as dt
 import os
 import time
 import uuid
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from azure.storage.blob import BlobServiceClient
 
 from devhost.storage.credentials import FakeAzureADCredential
 from devhost.storage.stack import ACCOUNTS, StorageStack
-from shared.blobops import BlobOps
+from shared.blobops import SAS_MARGIN, BlobOps
 from shared.errors import CopyFailed, RequestRejected
 from shared.requests import parse_copy_request
 from shared.settings import settings_from_env
@@ -162,3 +163,42 @@ def test_a_source_path_that_climbs_out_of_its_container_is_never_leased(
     with pytest.raises(CopyFailed):
         ops.acquire_lease(climbing, "55555555-5555-5555-5555-555555555555", 15)
     assert private.get_blob_properties().lease.state == "available"
+
+
+def test_the_longest_timeout_accepted_gets_a_sas_that_outlives_its_deadline(
+    storage_stack_https: StorageStack,
+) -> None:
+    """For a managed-identity source, whatever timeout the edge accepts, the user delegation SAS
+    the copy gets lasts until the deadline plus the margin (not ~5 min short of it, as when
+    the key was capped at its start + 7 days under a 7-day deadline)."""
+    stack = storage_stack_https
+    ops, credential = _identity_ops(stack)
+    tag = uuid.uuid4().hex[:8]
+    source = (
+        BlobServiceClient(
+            stack.blob_endpoint(SOURCE_ACCOUNT),
+            credential=credential,
+            connection_verify=str(stack.ca_cert_path),
+        )
+        .create_container(f"long{tag}")
+        .get_blob_client("a.bin")
+    )
+    target = f"{stack.blob_endpoint(DEST_ACCOUNT)}/long{tag}/a.bin"
+    accepted = []
+    for timeout in (7 * 86400 - 1200, 7 * 86400 - 300, 7 * 86400):
+        body = {
+            "source": {"url": source.url},
+            "destination": {"url": target},
+            "timeout_seconds": timeout,
+        }
+        try:
+            parse_copy_request(body, ops.settings)
+        except RequestRejected as exc:
+            assert list(exc.fields) == ["timeout_seconds"]
+            continue
+        accepted.append(timeout)
+        deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=timeout)
+        query = parse_qs(urlsplit(ops.readable_source(source.url, deadline)).query)
+        expiry = dt.datetime.fromisoformat(query["se"][0].replace("Z", "+00:00"))
+        assert expiry >= deadline + SAS_MARGIN - dt.timedelta(seconds=1), timeout
+    assert accepted  # the bound leaves room for nearly a week
