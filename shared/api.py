@@ -1,7 +1,8 @@
 """HTTP and queue handling, independent of azure.functions: decoded input in, ApiResponse out.
 
-`client` is a Durable orchestration client (`start_new`, `get_status`, `get_status_all`,
-`raise_event`); tests pass a fake. Status codes follow the async pattern Logic Apps speaks:
+`client` is a Durable orchestration client (`start_new`, `get_status`, `raise_event`); the list
+reads `InstancePages` (shared/instances.py) instead of `get_status_all`, which stops at the
+first page. Tests pass fakes. Status codes follow the async pattern Logic Apps speaks:
 202 + Location + Retry-After while a copy runs, 200 once it is over.
 """
 
@@ -11,6 +12,7 @@ import datetime as dt
 import json
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -19,6 +21,7 @@ from shared import status
 from shared.accounts import BlobLocation
 from shared.copystate import CopyPlan, iso
 from shared.errors import RequestRejected, UnsafeBlobPath
+from shared.instances import Cursor, InstancePages, InvalidContinuation, collect
 from shared.requests import AbortRequest, CopyRequest, decode_json, parse_queue_message
 from shared.requests import parse_copy_request as parse_request
 from shared.settings import Settings
@@ -234,17 +237,68 @@ async def abort(
     )
 
 
-async def list_copies(client: Any, state: str | None) -> ApiResponse:
-    """GET /api/copies[?state=]: every copy's status document, optionally of one state."""
-    if state is not None and state not in status.STATES:
-        return rejected(
-            RequestRejected(400, "invalid filter", {"state": f"one of {', '.join(status.STATES)}"})
+DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT = 100, 1000
+
+
+async def list_copies(
+    pages: InstancePages,
+    state: str | None = None,
+    limit: str | None = None,
+    continuation: str | None = None,
+) -> ApiResponse:
+    """GET /api/copies[?state=&limit=&continuation=]: one page of status documents.
+
+    `{"copies": [...], "continuation": token | null}`: pass the token back for the next page; a
+    page may hold fewer than `limit` copies even when more follow, only null means the end.
+    """
+    try:
+        size = _list_limit(limit)
+        cursor = _list_cursor(continuation)
+        if state is not None and state not in status.STATES:
+            raise RequestRejected(
+                400, "invalid filter", {"state": f"one of {', '.join(status.STATES)}"}
+            )
+        docs, following = await collect(pages, _copy_in_state(state), size, cursor)
+    except RequestRejected as exc:
+        return rejected(exc)
+    except InvalidContinuation as exc:
+        return rejected(RequestRejected(400, "invalid continuation", {"continuation": str(exc)}))
+    token = following.encode() if following else None
+    return ApiResponse(200, {"copies": docs, "continuation": token})
+
+
+def _list_limit(raw: str | None) -> int:
+    """The page size asked for: an integer in 1..MAX_LIST_LIMIT, else a 400 naming `limit`."""
+    if raw is None:
+        return DEFAULT_LIST_LIMIT
+    text = raw.strip()
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIST_LIMIT:
+        raise RequestRejected(
+            400, "invalid limit", {"limit": f"an integer from 1 to {MAX_LIST_LIMIT}"}
         )
-    found = await client.get_status_all()
-    docs = [
-        document_of(f) for f in found if getattr(f, "name", ORCHESTRATOR) in (None, ORCHESTRATOR)
-    ]
-    return ApiResponse(200, {"copies": [d for d in docs if state in (None, d["state"])]})
+    return int(text)
+
+
+def _list_cursor(raw: str | None) -> Cursor:
+    """Where the listing resumes: the start, or the cursor a previous page answered."""
+    if raw is None:
+        return Cursor()
+    try:
+        return Cursor.decode(raw)
+    except InvalidContinuation as exc:
+        raise RequestRejected(400, "invalid continuation", {"continuation": str(exc)}) from None
+
+
+def _copy_in_state(state: str | None) -> Callable[[Any], dict[str, Any] | None]:
+    """The document of a copy instance in `state` (any state when None), else None."""
+
+    def select(found: Any) -> dict[str, Any] | None:
+        if getattr(found, "name", ORCHESTRATOR) not in (None, ORCHESTRATOR):
+            return None
+        doc = document_of(found)
+        return doc if state in (None, doc["state"]) else None
+
+    return select
 
 
 async def handle_queue_message(

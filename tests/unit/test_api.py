@@ -7,7 +7,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+
 from shared import api
+from shared.instances import InstancePage
 from shared.settings import Settings, settings_from_env
 from shared.status import document
 
@@ -15,6 +18,7 @@ KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr
 SRC = "http://127.0.0.1:10000/devstoreaccount2/src/a.bin"
 DST = "http://127.0.0.1:10000/devstoreaccount1/dst/a.bin"
 BASE = "http://localhost:7071"
+AZURE_PAGE = 100  # OrchestrationStatusQueryCondition.PageSize's default in the extension
 
 
 def settings(**env: str) -> Settings:
@@ -61,8 +65,13 @@ class FakeClient:
     async def get_status(self, instance_id: str, show_input: bool = False) -> Any:
         return self.instances.get(instance_id)
 
-    async def get_status_all(self) -> list[FakeStatus]:
-        return list(self.instances.values())
+    async def page(self, top: int, continuation: str | None) -> InstancePage:
+        """The management API's `instances` route as the extension pages it: at most `top`
+        (default 100) rows and an opaque token for the rest (here an offset)."""
+        start = int(continuation or 0)
+        rows = list(self.instances.values())[start : start + min(top, AZURE_PAGE)]
+        more = start + len(rows) < len(self.instances)
+        return InstancePage(rows, str(start + len(rows)) if more else None)
 
     async def raise_event(self, instance_id: str, name: str, data: Any) -> None:
         self.events.append((instance_id, name, data))
@@ -269,11 +278,71 @@ async def test_list_filters_by_state() -> None:
     for n in range(3):
         await api.start(client, body(id=f"job-{n}"), settings(), BASE)
     finish(client, "job-0", "succeeded")
-    everything = await api.list_copies(client, None)
+    everything = await api.list_copies(client)
     running = await api.list_copies(client, "running")
     assert everything.status == running.status == 200
     assert len(everything.body["copies"]) == 3
     assert sorted(d["id"] for d in running.body["copies"]) == ["job-1", "job-2"]
+
+
+async def list_every_page(client: FakeClient, **query: str) -> list[dict[str, Any]]:
+    """GET /api/copies page after page, following `continuation` until it is null."""
+    docs: list[dict[str, Any]] = []
+    token: str | None = None
+    for _ in range(100):
+        answer = await api.list_copies(client, continuation=token, **query)
+        assert answer.status == 200, answer.body
+        docs += answer.body["copies"]
+        token = answer.body["continuation"]
+        if token is None:
+            return docs
+    raise AssertionError("the continuation never ended")
+
+
+async def test_list_reaches_copies_past_the_first_hundred() -> None:
+    """With 250 copies and a management API that pages at 100 (as Azure's does), following the
+    API's own continuation returns every copy once, in pages of at most `limit`."""
+    client = FakeClient()
+    for n in range(250):
+        await api.start(client, body(id=f"job-{n:03}"), settings(), BASE)
+    first = await api.list_copies(client, limit="40")
+    assert len(first.body["copies"]) == 40 and first.body["continuation"]
+    ids = [d["id"] for d in await list_every_page(client, limit="70")]
+    assert ids == [f"job-{n:03}" for n in range(250)]
+    assert len(await list_every_page(client)) == 250
+
+
+async def test_list_pages_a_filter_and_a_server_that_does_not_page() -> None:
+    """A state filter pages over matching copies only; a management API that answers every
+    row at once and no token (devhost before paging) gives the same result."""
+
+    class Unpaged(FakeClient):
+        async def page(self, top: int, continuation: str | None) -> InstancePage:
+            return InstancePage(list(self.instances.values()), None)
+
+    for client in (FakeClient(), Unpaged()):
+        for n in range(230):
+            await api.start(client, body(id=f"job-{n:03}"), settings(), BASE)
+        for n in range(0, 230, 3):
+            finish(client, f"job-{n:03}", "succeeded")
+        done = [d["id"] for d in await list_every_page(client, state="succeeded", limit="7")]
+        assert done == [f"job-{n:03}" for n in range(0, 230, 3)]
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "1001", "ten", "1.5", ""])
+async def test_list_with_a_bad_limit_is_a_400_naming_it(limit: str) -> None:
+    """`limit` outside 1..1000 or not an integer answers 400 naming `limit`."""
+    answer = await api.list_copies(FakeClient(), limit=limit)
+    assert answer.status == 400
+    assert [f["field"] for f in answer.body["error"]["fields"]] == ["limit"]
+
+
+@pytest.mark.parametrize("token", ["garbage", "eyJ4IjogMX0", "bnVsbA"])
+async def test_list_with_a_continuation_it_never_gave_is_a_400(token: str) -> None:
+    """A continuation this API did not give answers 400 naming `continuation`, not 500."""
+    answer = await api.list_copies(FakeClient(), continuation=token)
+    assert answer.status == 400
+    assert [f["field"] for f in answer.body["error"]["fields"]] == ["continuation"]
 
 
 async def test_list_with_an_unknown_state_is_a_400() -> None:
