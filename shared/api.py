@@ -251,42 +251,42 @@ async def list_copies(
     `{"copies": [...], "continuation": token | null}`: pass the token back for the next page; a
     page may hold fewer than `limit` copies even when more follow, only null means the end.
     """
+    fields: dict[str, str] = {}
+    size = _list_limit(limit, fields)
+    cursor = _list_cursor(continuation, fields)
+    if state is not None and state not in status.STATES:
+        fields["state"] = f"one of {', '.join(status.STATES)}"
+    if fields or cursor is None:
+        return rejected(RequestRejected(400, "invalid list query", fields))
     try:
-        size = _list_limit(limit)
-        cursor = _list_cursor(continuation)
-        if state is not None and state not in status.STATES:
-            raise RequestRejected(
-                400, "invalid filter", {"state": f"one of {', '.join(status.STATES)}"}
-            )
         docs, following = await collect(pages, _copy_in_state(state), size, cursor)
-    except RequestRejected as exc:
-        return rejected(exc)
-    except InvalidContinuation as exc:
-        return rejected(RequestRejected(400, "invalid continuation", {"continuation": str(exc)}))
+    except InvalidContinuation as exc:  # the management API refused the token inside ours
+        return rejected(RequestRejected(400, "invalid list query", {"continuation": str(exc)}))
     token = following.encode() if following else None
     return ApiResponse(200, {"copies": docs, "continuation": token})
 
 
-def _list_limit(raw: str | None) -> int:
-    """The page size asked for: an integer in 1..MAX_LIST_LIMIT, else a 400 naming `limit`."""
+def _list_limit(raw: str | None, fields: dict[str, str]) -> int:
+    """The page size asked for: an integer in 1..MAX_LIST_LIMIT, else noted under `limit`."""
     if raw is None:
         return DEFAULT_LIST_LIMIT
     text = raw.strip()
     if not text.isdigit() or not 1 <= int(text) <= MAX_LIST_LIMIT:
-        raise RequestRejected(
-            400, "invalid limit", {"limit": f"an integer from 1 to {MAX_LIST_LIMIT}"}
-        )
+        fields["limit"] = f"an integer from 1 to {MAX_LIST_LIMIT}"
+        return DEFAULT_LIST_LIMIT
     return int(text)
 
 
-def _list_cursor(raw: str | None) -> Cursor:
-    """Where the listing resumes: the start, or the cursor a previous page answered."""
+def _list_cursor(raw: str | None, fields: dict[str, str]) -> Cursor | None:
+    """Where the listing resumes (the start when None given); None, noted under `continuation`,
+    for a token this API did not give."""
     if raw is None:
         return Cursor()
     try:
         return Cursor.decode(raw)
     except InvalidContinuation as exc:
-        raise RequestRejected(400, "invalid continuation", {"continuation": str(exc)}) from None
+        fields["continuation"] = str(exc)
+        return None
 
 
 def _copy_in_state(state: str | None) -> Callable[[Any], dict[str, Any] | None]:

@@ -478,3 +478,11 @@ async def test_external_sources_need_the_external_entry() -> None:
     assert (await api.start(FakeClient(), external, settings(), BASE)).status == 202
     accounts_only = settings(BLOBCOPY_ALLOWED_SOURCES="*")
     assert (await api.start(FakeClient(), external, accounts_only, BASE)).status == 403
+
+
+async def test_a_list_query_with_several_wrong_parameters_names_each() -> None:
+    """A bad state, limit and continuation together answer one 400 naming all three."""
+    answer = await api.list_copies(FakeClient(), "paused", limit="0", continuation="x")
+    assert answer.status == 400
+    named = {f["field"] for f in answer.body["error"]["fields"]}
+    assert named == {"state", "limit", "continuation"}
