@@ -16,6 +16,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from shared import activities, api
+from shared.instances import ManagementApiPages
 from shared.orchestration import Activities, copy_orchestration
 from shared.settings import get_settings, http_auth_level
 
@@ -82,8 +83,13 @@ async def abort_copy_http(
 async def list_copies_http(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
-    """GET /api/copies[?state=]: list copies."""
-    return _encode(await api.list_copies(client, req.params.get("state")))
+    """GET /api/copies[?state=&limit=&continuation=]: one page of copies."""
+    params = req.params
+    pages = ManagementApiPages(client)
+    answer = await api.list_copies(
+        pages, params.get("state"), params.get("limit"), params.get("continuation")
+    )
+    return _encode(answer)
 
 
 @app.queue_trigger(arg_name="msg", queue_name="copy-requests", connection="AzureWebJobsStorage")

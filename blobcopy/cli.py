@@ -278,17 +278,31 @@ def abort(state: CliContext, copy_id: str, reason: str | None, json_output: bool
 @json_option
 @click.pass_obj
 def list_command(state: CliContext, state_filter: str | None, json_output: bool) -> None:
-    """List copies: all of them, or only those in one state."""
+    """List copies: all of them, or only those in one state (every page of the answer)."""
     state.json_output = json_output
-    response = state.client.list_copies(state_filter)
+    copies = _every_copy(state.client, state_filter)
     if json_output:
-        click.echo(format_json(response.body if response.body is not None else []))
+        click.echo(format_json({"copies": copies, "continuation": None}))
         return
-    copies = copies_of(response.body)
     if not copies:
         click.echo("No copies." if state_filter is None else f"No {state_filter} copies.")
         return
     state.stdout.print(list_table(copies))
+
+
+def _every_copy(client: CopyApi, state_filter: str | None) -> list[dict[str, Any]]:
+    """The copies of every page: the API answers one page and a continuation for the next."""
+    copies: list[dict[str, Any]] = []
+    token: str | None = None
+    asked: set[str] = set()
+    while True:
+        response = client.list_copies(state_filter, continuation=token)
+        copies += copies_of(response.body)
+        following = response.body.get("continuation") if isinstance(response.body, dict) else None
+        if not isinstance(following, str) or not following or following in asked:
+            return copies  # null ends it; a token seen before would go round forever
+        asked.add(following)
+        token = following
 
 
 def _document(response: ApiResponse) -> dict[str, Any]:

@@ -211,7 +211,9 @@ class CopyApi(Protocol):
 
     def abort(self, copy_id: str, reason: str | None = None) -> ApiResponse: ...
 
-    def list_copies(self, state: str | None = None) -> ApiResponse: ...
+    def list_copies(
+        self, state: str | None = None, continuation: str | None = None
+    ) -> ApiResponse: ...
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -257,10 +259,12 @@ class BlobCopyClient:
         body = {"reason": reason} if reason else None
         return self._call("POST", f"/copies/{_segment(copy_id)}/abort", body=body)
 
-    def list_copies(self, state: str | None = None) -> ApiResponse:
-        """GET /api/copies[?state=S]: copies, optionally only those in one state."""
-        query = "?" + urllib.parse.urlencode({"state": state}) if state else ""
-        return self._call("GET", "/copies" + query)
+    def list_copies(self, state: str | None = None, continuation: str | None = None) -> ApiResponse:
+        """GET /api/copies[?state=S&continuation=T]: one page of copies, optionally of one state;
+        the answer's `continuation` asks for the next page (null: there is none)."""
+        params = {"state": state, "continuation": continuation}
+        query = urllib.parse.urlencode({k: v for k, v in params.items() if v})
+        return self._call("GET", "/copies" + (f"?{query}" if query else ""))
 
     def _call(self, method: str, path: str, *, body: Any = None) -> ApiResponse:
         url = self.api_root + path

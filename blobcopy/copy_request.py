@@ -7,6 +7,7 @@ slips early, with the option's name in the message.
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -43,11 +44,32 @@ class CopyOptions:
 
 
 def check_url(value: str, what: str) -> str:
-    """`value` if it is an absolute http(s) URL; else RequestOptionError naming `what`."""
+    """`value` if it is an absolute http(s) URL; else RequestOptionError naming `what`.
+
+    A path with `.`, `..` or empty segments (also percent-encoded) is refused too: HTTP clients
+    resolve them, so `c/../other/b` names another blob than it seems to (the service refuses it
+    as well; this says so before anything is sent).
+    """
     parsed = urllib.parse.urlsplit(value)
+    shown = value.split("?")[0]
     if parsed.scheme.lower() not in ("http", "https") or not parsed.netloc:
-        raise RequestOptionError(f"{what} must be an http(s) URL, got {value.split('?')[0]!r}")
+        raise RequestOptionError(f"{what} must be an http(s) URL, got {shown!r}")
+    if _has_dot_segment(parsed.path):
+        raise RequestOptionError(
+            f"{what} must not have '.', '..' or empty path segments, got {shown!r}"
+        )
     return value
+
+
+def _has_dot_segment(path: str) -> bool:
+    """Whether the path, raw or percent-decoded (repeatedly), has a `.`, `..` or empty segment."""
+    spelled, seen = path.removeprefix("/"), set()
+    while spelled not in seen:
+        seen.add(spelled)
+        if any(part in ("", ".", "..") for part in re.split(r"[/\\]", spelled)):
+            return True
+        spelled = urllib.parse.unquote(spelled)
+    return False
 
 
 def parse_pairs(values: Iterable[str], what: str) -> dict[str, str]:

@@ -10,15 +10,18 @@ by URL uses managed identity (DefaultAzureCredential) and user delegation SAS.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from shared.errors import ConfigurationError
+from shared.errors import ConfigurationError, UnsafeBlobPath
 
 AZURITE_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )
 _LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
+_DOT_SEGMENTS = {"", ".", ".."}
+_SEPARATORS = re.compile(r"[/\\]")  # some servers read a backslash as a slash
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -61,6 +64,21 @@ class BlobLocation:
     def key(self) -> tuple[str, str, str]:
         """Which blob this is, however its URL was spelled (host alias, port, encoding)."""
         return (self.account.name, self.container, self.blob)
+
+
+def unsafe_path_reason(path: str) -> str | None:
+    """Why a URL path could reach another blob than it names, or None when it cannot.
+
+    Every spelling counts: the raw path and each percent-decoding of it (`%2e%2e`, `%2E.`, and
+    `%2f` that turns `x%2f..` into `x/..`), since one component decodes what another resolves.
+    """
+    spelled, seen = path.removeprefix("/"), set()
+    while spelled not in seen:
+        seen.add(spelled)
+        if any(part in _DOT_SEGMENTS for part in _SEPARATORS.split(spelled)):
+            return "must not contain '.', '..' or empty path segments (raw or percent-encoded)"
+        spelled = unquote(spelled)
+    return None
 
 
 def _host_port(url: str) -> tuple[str, int, str]:
@@ -115,8 +133,15 @@ class AccountRegistry:
         return next((a for a in self.accounts if a.name == name), None)
 
     def locate(self, url: str) -> BlobLocation | None:
-        """Resolve a blob URL to a configured account, or None for external URLs."""
+        """Resolve a blob URL to a configured account, or None for external URLs.
+
+        Raises UnsafeBlobPath for a path that could resolve elsewhere (see unsafe_path_reason):
+        never None for it, which would make it an `external` source.
+        """
         host, port, path = _host_port(url)
+        reason = unsafe_path_reason(path)
+        if reason:
+            raise UnsafeBlobPath(reason)
         query = parse_qs(urlsplit(url).query)
         for account in self.accounts:
             a_host, a_port, prefix = _host_port(account.blob_endpoint)
@@ -124,6 +149,8 @@ class AccountRegistry:
             if (host, port) != (a_host, a_port) or not path.startswith(prefix + "/"):
                 continue
             container, _, blob = path[len(prefix) + 1 :].partition("/")
+            if "/" in unquote(container):
+                raise UnsafeBlobPath("a container name cannot hold an encoded '/'")
             return BlobLocation(
                 account,
                 unquote(container),
@@ -133,6 +160,14 @@ class AccountRegistry:
                 has_sas="sig" in {k.lower() for k in query},
             )
         return None
+
+    def source_accounts(self) -> tuple[Account, ...]:
+        """The configured accounts that the source allowlist lets copies read from."""
+        return tuple(
+            a
+            for a in self.accounts
+            if any(e.partition("/")[0] in ("*", a.name) for e in self.allowed_sources)
+        )
 
     def destination_allowed(self, location: BlobLocation) -> bool:
         """True when the allowlist admits writing into this account and container."""

@@ -1,7 +1,8 @@
 """HTTP and queue handling, independent of azure.functions: decoded input in, ApiResponse out.
 
-`client` is a Durable orchestration client (`start_new`, `get_status`, `get_status_all`,
-`raise_event`); tests pass a fake. Status codes follow the async pattern Logic Apps speaks:
+`client` is a Durable orchestration client (`start_new`, `get_status`, `raise_event`); the list
+reads `InstancePages` (shared/instances.py) instead of `get_status_all`, which stops at the
+first page. Tests pass fakes. Status codes follow the async pattern Logic Apps speaks:
 202 + Location + Retry-After while a copy runs, 200 once it is over.
 """
 
@@ -13,14 +14,17 @@ import json
 import logging
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from shared import status
+from shared.accounts import BlobLocation
 from shared.control import AbortRecorder
 from shared.copystate import CopyPlan, iso
-from shared.errors import RequestRejected, StorageError
+from shared.errors import RequestRejected, StorageError, UnsafeBlobPath
+from shared.instances import Cursor, InstancePages, InvalidContinuation, collect
 from shared.requests import AbortRequest, CopyRequest, decode_json, parse_queue_message
 from shared.requests import parse_copy_request as parse_request
 from shared.settings import Settings
@@ -65,10 +69,18 @@ def retry_after(doc: dict[str, Any], now: dt.datetime | None = None) -> str:
     return str(math.ceil(min(max(left, 1.0), 60.0)))
 
 
+def _locate(settings: Settings, url: str, field_name: str) -> BlobLocation | None:
+    """registry.locate, with a path that could resolve elsewhere refused as a 400 on the field."""
+    try:
+        return settings.registry.locate(url)
+    except UnsafeBlobPath as exc:
+        raise RequestRejected(400, "invalid copy request", {field_name: str(exc)}) from None
+
+
 def build_plan(request: CopyRequest, settings: Settings, instance_id: str) -> CopyPlan:
     """Resolve accounts and defaults into the orchestration input; 403 outside the allowlist."""
     registry = settings.registry
-    dest = registry.locate(request.destination.url)
+    dest = _locate(settings, request.destination.url, "destination.url")
     if not registry.allowed_destinations:
         raise RequestRejected(
             403,
@@ -79,7 +91,7 @@ def build_plan(request: CopyRequest, settings: Settings, instance_id: str) -> Co
         raise RequestRejected(
             403, "destination not allowed", {"destination.url": "outside the allowlist"}
         )
-    src = registry.locate(request.source.url)
+    src = _locate(settings, request.source.url, "source.url")
     if not registry.source_allowed(src):
         raise RequestRejected(
             403, "source not allowed", {"source.url": "outside BLOBCOPY_ALLOWED_SOURCES"}
@@ -194,6 +206,31 @@ async def record_abort(records: AbortRecorder | None, instance_id: str, reason: 
     return True
 
 
+def _already_over(doc: dict[str, Any]) -> ApiResponse:
+    """409 for an abort of a copy that has ended: the body carries its final document."""
+    error = {"code": "Conflict", "message": "copy already over", "fields": []}
+    return ApiResponse(409, {"error": error, "copy": doc})
+
+
+async def _raise_abort(client: Any, instance_id: str, reason: str | None) -> ApiResponse | None:
+    """Raise `abort`; None when it was delivered, else the answer for an instance that ended.
+
+    The SDK's raise_event raises a bare Exception on the extension's 410 (the instance ended
+    after our status read) and 404 (it was purged): the status, read again, says which.
+    """
+    try:
+        await client.raise_event(instance_id, "abort", {"reason": reason})
+    except Exception:
+        found = await client.get_status(instance_id)
+        if not _exists(found):
+            return rejected(RequestRejected(404, "no such copy", {"id": "unknown"}))
+        doc = document_of(found)
+        if doc["state"] in status.FINAL_STATES:
+            return _already_over(doc)
+        raise  # it still runs: a real failure, not the race with its end
+    return None
+
+
 async def abort(
     client: Any,
     instance_id: str,
@@ -215,32 +252,79 @@ async def abort(
         return rejected(RequestRejected(404, "no such copy", {"id": "unknown"}))
     doc = document_of(found)
     if doc["state"] in status.FINAL_STATES:
-        return ApiResponse(
-            409,
-            {
-                "error": {"code": "Conflict", "message": "copy already over", "fields": []},
-                "copy": doc,
-            },
-        )
+        return _already_over(doc)
     await record_abort(records, instance_id, reason)
-    await client.raise_event(instance_id, "abort", {"reason": reason})
+    refused = await _raise_abort(client, instance_id, reason)
+    if refused is not None:
+        return refused
     location = status_url(base_url, instance_id, code)
     return ApiResponse(
         202, {"id": instance_id, "status_url": location}, {"Location": location, "Retry-After": "1"}
     )
 
 
-async def list_copies(client: Any, state: str | None) -> ApiResponse:
-    """GET /api/copies[?state=]: every copy's status document, optionally of one state."""
+DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT = 100, 1000
+
+
+async def list_copies(
+    pages: InstancePages,
+    state: str | None = None,
+    limit: str | None = None,
+    continuation: str | None = None,
+) -> ApiResponse:
+    """GET /api/copies[?state=&limit=&continuation=]: one page of status documents.
+
+    `{"copies": [...], "continuation": token | null}`: pass the token back for the next page; a
+    page may hold fewer than `limit` copies even when more follow, only null means the end.
+    """
+    fields: dict[str, str] = {}
+    size = _list_limit(limit, fields)
+    cursor = _list_cursor(continuation, fields)
     if state is not None and state not in status.STATES:
-        return rejected(
-            RequestRejected(400, "invalid filter", {"state": f"one of {', '.join(status.STATES)}"})
-        )
-    found = await client.get_status_all()
-    docs = [
-        document_of(f) for f in found if getattr(f, "name", ORCHESTRATOR) in (None, ORCHESTRATOR)
-    ]
-    return ApiResponse(200, {"copies": [d for d in docs if state in (None, d["state"])]})
+        fields["state"] = f"one of {', '.join(status.STATES)}"
+    if fields or cursor is None:
+        return rejected(RequestRejected(400, "invalid list query", fields))
+    try:
+        docs, following = await collect(pages, _copy_in_state(state), size, cursor)
+    except InvalidContinuation as exc:  # the management API refused the token inside ours
+        return rejected(RequestRejected(400, "invalid list query", {"continuation": str(exc)}))
+    token = following.encode() if following else None
+    return ApiResponse(200, {"copies": docs, "continuation": token})
+
+
+def _list_limit(raw: str | None, fields: dict[str, str]) -> int:
+    """The page size asked for: an integer in 1..MAX_LIST_LIMIT, else noted under `limit`."""
+    if raw is None:
+        return DEFAULT_LIST_LIMIT
+    text = raw.strip()
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIST_LIMIT:
+        fields["limit"] = f"an integer from 1 to {MAX_LIST_LIMIT}"
+        return DEFAULT_LIST_LIMIT
+    return int(text)
+
+
+def _list_cursor(raw: str | None, fields: dict[str, str]) -> Cursor | None:
+    """Where the listing resumes (the start when None given); None, noted under `continuation`,
+    for a token this API did not give."""
+    if raw is None:
+        return Cursor()
+    try:
+        return Cursor.decode(raw)
+    except InvalidContinuation as exc:
+        fields["continuation"] = str(exc)
+        return None
+
+
+def _copy_in_state(state: str | None) -> Callable[[Any], dict[str, Any] | None]:
+    """The document of a copy instance in `state` (any state when None), else None."""
+
+    def select(found: Any) -> dict[str, Any] | None:
+        if getattr(found, "name", ORCHESTRATOR) not in (None, ORCHESTRATOR):
+            return None
+        doc = status.as_of(document_of(found), dt.datetime.now(dt.UTC))
+        return doc if state in (None, doc["state"]) else None
+
+    return select
 
 
 async def handle_queue_message(

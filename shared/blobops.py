@@ -28,6 +28,7 @@ from azure.storage.blob import (
 )
 
 from shared.accounts import Account, BlobLocation
+from shared.copylimits import CLOCK_SKEW, MAX_DELEGATION, SAS_MARGIN
 from shared.copyprops import created_since, observation
 from shared.errors import (
     CopyFailed,
@@ -36,17 +37,19 @@ from shared.errors import (
     PermanentStorageError,
     SourceUnreadable,
     StorageError,
+    UnsafeBlobPath,
     map_storage_errors,
 )
 from shared.settings import Settings
 
-SAS_MARGIN = dt.timedelta(minutes=15)
-CLOCK_SKEW = dt.timedelta(minutes=5)
-MAX_DELEGATION = dt.timedelta(days=7)
-
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def copy_replaced() -> CopyFailed:
+    """The error for a destination whose last copy is not ours: never report it as ours."""
+    return CopyFailed("CopyReplaced", "another copy replaced ours on the destination")
 
 
 class BlobOps:
@@ -81,8 +84,15 @@ class BlobOps:
         return self._services[account.name]
 
     def locate(self, url: str) -> BlobLocation | None:
-        """The configured account a URL belongs to, or None for external sources."""
-        return self.settings.registry.locate(url)
+        """The configured account a URL belongs to, or None for external sources.
+
+        A path that could resolve elsewhere is a permanent failure here too, for requests that
+        reached an activity without the edge's check (an orchestration started before it).
+        """
+        try:
+            return self.settings.registry.locate(url)
+        except UnsafeBlobPath as exc:
+            raise CopyFailed("InvalidBlobPath", str(exc)) from exc
 
     def blob(self, location: BlobLocation, snapshot: str | None = None) -> BlobClient:
         """A client for the blob (or one of its snapshots)."""
@@ -116,6 +126,8 @@ class BlobOps:
             return generate_blob_sas(
                 account_key=location.account.account_key, expiry=expiry, **common
             )
+        # The edge keeps deadline + margin within this (shared/copylimits.py); the cap only
+        # keeps a copy accepted before that bound from failing at Get User Delegation Key.
         expiry = min(expiry, start + MAX_DELEGATION)
         with map_storage_errors():
             key = self.service(location.account).get_user_delegation_key(start, expiry)
@@ -269,7 +281,11 @@ class BlobOps:
         """
         if not copied_from:
             return False
-        ours, theirs = self.locate(requested), self.locate(copied_from)
+        ours = self.locate(requested)
+        try:
+            theirs = self.locate(copied_from)
+        except CopyFailed:  # a recorded source we would refuse is not the one we asked for
+            return False
         if ours is not None and theirs is not None:
             return ours.key == theirs.key
         return copied_from.split("?")[0] == requested.split("?")[0]
@@ -280,7 +296,7 @@ class BlobOps:
             props = self.destination(url).get_blob_properties()
         seen = observation(props)
         if copy_id and seen["copy_id"] != copy_id:
-            raise CopyFailed("CopyReplaced", "another copy replaced ours on the destination")
+            raise copy_replaced()
         return seen
 
     def abort_copy(self, url: str, copy_id: str | None) -> dict[str, Any]:
@@ -293,17 +309,17 @@ class BlobOps:
                 return {**observation(dest.get_blob_properties()), "status": "aborted"}
         except PermanentStorageError as exc:
             if exc.code == "CopyIdMismatch":  # someone else's copy now: never report it as ours
-                raise CopyFailed(
-                    "CopyReplaced", "another copy replaced ours on the destination"
-                ) from exc
+                raise copy_replaced() from exc
             if exc.code not in ("NoPendingCopyOperation", "BlobNotFound"):
                 raise
         with map_storage_errors():
-            return (
-                observation(dest.get_blob_properties())
-                if dest.exists()
-                else {"ok": True, "status": "aborted", "copy_id": copy_id}
-            )
+            if not dest.exists():
+                return {"ok": True, "status": "aborted", "copy_id": copy_id}
+            seen = observation(dest.get_blob_properties())
+        # Nothing is pending, whoever copied last: as in check_copy, only the id says it is ours.
+        if copy_id and seen["copy_id"] != copy_id:
+            raise copy_replaced()
+        return seen
 
     def snapshot_destination(self, url: str) -> str | None:
         """Snapshot the destination so an abort can restore it; None if it does not exist."""

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from shared.accounts import BlobLocation, unsafe_path_reason
 from shared.errors import RequestRejected
 from shared.settings import Settings
 
@@ -49,6 +50,9 @@ class BlobRef(BaseModel):
         _ = parts.port  # raises ValueError for a port that is not a number in range
         if not parts.path.strip("/"):
             raise ValueError("must name a blob or object, not just a host")
+        reason = unsafe_path_reason(parts.path)
+        if reason:  # resolved by the HTTP client, it would name another blob than we checked
+            raise ValueError(reason)
         return value
 
 
@@ -154,14 +158,27 @@ def _cross_field_errors(raw: dict[str, Any], settings: Settings) -> dict[str, st
         elif isinstance(src_url, str) and src_url.split("?")[0] == dst_url.split("?")[0]:
             errors["destination.url"] = "must differ from source.url"
     timeout = raw.get("timeout_seconds")
-    if isinstance(timeout, int) and timeout > settings.max_timeout_seconds:
-        errors["timeout_seconds"] = f"must be <= {settings.max_timeout_seconds}"
+    if isinstance(timeout, int):
+        limit = settings.max_timeout_for(_source_location(src_url, settings))
+        if timeout > limit.seconds:
+            errors["timeout_seconds"] = f"must be <= {limit.seconds} ({limit.reason})"
     poll = raw.get("poll")
     if isinstance(poll, dict):
         low, high = poll.get("min_seconds"), poll.get("max_seconds")
         if isinstance(low, int | float) and isinstance(high, int | float) and low > high:
             errors["poll.min_seconds"] = "must be <= poll.max_seconds"
     return errors
+
+
+def _source_location(url: Any, settings: Settings) -> BlobLocation | None:
+    """The source's account, for its timeout limit; None when external or malformed (the URL
+    check names a malformed one)."""
+    if not isinstance(url, str):
+        return None
+    try:
+        return settings.registry.locate(url)
+    except ValueError:  # UnsafeBlobPath, or a URL urlsplit cannot read
+        return None
 
 
 def decode_json(body: bytes | str) -> Any:

@@ -17,6 +17,8 @@ Copy behaviour (seconds; defaults in brackets):
 
     BLOBCOPY_POLL_MIN_SECONDS [1]   BLOBCOPY_POLL_MAX_SECONDS [604800] (the ETA decides)
     BLOBCOPY_DEFAULT_TIMEOUT_SECONDS [86400]   BLOBCOPY_MAX_TIMEOUT_SECONDS [604800]
+        (at most 1209600, Azure's limit on a pending copy; a default at most 603600 while a
+        managed-identity account may be a source; see shared/copylimits.py)
     BLOBCOPY_LEASE_SECONDS [60] (15..60)   BLOBCOPY_POLLS_PER_EXECUTION [100]
     BLOBCOPY_RETRY_ATTEMPTS [4]   BLOBCOPY_RETRY_FIRST_SECONDS [2]
     BLOBCOPY_RESULTS_QUEUE [copy-results]
@@ -39,8 +41,18 @@ from shared.accounts import (
     EXTERNAL,
     Account,
     AccountRegistry,
+    BlobLocation,
     account_from_url,
     parse_connection_string,
+)
+from shared.copylimits import (
+    DELEGATION_REASON,
+    MAX_DELEGATED_TIMEOUT_SECONDS,
+    MAX_PENDING_TIMEOUT_SECONDS,
+    PENDING_REASON,
+    TimeoutLimit,
+    signs_with_user_delegation,
+    source_timeout_limit,
 )
 from shared.errors import ConfigurationError
 
@@ -76,12 +88,37 @@ class Settings:
             raise ConfigurationError(
                 f"{PREFIX}DEFAULT_TIMEOUT_SECONDS must be > 0 and <= {PREFIX}MAX_TIMEOUT_SECONDS"
             )
+        self._check_timeout_limits()
         if self.retry_first_seconds < 0.001:
             raise ConfigurationError(f"{PREFIX}RETRY_FIRST_SECONDS must be at least 0.001")
         if self.polls_per_execution < 1 or self.retry_attempts < 1:
             raise ConfigurationError(
                 f"{PREFIX}POLLS_PER_EXECUTION and {PREFIX}RETRY_ATTEMPTS must be >= 1"
             )
+
+    def _check_timeout_limits(self) -> None:
+        """Timeouts no copy could honour: beyond Azure's pending-copy limit, or a default no
+        user delegation SAS can cover while a managed-identity account may be a source."""
+        if self.max_timeout_seconds > MAX_PENDING_TIMEOUT_SECONDS:
+            raise ConfigurationError(
+                f"{PREFIX}MAX_TIMEOUT_SECONDS must be <= {MAX_PENDING_TIMEOUT_SECONDS}: "
+                f"{PENDING_REASON}"
+            )
+        delegated = [
+            a.name for a in self.registry.source_accounts() if signs_with_user_delegation(a)
+        ]
+        if delegated and self.default_timeout_seconds > MAX_DELEGATED_TIMEOUT_SECONDS:
+            raise ConfigurationError(
+                f"{PREFIX}DEFAULT_TIMEOUT_SECONDS must be <= {MAX_DELEGATED_TIMEOUT_SECONDS} "
+                f"while {', '.join(delegated)} may be a source: {DELEGATION_REASON}"
+            )
+
+    def max_timeout_for(self, location: BlobLocation | None) -> TimeoutLimit:
+        """The longest timeout a request may give for this source: the setting, or less."""
+        limit = source_timeout_limit(location)
+        if self.max_timeout_seconds <= limit.seconds:
+            return TimeoutLimit(self.max_timeout_seconds, f"{PREFIX}MAX_TIMEOUT_SECONDS")
+        return limit
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:

@@ -66,8 +66,8 @@ class FakeApi:
         self.calls.append(("abort", copy_id, reason) if reason else ("abort", copy_id))
         return self._next()
 
-    def list_copies(self, state: str | None = None) -> ApiResponse:
-        self.calls.append(("list", state))
+    def list_copies(self, state: str | None = None, continuation: str | None = None) -> ApiResponse:
+        self.calls.append(("list", state, continuation))
         return self._next()
 
 

@@ -15,6 +15,7 @@ from jsonschema import Draft4Validator
 
 api = pytest.importorskip("shared.api")
 from shared.accounts import Account, AccountRegistry  # noqa: E402
+from shared.instances import InstancePage  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 
 SPEC = json.loads((Path(__file__).resolve().parents[2] / "openapi.json").read_text("utf-8"))
@@ -48,7 +49,7 @@ class Instance:
 
 
 class FakeDurableClient:
-    """An in-memory Durable client: start_new, get_status, get_status_all, raise_event."""
+    """An in-memory Durable client: start_new, get_status, raise_event, and instance pages."""
 
     def __init__(self) -> None:
         self.instances: dict[str, Instance] = {}
@@ -61,8 +62,12 @@ class FakeDurableClient:
     async def get_status(self, instance_id: str, show_input: bool = False) -> Instance | None:
         return self.instances.get(instance_id)
 
-    async def get_status_all(self) -> list[Instance]:
-        return list(self.instances.values())
+    async def page(self, top: int, continuation: str | None) -> InstancePage:
+        """The management API's instances route, paging at `top` with an offset token."""
+        start = int(continuation or 0)
+        rows = list(self.instances.values())[start : start + top]
+        more = start + len(rows) < len(self.instances)
+        return InstancePage(rows, str(start + len(rows)) if more else None)
 
     async def raise_event(self, instance_id: str, name: str, data: Any = None) -> None:
         self.events.append((instance_id, name, data))
@@ -168,19 +173,27 @@ def test_abort_answers_as_documented() -> None:
 
 
 def test_list_answers_as_documented() -> None:
-    """200 with every copy, and 400 for an unknown state filter."""
+    """200 with a page of copies and its continuation, 400 for a bad state, limit or token."""
     client = FakeDurableClient()
     start(client, request(id="c1"))
+    start(client, request(id="c2"))
     listing = asyncio.run(api.list_copies(client, "running"))
     check(("/copies", "get"), listing)
-    assert [doc["id"] for doc in listing.body["copies"]] == ["c1"]
+    assert [doc["id"] for doc in listing.body["copies"]] == ["c1", "c2"]
+    assert listing.body["continuation"] is None
+    first = asyncio.run(api.list_copies(client, limit="1"))
+    check(("/copies", "get"), first)
+    rest = asyncio.run(api.list_copies(client, limit="1", continuation=first.body["continuation"]))
+    assert [d["id"] for d in first.body["copies"] + rest.body["copies"]] == ["c1", "c2"]
     check(("/copies", "get"), asyncio.run(api.list_copies(client, "done")))
+    check(("/copies", "get"), asyncio.run(api.list_copies(client, limit="0")))
+    check(("/copies", "get"), asyncio.run(api.list_copies(client, continuation="x")))
 
 
 def test_answers_carry_no_signature() -> None:
     """No answer of the API repeats the source's SAS signature."""
     client = FakeDurableClient()
     answers = [start(client, request(id="c1")), asyncio.run(api.get(client, "c1", ORIGIN))]
-    answers.append(asyncio.run(api.list_copies(client, None)))
+    answers.append(asyncio.run(api.list_copies(client)))
     for answer in answers:
         assert "s3cr3t" not in json.dumps(answer.body)

@@ -149,3 +149,10 @@ def test_redaction_hides_only_signatures() -> None:
         "copy of https://a.blob/c/b?sv=1&SIG=REDACTED&se=2 failed; see /api/copies/c?code=REDACTED"
     )
     assert redact({"a": ["x?sig=1"], "n": 3}) == {"a": ["x?sig=REDACTED"], "n": 3}
+
+
+def test_list_sends_the_continuation_as_a_query_parameter(stub: tuple[Stub, str]) -> None:
+    """list_copies passes state and continuation as query parameters, escaped."""
+    state, url = stub
+    BlobCopyClient(url).list_copies("running", continuation="a+b/c=")
+    assert state.requests[0]["path"] == "/api/copies?state=running&continuation=a%2Bb%2Fc%3D"

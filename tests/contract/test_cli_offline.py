@@ -258,7 +258,7 @@ def test_list_prints_rows_and_filters_by_state() -> None:
     api = FakeApi(answer(200, {"copies": copies}))
     result = run(api, "list", "--state", "running")
     assert result.exit_code == 0
-    assert api.calls == [("list", "running")]
+    assert api.calls == [("list", "running", None)]
     assert "copy-1" in result.stdout and "copy-2" in result.stdout
 
 
@@ -329,3 +329,44 @@ def test_ctrl_c_while_waiting_leaves_the_copy_running() -> None:
     result = CliRunner().invoke(cli, ["status", "copy-1", "--wait"], obj=context)
     assert result.exit_code == exit_codes.INTERRUPTED
     assert "blobcopy abort copy-1" in result.stderr
+
+
+@pytest.mark.parametrize("path", ["c/../other/a.bin", "c/%2e%2e/other/a.bin", "c//a.bin"])
+def test_start_rejects_dot_segments_without_calling_the_api(path: str) -> None:
+    """A URL whose path has `.`, `..` or empty segments (also percent-encoded) fails before any
+    request is sent: HTTP clients resolve such segments, so it would name another blob."""
+    api = FakeApi()
+    result = run(api, "start", SRC, f"http://127.0.0.1:10000/devstoreaccount1/{path}")
+    assert result.exit_code == exit_codes.USAGE
+    assert "DESTINATION" in result.output and "segment" in result.output
+    assert api.calls == []
+
+
+def test_list_follows_every_page() -> None:
+    """`list` asks for the next page with each answer's continuation until it is null, and
+    prints the copies of every page (GET /api/copies answers one page at a time)."""
+    api = FakeApi(
+        answer(200, {"copies": [status_document(id="copy-1")], "continuation": "p2"}),
+        answer(200, {"copies": [], "continuation": "p3"}),
+        answer(200, {"copies": [status_document(id="copy-3")], "continuation": None}),
+    )
+    result = run(api, "list", "--state", "running")
+    assert result.exit_code == 0
+    assert api.calls == [
+        ("list", "running", None),
+        ("list", "running", "p2"),
+        ("list", "running", "p3"),
+    ]
+    assert "copy-1" in result.stdout and "copy-3" in result.stdout
+
+
+def test_list_json_prints_every_page_as_one_list() -> None:
+    """`list --json` prints {"copies": [all of them], "continuation": null}."""
+    api = FakeApi(
+        answer(200, {"copies": [status_document(id="copy-1")], "continuation": "p2"}),
+        answer(200, {"copies": [status_document(id="copy-2")], "continuation": None}),
+    )
+    result = run(api, "list", "--json")
+    listed = json.loads(result.stdout)
+    assert [c["id"] for c in listed["copies"]] == ["copy-1", "copy-2"]
+    assert listed["continuation"] is None

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from azure.storage.blob import BlobClient, BlobLeaseClient, BlobServiceClient, ContainerClient
 
@@ -80,13 +80,28 @@ class CopyApi:
             "POST", f"{self.base_url}/api/copies/{quote(copy_id, safe='')}/abort", body=body
         )
 
-    def list(self, state: str | None = None) -> Reply:
-        """GET /api/copies[?state=]."""
-        query = f"?state={quote(state)}" if state else ""
-        reply = http("GET", f"{self.base_url}/api/copies{query}")
+    def list(self, state: str | None = None, **params: str) -> Reply:
+        """GET /api/copies[?state=&limit=&continuation=]: one page."""
+        query = urlencode({k: v for k, v in {"state": state, **params}.items() if v is not None})
+        reply = http("GET", f"{self.base_url}/api/copies" + (f"?{query}" if query else ""))
         if self.check_signatures:
             assert_no_signature(reply.body)
         return reply
+
+    def list_all(self, state: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """Every copy (of `state`): the pages of GET /api/copies, followed to a null token."""
+        docs: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            params = {"limit": str(limit)} | ({"continuation": token} if token else {})
+            reply = self.list(state, **params)
+            assert reply.status == 200, reply.body
+            page = reply.json()
+            assert len(page["copies"]) <= limit
+            docs += page["copies"]
+            token = page["continuation"]
+            if token is None:
+                return docs
 
     def wait_until(
         self,

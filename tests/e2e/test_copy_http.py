@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable
@@ -220,7 +221,7 @@ def test_same_id_twice_starts_one_copy(
     assert final["state"] == "succeeded", final
     assert (final["created"], final["copy_id"]) == (started["created"], started["copy_id"])
     assert dest.get_blob_properties().copy.id == started["copy_id"]
-    listed = [c for c in copies.list().json()["copies"] if c["destination"] == dest.url]
+    listed = [c for c in copies.list_all() if c["destination"] == dest.url]
     assert [c["id"] for c in listed] == [copy_id]
 
 
@@ -313,3 +314,32 @@ def test_caller_sas_is_redacted(copies: CopyApi, blobs: TestBlobs) -> None:
         assert signature.group(1).encode() not in reply.body
         assert re.findall(rb"sig=(?!REDACTED)", reply.body, re.IGNORECASE) == []
     assert b"sig=REDACTED" in copies.status(copy_id).body
+
+
+def test_the_list_pages_with_limit_and_continuation(copies: CopyApi, blobs: TestBlobs) -> None:
+    """GET /api/copies answers at most `limit` copies and a continuation; following it to null
+    returns every copy exactly once (these five among them), and a bad limit is a 400."""
+    source = blobs.source(os.urandom(4 * KIB), account=DEST_ACCOUNT)
+    ids = [
+        copies.start(
+            {
+                "source": {"url": source},
+                "destination": {"url": blobs.destination(name=f"p{n}").url},
+                "lease_source": "none",  # five copies of one source at once
+            }
+        )
+        for n in range(5)
+    ]
+    assert all(copies.wait_final(copy_id)["state"] == "succeeded" for copy_id in ids)
+    # Other tests' copies are listed too, a caller's SAS among them as `sig=REDACTED`.
+    copies.check_signatures = False
+    first = copies.list(limit="2").json()
+    assert len(first["copies"]) == 2 and first["continuation"]
+    every = copies.list_all(limit=3)
+    listed = [c["id"] for c in every]
+    assert len(listed) == len(set(listed)) and set(ids) <= set(listed)
+    assert re.findall(r"sig=(?!REDACTED)", json.dumps(every), re.IGNORECASE) == []
+    assert set(ids) <= {c["id"] for c in copies.list_all("succeeded", limit=2)}
+    refused = copies.list(limit="0")
+    assert refused.status == 400
+    assert [f["field"] for f in refused.json()["error"]["fields"]] == ["limit"]

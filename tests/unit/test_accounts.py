@@ -11,7 +11,7 @@ from shared.accounts import (
     account_from_url,
     parse_connection_string,
 )
-from shared.errors import ConfigurationError
+from shared.errors import ConfigurationError, UnsafeBlobPath
 
 EMU1 = Account("devstoreaccount1", "http://127.0.0.1:10000/devstoreaccount1", AZURITE_KEY)
 EMU2 = Account("devstoreaccount2", "http://127.0.0.1:10000/devstoreaccount2", AZURITE_KEY)
@@ -129,3 +129,33 @@ def test_source_allowlist_admits_accounts_containers_and_external_urls() -> None
     assert outside is not None and not registry.source_allowed(outside)
     assert registry.source_allowed(None)
     assert not AccountRegistry((EMU1,), (), ("*",)).source_allowed(None)
+
+
+ESCAPES = [
+    "http://127.0.0.1:10000/devstoreaccount1/allowed/../secret/x.bin",
+    "http://127.0.0.1:10000/devstoreaccount1/allowed/%2e%2e/secret/x.bin",
+    "http://127.0.0.1:10000/devstoreaccount1/allowed/%2E./secret/x.bin",
+    "http://127.0.0.1:10000/devstoreaccount1/allowed/x%2f..%2f..%2fsecret%2fx.bin",
+    "http://127.0.0.1:10000/devstoreaccount1/../devstoreaccount2/c/x.bin",
+    "http://127.0.0.1:10000/devstoreaccount1/allowed/./x.bin",
+    "http://127.0.0.1:10000/devstoreaccount1/allowed//x.bin",
+    "http://127.0.0.1:10000/devstoreaccount1/allowed/dir/",
+    "https://prodacct.blob.core.windows.net/allowed/%252e%252e/x.bin",
+    "https://prodacct.blob.core.windows.net/allowed/..%5csecret%5cx.bin",
+    "https://prodacct.blob.core.windows.net/allowed%2f..%2fsecret/x.bin",
+]
+
+
+@pytest.mark.parametrize("url", ESCAPES)
+def test_locate_refuses_paths_that_could_leave_their_container(url: str) -> None:
+    """locate raises UnsafeBlobPath for `.`, `..` or empty segments, raw or percent-encoded,
+    since the HTTP client (urllib3) resolves dot segments before sending: `allowed/../secret/x`
+    would be checked as container `allowed` but written to `secret`."""
+    with pytest.raises(UnsafeBlobPath):
+        REGISTRY.locate(url)
+
+
+def test_blob_names_with_dots_inside_a_segment_still_resolve() -> None:
+    """Dots that are not a whole segment (`a..b`, `.hidden`, `v1.2`) are ordinary names."""
+    loc = REGISTRY.locate("https://prodacct.blob.core.windows.net/c/.hidden/a..b/v1.2")
+    assert loc is not None and loc.blob == ".hidden/a..b/v1.2"

@@ -7,7 +7,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+
 from shared import api
+from shared.instances import InstancePage
 from shared.settings import Settings, settings_from_env
 from shared.status import document
 
@@ -15,6 +18,7 @@ KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr
 SRC = "http://127.0.0.1:10000/devstoreaccount2/src/a.bin"
 DST = "http://127.0.0.1:10000/devstoreaccount1/dst/a.bin"
 BASE = "http://localhost:7071"
+AZURE_PAGE = 100  # OrchestrationStatusQueryCondition.PageSize's default in the extension
 
 
 def settings(**env: str) -> Settings:
@@ -61,8 +65,13 @@ class FakeClient:
     async def get_status(self, instance_id: str, show_input: bool = False) -> Any:
         return self.instances.get(instance_id)
 
-    async def get_status_all(self) -> list[FakeStatus]:
-        return list(self.instances.values())
+    async def page(self, top: int, continuation: str | None) -> InstancePage:
+        """The management API's `instances` route as the extension pages it: at most `top`
+        (default 100) rows and an opaque token for the rest (here an offset)."""
+        start = int(continuation or 0)
+        rows = list(self.instances.values())[start : start + min(top, AZURE_PAGE)]
+        more = start + len(rows) < len(self.instances)
+        return InstancePage(rows, str(start + len(rows)) if more else None)
 
     async def raise_event(self, instance_id: str, name: str, data: Any) -> None:
         self.events.append((instance_id, name, data))
@@ -198,6 +207,63 @@ async def test_abort_of_a_finished_copy_is_a_409() -> None:
     assert answer.status == 409 and client.events == []
 
 
+class EndingClient(FakeClient):
+    """A client whose instance ends (or is purged) just before raise_event reaches the host.
+
+    DurableOrchestrationClient.raise_event (azure-functions-durable 1.7) raises a bare
+    Exception on the extension's 410 ("Instance with ID ... is gone: either completed or
+    failed") and 404 ("No instance with ID ... found."): HttpApiHandler answers 410 once the
+    instance is Completed, Failed, Terminated or Canceled, 404 when it does not exist.
+    """
+
+    def __init__(self, ends_as: str | None) -> None:
+        super().__init__()
+        self.ends_as = ends_as  # None: purged
+
+    async def raise_event(self, instance_id: str, name: str, data: Any) -> None:
+        if self.ends_as is None:
+            del self.instances[instance_id]
+            raise Exception(f"No instance with ID {instance_id} found.")
+        finish(self, instance_id, self.ends_as)
+        raise Exception(f"Instance with ID {instance_id} is gone: either completed or failed")
+
+
+async def test_abort_racing_completion_is_a_409_with_the_document() -> None:
+    """An abort whose raise_event meets the extension's 410 (the copy just ended) answers 409
+    with the final document, as an abort of a copy already over does, never a 500."""
+    client = EndingClient(ends_as="succeeded")
+    await api.start(client, body(id="job-1"), settings(), BASE)
+    answer = await api.abort(client, "job-1", b"", BASE)
+    assert answer.status == 409
+    assert answer.body["copy"]["state"] == "succeeded"
+    assert answer.body["error"]["code"] == "Conflict"
+
+
+async def test_abort_racing_a_purge_is_a_404() -> None:
+    """An abort whose raise_event meets the extension's 404 (instance gone) answers 404."""
+    client = EndingClient(ends_as=None)
+    await api.start(client, body(id="job-1"), settings(), BASE)
+    answer = await api.abort(client, "job-1", b"", BASE)
+    assert answer.status == 404
+
+
+async def test_abort_that_fails_while_the_copy_runs_is_not_hidden() -> None:
+    """A raise_event failure while the copy still runs (not a race with its end) propagates."""
+
+    class Broken(FakeClient):
+        async def raise_event(self, instance_id: str, name: str, data: Any) -> None:
+            raise Exception("Webhook returned unrecognized status code 503")
+
+    client = Broken()
+    await api.start(client, body(id="job-1"), settings(), BASE)
+    try:
+        await api.abort(client, "job-1", b"", BASE)
+    except Exception as exc:
+        assert "503" in str(exc)
+    else:
+        raise AssertionError("the failure was swallowed")
+
+
 async def test_abort_with_a_bad_body_is_a_400() -> None:
     """An abort body that is not JSON, or a non-string reason, answers 400."""
     client = FakeClient()
@@ -212,11 +278,71 @@ async def test_list_filters_by_state() -> None:
     for n in range(3):
         await api.start(client, body(id=f"job-{n}"), settings(), BASE)
     finish(client, "job-0", "succeeded")
-    everything = await api.list_copies(client, None)
+    everything = await api.list_copies(client)
     running = await api.list_copies(client, "running")
     assert everything.status == running.status == 200
     assert len(everything.body["copies"]) == 3
     assert sorted(d["id"] for d in running.body["copies"]) == ["job-1", "job-2"]
+
+
+async def list_every_page(client: FakeClient, **query: str) -> list[dict[str, Any]]:
+    """GET /api/copies page after page, following `continuation` until it is null."""
+    docs: list[dict[str, Any]] = []
+    token: str | None = None
+    for _ in range(100):
+        answer = await api.list_copies(client, continuation=token, **query)
+        assert answer.status == 200, answer.body
+        docs += answer.body["copies"]
+        token = answer.body["continuation"]
+        if token is None:
+            return docs
+    raise AssertionError("the continuation never ended")
+
+
+async def test_list_reaches_copies_past_the_first_hundred() -> None:
+    """With 250 copies and a management API that pages at 100 (as Azure's does), following the
+    API's own continuation returns every copy once, in pages of at most `limit`."""
+    client = FakeClient()
+    for n in range(250):
+        await api.start(client, body(id=f"job-{n:03}"), settings(), BASE)
+    first = await api.list_copies(client, limit="40")
+    assert len(first.body["copies"]) == 40 and first.body["continuation"]
+    ids = [d["id"] for d in await list_every_page(client, limit="70")]
+    assert ids == [f"job-{n:03}" for n in range(250)]
+    assert len(await list_every_page(client)) == 250
+
+
+async def test_list_pages_a_filter_and_a_server_that_does_not_page() -> None:
+    """A state filter pages over matching copies only; a management API that answers every
+    row at once and no token (devhost before paging) gives the same result."""
+
+    class Unpaged(FakeClient):
+        async def page(self, top: int, continuation: str | None) -> InstancePage:
+            return InstancePage(list(self.instances.values()), None)
+
+    for client in (FakeClient(), Unpaged()):
+        for n in range(230):
+            await api.start(client, body(id=f"job-{n:03}"), settings(), BASE)
+        for n in range(0, 230, 3):
+            finish(client, f"job-{n:03}", "succeeded")
+        done = [d["id"] for d in await list_every_page(client, state="succeeded", limit="7")]
+        assert done == [f"job-{n:03}" for n in range(0, 230, 3)]
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "1001", "ten", "1.5", ""])
+async def test_list_with_a_bad_limit_is_a_400_naming_it(limit: str) -> None:
+    """`limit` outside 1..1000 or not an integer answers 400 naming `limit`."""
+    answer = await api.list_copies(FakeClient(), limit=limit)
+    assert answer.status == 400
+    assert [f["field"] for f in answer.body["error"]["fields"]] == ["limit"]
+
+
+@pytest.mark.parametrize("token", ["garbage", "eyJ4IjogMX0", "bnVsbA"])
+async def test_list_with_a_continuation_it_never_gave_is_a_400(token: str) -> None:
+    """A continuation this API did not give answers 400 naming `continuation`, not 500."""
+    answer = await api.list_copies(FakeClient(), continuation=token)
+    assert answer.status == 400
+    assert [f["field"] for f in answer.body["error"]["fields"]] == ["continuation"]
 
 
 async def test_list_with_an_unknown_state_is_a_400() -> None:
@@ -254,6 +380,20 @@ async def test_invalid_queue_message_is_described_not_raised() -> None:
     outcome = await api.handle_queue_message(client, b'{"source": 1}', settings())
     assert outcome.startswith("dropped") and "destination" in outcome and not client.started
     assert (await api.handle_queue_message(client, b"not json", settings())).startswith("dropped")
+
+
+async def test_dot_segments_are_refused_over_http_and_the_queue() -> None:
+    """A destination that climbs out of its container (`allowed/%2e%2e/other`) is a 400 naming
+    destination.url over HTTP, and a dropped message naming it on the queue; nothing starts."""
+    client = FakeClient()
+    climbing = DST.replace("/dst/", "/dst/%2e%2e/other/")
+    answer = await api.start(client, body(destination={"url": climbing}), settings(), BASE)
+    assert answer.status == 400
+    assert [f["field"] for f in answer.body["error"]["fields"]] == ["destination.url"]
+    message = json.dumps(body(destination={"url": climbing})).encode()
+    outcome = await api.handle_queue_message(client, message, settings())
+    assert outcome.startswith("dropped") and "destination.url" in outcome
+    assert client.started == []
 
 
 def test_retry_after_counts_down_to_the_estimated_finish() -> None:
@@ -349,3 +489,11 @@ async def test_external_sources_need_the_external_entry() -> None:
     assert (await api.start(FakeClient(), external, settings(), BASE)).status == 202
     accounts_only = settings(BLOBCOPY_ALLOWED_SOURCES="*")
     assert (await api.start(FakeClient(), external, accounts_only, BASE)).status == 403
+
+
+async def test_a_list_query_with_several_wrong_parameters_names_each() -> None:
+    """A bad state, limit and continuation together answer one 400 naming all three."""
+    answer = await api.list_copies(FakeClient(), "paused", limit="0", continuation="x")
+    assert answer.status == 400
+    named = {f["field"] for f in answer.body["error"]["fields"]}
+    assert named == {"state", "limit", "continuation"}

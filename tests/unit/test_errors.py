@@ -115,3 +115,91 @@ def test_enum_error_codes_become_their_text() -> None:
     exc.error_code = StorageErrorCode.LEASE_ALREADY_PRESENT  # type: ignore[assignment]
     mapped = from_azure(exc)
     assert isinstance(mapped, LeaseConflict) and mapped.code == "LeaseAlreadyPresent"
+
+
+def test_a_token_fetch_failure_is_transient() -> None:
+    """A ClientAuthenticationError with no response (azure.identity failing to get a token) is
+    transient: the storage service never answered, so nothing says a retry would fail.
+
+    azure.identity raises it, or its subclass CredentialUnavailableError, without a response when
+    the token endpoint (IMDS, the managed identity endpoint) is unreachable or answers badly.
+    """
+    from azure.identity import CredentialUnavailableError
+
+    for exc in (
+        azure_errors.ClientAuthenticationError("ManagedIdentityCredential: IMDS timed out"),
+        CredentialUnavailableError("ManagedIdentityCredential: no response from IMDS"),
+    ):
+        assert isinstance(from_azure(exc), TransientStorageError)
+
+
+def test_an_incomplete_read_is_transient() -> None:
+    """IncompleteReadError (azure-core: the connection closed mid-body) is transient."""
+    mapped = from_azure(azure_errors.IncompleteReadError("IncompleteRead(10 bytes read)"))
+    assert isinstance(mapped, TransientStorageError)
+
+
+def test_a_service_401_is_access_denied() -> None:
+    """A 401 from the storage service (it did answer) is AccessDenied, not transient."""
+    exc = azure_errors.ClientAuthenticationError(response=FakeResponse(401))  # type: ignore[arg-type]
+    exc.error_code = "InvalidAuthenticationInfo"
+    assert isinstance(from_azure(exc), AccessDenied)
+
+
+def test_a_signing_failure_is_permanent() -> None:
+    """azure-storage's AzureSigningError (a bad account key) is permanent: no retry can sign."""
+    from azure.storage.blob._shared.authentication import AzureSigningError
+
+    mapped = from_azure(AzureSigningError("Invalid base64-encoded string"))
+    assert isinstance(mapped, AccessDenied) and not mapped.transient
+
+
+def _azure_core_exception_classes() -> list[type[BaseException]]:
+    return [
+        value
+        for value in vars(azure_errors).values()
+        if isinstance(value, type)
+        and issubclass(value, BaseException)
+        and value.__module__ == azure_errors.__name__
+    ]
+
+
+def test_every_azure_core_exception_is_classified_on_purpose() -> None:
+    """Each class azure.core.exceptions defines has an explicit kind in errors.AZURE_ERROR_KINDS,
+    so an SDK upgrade that adds one fails here instead of defaulting silently."""
+    classes = _azure_core_exception_classes()
+    assert len(classes) >= 19
+    missing = sorted(c.__name__ for c in classes if c not in errors.AZURE_ERROR_KINDS)
+    assert not missing, f"classify these in shared/errors.py: {missing}"
+
+
+def _raised_without_response(cls: type[BaseException]) -> BaseException:
+    """An instance as raised with no HTTP answer; the stream errors only format a request."""
+    if cls.__name__.startswith(("Stream", "ResponseNotRead")):
+        return cls(FakeResponse(200))  # type: ignore[call-arg]
+    return cls("failed")
+
+
+_NEEDS_A_RESPONSE = {azure_errors.ODataV4Error}  # its constructor requires the response
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [c for c in _azure_core_exception_classes() if c not in _NEEDS_A_RESPONSE],
+    ids=lambda c: c.__name__,
+)
+def test_each_azure_core_exception_maps_as_classified(cls: type[BaseException]) -> None:
+    """Raised without an HTTP response, each class maps to the kind it is classified as; those
+    decided by the response count as transient then (the exchange broke before an answer)."""
+    kind = errors.AZURE_ERROR_KINDS[cls]
+    with pytest.raises(StorageError) as caught, map_storage_errors():
+        raise _raised_without_response(cls)
+    assert caught.value.transient is (kind in (errors.TRANSIENT, errors.BY_RESPONSE))
+
+
+def test_errors_with_a_response_are_decided_by_its_status() -> None:
+    """An OData error (always built from a response) follows the status it carries."""
+    conflict = azure_errors.ODataV4Error(FakeResponse(409))  # type: ignore[arg-type]
+    busy = azure_errors.ODataV4Error(FakeResponse(503))  # type: ignore[arg-type]
+    assert isinstance(from_azure(conflict), CopyFailed)
+    assert isinstance(from_azure(busy), TransientStorageError)

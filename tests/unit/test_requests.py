@@ -54,6 +54,32 @@ BAD: list[tuple[str, dict[str, Any] | Any, str]] = [
         "destination.url",
     ),
     ("destination equals source", good(destination={"url": SRC}), "destination.url"),
+    (
+        "destination climbs out of its container",
+        good(destination={"url": "http://h/devstoreaccount1/allowed/../secret/x.bin"}),
+        "destination.url",
+    ),
+    (
+        "destination climbs out, percent-encoded",
+        good(destination={"url": "http://h/devstoreaccount1/allowed/%2e%2E/secret/x.bin"}),
+        "destination.url",
+    ),
+    (
+        "destination climbs out through encoded slashes",
+        good(destination={"url": "http://h/acct/allowed/x%2F..%2F..%2Fsecret%2Fx.bin"}),
+        "destination.url",
+    ),
+    (
+        "destination with an empty segment",
+        good(destination={"url": DST + "//b"}),
+        "destination.url",
+    ),
+    (
+        "source climbs out of its container",
+        good(source={"url": "http://h/devstoreaccount2/public/%2E./private/x.bin"}),
+        "source.url",
+    ),
+    ("source with a dot segment", good(source={"url": "http://h/acct/c/./x.bin"}), "source.url"),
     ("unknown field", good(colour="blue"), "colour"),
     ("unknown field in source", good(source={"url": SRC, "x": 1}), "source.x"),
     ("bad id characters", good(id="a/b"), "id"),
@@ -170,3 +196,29 @@ def test_deeply_nested_json_is_a_400_not_a_crash() -> None:
     with pytest.raises(RequestRejected) as caught:
         decode_json(b"[" * 50_000 + b"]" * 50_000)
     assert caught.value.status == 400 and "body" in caught.value.fields
+
+
+def test_a_timeout_beyond_what_the_sources_sas_can_cover_is_a_400() -> None:
+    """timeout_seconds of 7 days for a source read through a user delegation SAS (an account
+    given by URL: managed identity) is a 400 naming timeout_seconds and saying why; the same
+    timeout is fine for a source signed with an account key or outside the accounts."""
+    limits = settings_from_env(
+        {
+            "BLOBCOPY_ACCOUNTS": "misrc,keysrc",
+            "BLOBCOPY_ACCOUNT_MISRC_URL": "https://misrc.blob.core.windows.net",
+            "BLOBCOPY_ACCOUNT_KEYSRC_CONNECTION_STRING": (
+                "AccountName=keysrc;AccountKey=a2V5;BlobEndpoint=https://keysrc.example.net"
+            ),
+            "BLOBCOPY_MAX_TIMEOUT_SECONDS": str(14 * 86400),
+        }
+    )
+    week = 7 * 86400
+    mi_source = good(source={"url": "https://misrc.blob.core.windows.net/c/a.bin"})
+    with pytest.raises(RequestRejected) as caught:
+        parse_copy_request({**mi_source, "timeout_seconds": week}, limits)
+    assert caught.value.status == 400 and list(caught.value.fields) == ["timeout_seconds"]
+    assert "user delegation" in caught.value.fields["timeout_seconds"]
+    for url in ("https://keysrc.example.net/c/a.bin", "https://example.org/f.bin"):
+        assert parse_copy_request(good(source={"url": url}, timeout_seconds=week), limits)
+    given_sas = "https://misrc.blob.core.windows.net/c/a.bin?sv=1&sig=x"
+    assert parse_copy_request(good(source={"url": given_sas}, timeout_seconds=week), limits)

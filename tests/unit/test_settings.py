@@ -84,3 +84,28 @@ def test_a_zero_retry_interval_is_refused_naming_the_setting() -> None:
     """The SDK's RetryOptions needs a positive interval; 0 would crash every orchestration."""
     with pytest.raises(ConfigurationError, match="BLOBCOPY_RETRY_FIRST_SECONDS"):
         settings_from_env({"BLOBCOPY_RETRY_FIRST_SECONDS": "0"})
+
+
+MI_SOURCE = {
+    "BLOBCOPY_ACCOUNTS": "prodsrc",
+    "BLOBCOPY_ACCOUNT_PRODSRC_URL": "https://prodsrc.blob.core.windows.net",
+}
+
+
+def test_a_max_timeout_beyond_azures_pending_copy_limit_is_refused() -> None:
+    """BLOBCOPY_MAX_TIMEOUT_SECONDS above 14 days is refused at load, naming the setting: Azure
+    fails a Copy Blob still pending after two weeks (REST Copy Blob, pending copy operation)."""
+    with pytest.raises(ConfigurationError, match=r"BLOBCOPY_MAX_TIMEOUT_SECONDS.*14 days"):
+        settings_from_env({"BLOBCOPY_MAX_TIMEOUT_SECONDS": str(14 * 86400 + 1)})
+    assert settings_from_env({"BLOBCOPY_MAX_TIMEOUT_SECONDS": str(14 * 86400)})
+
+
+def test_a_default_timeout_no_user_delegation_sas_can_cover_is_refused() -> None:
+    """With a managed-identity source account, a default timeout whose deadline plus margin is
+    beyond the 7 days a user delegation key lasts is refused at load, naming the setting."""
+    env = {**MI_SOURCE, "BLOBCOPY_DEFAULT_TIMEOUT_SECONDS": "604800"}
+    with pytest.raises(ConfigurationError, match=r"BLOBCOPY_DEFAULT_TIMEOUT_SECONDS.*7 days"):
+        settings_from_env(env)
+    keyed = {"BLOBCOPY_ACCOUNTS": "devstoreaccount1"}
+    keyed["BLOBCOPY_ACCOUNT_DEVSTOREACCOUNT1_CONNECTION_STRING"] = AZURITE
+    assert settings_from_env({**keyed, "BLOBCOPY_DEFAULT_TIMEOUT_SECONDS": "604800"})

@@ -17,6 +17,7 @@ from azure.storage.queue import QueueClient
 from devhost.storage.stack import StorageStack
 from shared.blobops import BlobOps
 from shared.errors import (
+    CopyFailed,
     DestinationExists,
     LeaseConflict,
     PermanentStorageError,
@@ -305,3 +306,25 @@ def test_blob_names_that_need_encoding_copy_across_accounts(
     started = ops.start_copy(request(blob.url, target.url), DEADLINE)
     assert wait_for(ops, target.url, started["copy_id"])["status"] == "success"
     assert target.download_blob().readall() == data
+
+
+def test_abort_after_another_copy_replaced_ours_is_copy_replaced(
+    ops: BlobOps, src: ContainerClient, dest: ContainerClient
+) -> None:
+    """Aborting our copy after another copy replaced it on the destination raises CopyReplaced
+    instead of reporting the other copy's success as ours.
+
+    Abort Copy Blob answers 409 NoPendingCopyOperation once nothing is pending, whoever copied
+    last (REST Abort Copy Blob; the copy engine answers so in devhost/storage/abort.py), so only
+    the destination's x-ms-copy-id tells whose copy is there.
+    """
+    first, _ = put(src, "a.bin", 1000)
+    other, _ = put(src, "b.bin", 1000)
+    target = dest.get_blob_client("a.bin")
+    ours = ops.start_copy(request(first.url, target.url), DEADLINE)
+    assert wait_for(ops, target.url, ours["copy_id"])["status"] == "success"
+    theirs = target.start_copy_from_url(ops.readable_source(other.url, DEADLINE))
+    assert wait_for(ops, target.url, theirs["copy_id"])["status"] == "success"
+    with pytest.raises(CopyFailed) as caught:
+        ops.abort_copy(target.url, ours["copy_id"])
+    assert caught.value.code == "CopyReplaced"

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import time
 import uuid
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from azure.storage.blob import BlobServiceClient
 
 from devhost.storage.credentials import FakeAzureADCredential
 from devhost.storage.stack import ACCOUNTS, StorageStack
-from shared.blobops import BlobOps
+from shared.blobops import SAS_MARGIN, BlobOps
+from shared.errors import CopyFailed, RequestRejected
+from shared.requests import parse_copy_request
 from shared.settings import settings_from_env
 
 pytestmark = pytest.mark.integration
@@ -81,3 +85,120 @@ def test_snapshot_restore_works_with_an_identity_alone(storage_stack_https: Stor
     ops.finish_snapshot(target.url, snapshot, restore=True)
     assert target.download_blob().readall() == b"the old content"
     assert [b.snapshot for b in container.list_blobs(include=["snapshots"])] == [None]
+
+
+def _identity_ops(stack: StorageStack) -> tuple[BlobOps, FakeAzureADCredential]:
+    """BlobOps on both accounts by URL only, as in Azure: Entra ID tokens sign no request path."""
+    env = {
+        "BLOBCOPY_ACCOUNTS": "dst,src",
+        "BLOBCOPY_ACCOUNT_DST_URL": stack.blob_endpoint(DEST_ACCOUNT),
+        "BLOBCOPY_ACCOUNT_SRC_URL": stack.blob_endpoint(SOURCE_ACCOUNT),
+    }
+    ops = BlobOps(settings_from_env(env), connection_verify=str(stack.ca_cert_path), retry_total=0)
+    credential = FakeAzureADCredential()
+    ops._token_credential = credential  # stands in for DefaultAzureCredential
+    return ops, credential
+
+
+@pytest.mark.parametrize("climb", ["..", "%2e%2e", "%2E.", "x%2f..%2f.."])
+def test_a_destination_path_that_climbs_out_of_its_container_is_never_written(
+    storage_stack_https: StorageStack, climb: str
+) -> None:
+    """`allowed/../secret/x.bin` is refused by the service and no blob appears in `secret`.
+
+    urllib3 resolves dot segments before sending (the SDK passes the path through), and with a
+    bearer token nothing signs the path, so before the fix the copy landed in `secret` while
+    the allowlist had checked container `allowed`. With an account key the signature over the
+    unresolved path fails instead, which is why this needs the identity stack.
+    """
+    stack = storage_stack_https
+    ops, credential = _identity_ops(stack)
+    verify = str(stack.ca_cert_path)
+    tag = uuid.uuid4().hex[:8]
+    dst = BlobServiceClient(
+        stack.blob_endpoint(DEST_ACCOUNT), credential=credential, connection_verify=verify
+    )
+    secret = dst.create_container(f"secret{tag}")
+    dst.create_container(f"allowed{tag}")
+    source = (
+        BlobServiceClient(
+            stack.blob_endpoint(SOURCE_ACCOUNT), credential=credential, connection_verify=verify
+        )
+        .create_container(f"src{tag}")
+        .get_blob_client("a.bin")
+    )
+    source.upload_blob(os.urandom(1000))
+    target = f"{stack.blob_endpoint(DEST_ACCOUNT)}/allowed{tag}/{climb}/secret{tag}/x.bin"
+    body = {"source": {"url": source.url}, "destination": {"url": target}}
+    deadline = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=30)
+
+    with contextlib.suppress(CopyFailed):  # an orchestration started before the edge checked
+        ops.start_copy(body, deadline)
+    assert [b.name for b in secret.list_blobs()] == []
+    with pytest.raises(CopyFailed) as caught:
+        ops.start_copy(body, deadline)
+    assert caught.value.code == "InvalidBlobPath"
+    with pytest.raises(RequestRejected) as refused:
+        parse_copy_request(body, ops.settings)
+    assert refused.value.status == 400 and "destination.url" in refused.value.fields
+
+
+def test_a_source_path_that_climbs_out_of_its_container_is_never_leased(
+    storage_stack_https: StorageStack,
+) -> None:
+    """A lease on `public/../private/x.bin` is refused and the private blob stays unleased."""
+    stack = storage_stack_https
+    ops, credential = _identity_ops(stack)
+    tag = uuid.uuid4().hex[:8]
+    service = BlobServiceClient(
+        stack.blob_endpoint(SOURCE_ACCOUNT),
+        credential=credential,
+        connection_verify=str(stack.ca_cert_path),
+    )
+    service.create_container(f"public{tag}")
+    private = service.create_container(f"private{tag}").get_blob_client("x.bin")
+    private.upload_blob(b"not for copying")
+    climbing = f"{stack.blob_endpoint(SOURCE_ACCOUNT)}/public{tag}/../private{tag}/x.bin"
+
+    with pytest.raises(CopyFailed):
+        ops.acquire_lease(climbing, "55555555-5555-5555-5555-555555555555", 15)
+    assert private.get_blob_properties().lease.state == "available"
+
+
+def test_the_longest_timeout_accepted_gets_a_sas_that_outlives_its_deadline(
+    storage_stack_https: StorageStack,
+) -> None:
+    """For a managed-identity source, whatever timeout the edge accepts, the user delegation SAS
+    the copy gets lasts until the deadline plus the margin (not ~5 min short of it, as when
+    the key was capped at its start + 7 days under a 7-day deadline)."""
+    stack = storage_stack_https
+    ops, credential = _identity_ops(stack)
+    tag = uuid.uuid4().hex[:8]
+    source = (
+        BlobServiceClient(
+            stack.blob_endpoint(SOURCE_ACCOUNT),
+            credential=credential,
+            connection_verify=str(stack.ca_cert_path),
+        )
+        .create_container(f"long{tag}")
+        .get_blob_client("a.bin")
+    )
+    target = f"{stack.blob_endpoint(DEST_ACCOUNT)}/long{tag}/a.bin"
+    accepted = []
+    for timeout in (7 * 86400 - 1200, 7 * 86400 - 300, 7 * 86400):
+        body = {
+            "source": {"url": source.url},
+            "destination": {"url": target},
+            "timeout_seconds": timeout,
+        }
+        try:
+            parse_copy_request(body, ops.settings)
+        except RequestRejected as exc:
+            assert list(exc.fields) == ["timeout_seconds"]
+            continue
+        accepted.append(timeout)
+        deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=timeout)
+        query = parse_qs(urlsplit(ops.readable_source(source.url, deadline)).query)
+        expiry = dt.datetime.fromisoformat(query["se"][0].replace("Z", "+00:00"))
+        assert expiry >= deadline + SAS_MARGIN - dt.timedelta(seconds=1), timeout
+    assert accepted  # the bound leaves room for nearly a week
