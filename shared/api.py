@@ -221,14 +221,19 @@ async def _raise_abort(client: Any, instance_id: str, reason: str | None) -> Api
     try:
         await client.raise_event(instance_id, "abort", {"reason": reason})
     except Exception:
-        found = await client.get_status(instance_id)
-        if not _exists(found):
-            return rejected(RequestRejected(404, "no such copy", {"id": "unknown"}))
-        doc = document_of(found)
-        if doc["state"] in status.FINAL_STATES:
-            return _already_over(doc)
-        raise  # it still runs: a real failure, not the race with its end
+        ended = _not_abortable(await client.get_status(instance_id))
+        if ended is None:
+            raise  # it still runs: a real failure, not the race with its end
+        return ended
     return None
+
+
+def _not_abortable(found: Any) -> ApiResponse | None:
+    """404 for an unknown copy, 409 (with its document) for one that is over, else None."""
+    if not _exists(found):
+        return rejected(RequestRejected(404, "no such copy", {"id": "unknown"}))
+    doc = document_of(found)
+    return _already_over(doc) if doc["state"] in status.FINAL_STATES else None
 
 
 async def abort(
@@ -247,12 +252,9 @@ async def abort(
             raise RequestRejected(400, "invalid abort request", {"reason": "must be a string"})
     except RequestRejected as exc:
         return rejected(exc)
-    found = await client.get_status(instance_id)
-    if not _exists(found):
-        return rejected(RequestRejected(404, "no such copy", {"id": "unknown"}))
-    doc = document_of(found)
-    if doc["state"] in status.FINAL_STATES:
-        return _already_over(doc)
+    ended = _not_abortable(await client.get_status(instance_id))
+    if ended is not None:
+        return ended
     await record_abort(records, instance_id, reason)
     refused = await _raise_abort(client, instance_id, reason)
     if refused is not None:

@@ -8,29 +8,21 @@ from pathlib import Path
 
 import pytest
 from azure.durable_functions.models.utils.http_utils import _close_session
-from durable_harness import Harness
+from durable_harness import Harness, running
 
 
 @pytest.fixture
 async def durable(tmp_path: Path) -> AsyncIterator[Harness]:
     """A started harness with a fresh database; always stopped, also when the test fails."""
-    harness = Harness(tmp_path / "durable.db")
-    await harness.start()
-    try:
+    async with running(tmp_path / "durable.db") as harness:
         yield harness
-    finally:
-        await harness.stop()
 
 
 @pytest.fixture
 async def durable_threaded(tmp_path: Path) -> AsyncIterator[Harness]:
     """Like `durable`, with orchestrator episodes run in a worker thread."""
-    harness = Harness(tmp_path / "durable.db", orchestrator_in_thread=True)
-    await harness.start()
-    try:
+    async with running(tmp_path / "durable.db", orchestrator_in_thread=True) as harness:
         yield harness
-    finally:
-        await harness.stop()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +129,14 @@ def episodes(history: list[dict[str, Any]]) -> list[list[int]]:
         elif found and item["EventType"] != 13:
             found[-1].append(item["EventType"])
     return found
+
+
+@asynccontextmanager
+async def running(db_path: Path, **options: Any) -> AsyncIterator[Harness]:
+    """A started harness; always stopped, also when the test fails."""
+    harness = Harness(db_path, **options)
+    await harness.start()
+    try:
+        yield harness
+    finally:
+        await harness.stop()

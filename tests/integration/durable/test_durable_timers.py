@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from durable_harness import Harness
+from durable_harness import Harness, running
 
 from devhost.durable.protocol import parse_timestamp
 from devhost.settings import DurableSettings, TimerDelay
@@ -20,12 +20,8 @@ TIMER_CREATED, TIMER_FIRED, ORCHESTRATOR_STARTED = 10, 11, 12
 async def late(tmp_path: Path) -> AsyncIterator[Harness]:
     """A harness whose timers fire 0.2 to 0.4 s after their deadline."""
     settings = DurableSettings(timer_delay=TimerDelay(low=0.2, high=0.4))
-    harness = Harness(tmp_path / "durable.db", settings=settings)
-    await harness.start()
-    try:
+    async with running(tmp_path / "durable.db", settings=settings) as harness:
         yield harness
-    finally:
-        await harness.stop()
 
 
 @pytest.fixture
@@ -34,12 +30,8 @@ async def short_timers(tmp_path: Path) -> AsyncIterator[Harness]:
     settings = DurableSettings(
         maximum_short_timer=timedelta(seconds=1), long_timer_interval=timedelta(seconds=0.5)
     )
-    harness = Harness(tmp_path / "durable.db", settings=settings)
-    await harness.start()
-    try:
+    async with running(tmp_path / "durable.db", settings=settings) as harness:
         yield harness
-    finally:
-        await harness.stop()
 
 
 async def test_a_long_timer_fires_through_successive_timers(short_timers: Harness) -> None:
