@@ -14,9 +14,9 @@ from typing import Any
 
 from shared.blobops import BlobOps
 from shared.control import AbortRequests, abort_requests_for
-from shared.copystate import parse_iso
 from shared.errors import PermanentStorageError
 from shared.settings import get_settings
+from shared.timestamps import parse_iso
 
 log = logging.getLogger(__name__)
 

@@ -22,12 +22,13 @@ from urllib.parse import quote
 from shared import status
 from shared.accounts import BlobLocation
 from shared.control import AbortRecorder
-from shared.copystate import CopyPlan, iso
+from shared.copystate import CopyPlan
 from shared.errors import RequestRejected, StorageError, UnsafeBlobPath
 from shared.instances import Cursor, InstancePages, InvalidContinuation, collect
 from shared.requests import AbortRequest, CopyRequest, decode_json, parse_queue_message
 from shared.requests import parse_copy_request as parse_request
 from shared.settings import Settings
+from shared.timestamps import iso
 
 ORCHESTRATOR = "copy_orchestrator"
 log = logging.getLogger(__name__)

@@ -14,7 +14,6 @@ where an event could have been lost: before it starts, and when each continued e
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 from dataclasses import dataclass
 from functools import cached_property
@@ -27,6 +26,7 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 from shared.accounts import parse_connection_string
 from shared.errors import ConfigurationError, map_storage_errors
 from shared.settings import Settings
+from shared.timestamps import iso, now
 
 CONTAINER = "blobcopy-control"
 
@@ -81,9 +81,7 @@ class AbortRequests:
 
     def record(self, instance_id: str, reason: str | None) -> None:
         """Write the abort request (again, if asked twice: the latest reason wins)."""
-        body = json.dumps(
-            {"reason": reason, "requested": dt.datetime.now(dt.UTC).isoformat()}
-        ).encode()
+        body = json.dumps({"reason": reason, "requested": iso(now())}).encode()
         blob = self._container.get_blob_client(_blob_name(instance_id))
         with map_storage_errors():
             try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from shared.copystate import utc
+from shared.timestamps import utc
 
 
 def parse_progress(text: str | None) -> tuple[int | None, int | None]:

@@ -17,8 +17,9 @@ from typing import Any
 from azure.durable_functions import RetryOptions
 
 from shared import status
-from shared.copystate import Carry, CopyPlan, iso, utc
+from shared.copystate import Carry, CopyPlan
 from shared.outcomes import Outcome, backoff_seconds, failure_from_exception
+from shared.timestamps import iso, utc
 
 Gen = Generator[Any, Any, Any]
 RELEASE_ROUNDS = 6  # release_source_lease is tried this many times (each with its retries)

@@ -7,28 +7,10 @@ environment. Times are ISO-8601 UTC strings.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from shared.polling import Observation
-
-UTC = dt.UTC
-
-
-def utc(value: dt.datetime) -> dt.datetime:
-    """The same instant as an aware UTC datetime (the SDK gives aware ones; tests may not)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def iso(value: dt.datetime) -> str:
-    """ISO-8601 text with a Z, the form stored in state and shown in status documents."""
-    return utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_iso(text: str) -> dt.datetime:
-    """Inverse of `iso`."""
-    return utc(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,10 @@ from typing import Any
 
 from shared import status
 from shared.copyrun import Activities, CopyRunBase, Gen, error_code, ran_out_of_retries, seconds
-from shared.copystate import CopyPlan, iso, parse_iso
+from shared.copystate import CopyPlan
 from shared.outcomes import Outcome, backoff_seconds, clamp, failure_from_exception
 from shared.polling import Observation, next_poll
+from shared.timestamps import iso, parse_iso
 
 CONTINUED = "continued"
 #: A finite lease is renewed once a third of it has passed (timed from before the last renewal

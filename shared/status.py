@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from shared.errors import redact_text
+from shared.timestamps import normalize, parse_instant
 
 RUNNING, SUCCEEDED, FAILED, ABORTED, TIMED_OUT = (
     "running",
@@ -53,17 +54,6 @@ def scrub(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [scrub(v) for v in value]
     return value
-
-
-def parse_instant(text: Any) -> dt.datetime | None:
-    """An ISO-8601 instant (Z or offset) as an aware datetime; None when absent or malformed."""
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
 
 
 def seconds_left(estimated_finish: Any, now: dt.datetime | None) -> float | None:
@@ -144,13 +134,6 @@ def document(
     return scrubbed
 
 
-def _iso(value: Any) -> str | None:
-    if value is None:
-        return None
-    iso = getattr(value, "isoformat", None)
-    return str(iso()) if callable(iso) else str(value)
-
-
 def from_instance(
     *,
     instance_id: str,
@@ -170,7 +153,7 @@ def from_instance(
     if request:
         src = (request.get("source") or {}).get("url")
         dst = (request.get("destination") or {}).get("url")
-    created_at, updated_at = _iso(created), _iso(updated)
+    created_at, updated_at = normalize(created), normalize(updated)
 
     def make(state: str, error: Mapping[str, Any] | None, completed: str | None) -> dict[str, Any]:
         return document(

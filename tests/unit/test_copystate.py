@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from shared.copystate import Carry, CopyPlan, iso, parse_iso, utc
+from shared.copystate import Carry, CopyPlan
+from shared.timestamps import iso, parse_iso, utc
 
 PLAN = CopyPlan(
     id="c1",
@@ -43,3 +44,16 @@ def test_carry_exposes_observations_for_polling() -> None:
     last = carry.observation("last")
     assert last is not None and (last.at, last.bytes_copied, last.total_bytes) == (2.0, 5, 10)
     assert carry.observation("previous") is None
+
+
+def test_every_timestamp_form_is_normalized_to_one() -> None:
+    """Offsets, missing fractions and datetimes all become `...%fZ`; other text passes."""
+    import datetime as dt
+
+    from shared.timestamps import normalize
+
+    assert normalize("2026-12-01T19:17:18+00:00") == "2026-12-01T19:17:18.000000Z"
+    assert normalize("2026-12-01T20:17:18.5+01:00") == "2026-12-01T19:17:18.500000Z"
+    assert normalize(dt.datetime(2026, 12, 1, 19, 17, 18)) == "2026-12-01T19:17:18.000000Z"
+    assert normalize("2026-12-01T19:16:35.666156Z") == "2026-12-01T19:16:35.666156Z"
+    assert normalize(None) is None and normalize("soon") == "soon"

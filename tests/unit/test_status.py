@@ -184,3 +184,21 @@ def test_as_of_gives_the_time_left_until_the_estimated_finish() -> None:
     later = as_of(doc, dt.datetime(2026, 1, 1, 0, 0, 25, tzinfo=dt.UTC))
     assert later["progress"]["eta_seconds"] == 5.0
     assert as_of(doc, dt.datetime(2026, 1, 2, tzinfo=dt.UTC))["progress"]["eta_seconds"] == 0.0
+
+
+def test_instance_times_take_the_one_timestamp_form() -> None:
+    """The Durable client's datetimes (isoformat gives `+00:00`) are shown as `...Z` like
+    every other timestamp in a status document (issue 10, one timestamp format)."""
+    doc = from_instance(
+        instance_id="x",
+        runtime_status="Failed",
+        request=None,
+        custom_status=None,
+        output="boom",
+        created=dt.datetime(2026, 12, 1, 19, 17, 18, tzinfo=dt.UTC),
+        updated="2026-12-01T19:17:20+00:00",
+    )
+    assert (doc["created"], doc["updated"]) == (
+        "2026-12-01T19:17:18.000000Z",
+        "2026-12-01T19:17:20.000000Z",
+    )
