@@ -17,10 +17,11 @@ import azure.functions as func
 
 from shared import activities, api
 from shared.instances import ManagementApiPages
-from shared.orchestration import Activities, copy_orchestration
+from shared.orchestration import copy_orchestration
 from shared.settings import get_settings, http_auth_level
 
 app = df.DFApp(http_auth_level=func.AuthLevel[http_auth_level(os.environ).upper()])
+app.register_functions(activities.bp)  # the copy's activities, declared in shared/activities.py
 log = logging.getLogger("blobcopy")
 
 
@@ -108,92 +109,4 @@ async def copy_requests_queue(
 @app.orchestration_trigger(context_name="context")
 def copy_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """One copy, from lease to result (shared/orchestration.py)."""
-    return (yield from copy_orchestration(context, ACTIVITIES))
-
-
-@app.activity_trigger(input_name="payload")
-def snapshot_destination(payload: dict[str, Any]) -> dict[str, Any]:
-    """Snapshot the destination before the copy."""
-    return activities.snapshot_destination(payload)
-
-
-@app.activity_trigger(input_name="payload")
-def acquire_source_lease(payload: dict[str, Any]) -> dict[str, Any]:
-    """Lease the source."""
-    return activities.acquire_source_lease(payload)
-
-
-@app.activity_trigger(input_name="payload")
-def renew_source_lease(payload: dict[str, Any]) -> dict[str, Any]:
-    """Renew the source lease."""
-    return activities.renew_source_lease(payload)
-
-
-@app.activity_trigger(input_name="payload")
-def release_source_lease(payload: dict[str, Any]) -> dict[str, Any]:
-    """Release the source lease."""
-    return activities.release_source_lease(payload)
-
-
-@app.activity_trigger(input_name="payload")
-def start_copy(payload: dict[str, Any]) -> dict[str, Any]:
-    """Start the copy."""
-    return activities.start_copy(payload)
-
-
-@app.activity_trigger(input_name="payload")
-def check_copy(payload: dict[str, Any]) -> dict[str, Any]:
-    """Read the copy status."""
-    return activities.check_copy(payload)
-
-
-@app.activity_trigger(input_name="payload")
-def abort_copy(payload: dict[str, Any]) -> dict[str, Any]:
-    """Abort the copy."""
-    return activities.abort_copy(payload)
-
-
-@app.activity_trigger(input_name="payload")
-def read_abort_request(payload: dict[str, Any]) -> dict[str, Any]:
-    """Read the copy's recorded abort request."""
-    return activities.read_abort_request(payload)
-
-
-@app.activity_trigger(input_name="payload")
-def forget_abort_request(payload: dict[str, Any]) -> dict[str, Any]:
-    """Delete the copy's recorded abort request."""
-    return activities.forget_abort_request(payload)
-
-
-@app.activity_trigger(input_name="payload")
-def finish_snapshot(payload: dict[str, Any]) -> dict[str, Any]:
-    """Restore or drop the destination snapshot."""
-    return activities.finish_snapshot(payload)
-
-
-@app.activity_trigger(input_name="payload")
-def verify_copy(payload: dict[str, Any]) -> dict[str, Any]:
-    """Verify the destination."""
-    return activities.verify_copy(payload)
-
-
-@app.activity_trigger(input_name="payload")
-def publish_result(payload: dict[str, Any]) -> dict[str, Any]:
-    """Publish the result to a queue."""
-    return activities.publish_result(payload)
-
-
-ACTIVITIES = Activities(
-    snapshot_destination=snapshot_destination,
-    acquire_source_lease=acquire_source_lease,
-    renew_source_lease=renew_source_lease,
-    release_source_lease=release_source_lease,
-    start_copy=start_copy,
-    check_copy=check_copy,
-    abort_copy=abort_copy,
-    finish_snapshot=finish_snapshot,
-    verify_copy=verify_copy,
-    publish_result=publish_result,
-    read_abort_request=read_abort_request,
-    forget_abort_request=forget_abort_request,
-)
+    return (yield from copy_orchestration(context, activities.ACTIVITIES))

@@ -47,7 +47,7 @@ def test_queue_trigger_listens_to_copy_requests() -> None:
 def test_orchestrator_and_every_activity_are_registered() -> None:
     """The orchestrator and each activity it calls are registered under their own names."""
     assert trigger("copy_orchestrator")["type"] == "orchestrationTrigger"
-    activities = MODULE["ACTIVITIES"]
+    activities = MODULE["activities"].ACTIVITIES
     for field in activities.__dataclass_fields__:
         assert trigger(field)["type"] == "activityTrigger"
         assert getattr(activities, field)._function._name == field
