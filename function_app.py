@@ -16,8 +16,10 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from shared import activities, api
+from shared.errors import RequestRejected
 from shared.instances import ManagementApiPages
 from shared.orchestration import copy_orchestration
+from shared.requests import decode_json
 from shared.settings import get_settings, http_auth_level
 
 app = df.DFApp(http_auth_level=func.AuthLevel[http_auth_level(os.environ).upper()])
@@ -40,7 +42,7 @@ def _encode(answer: api.ApiResponse) -> func.HttpResponse:
 
 
 def _json_body(req: func.HttpRequest) -> Any:
-    return api.decode_json(req.get_body() or b"")
+    return decode_json(req.get_body() or b"")
 
 
 @app.route(route="copies", methods=["POST"])
@@ -51,7 +53,7 @@ async def start_copy_http(
     """POST /api/copies: start a copy."""
     try:
         body = _json_body(req)
-    except api.RequestRejected as exc:
+    except RequestRejected as exc:
         return _encode(api.rejected(exc))
     answer = await api.start(client, body, get_settings(), _origin(req), req.params.get("code"))
     return _encode(answer)
