@@ -256,9 +256,11 @@ async def abort(
     ended = _not_abortable(await client.get_status(instance_id))
     if ended is not None:
         return ended
-    await record_abort(records, instance_id, reason)
+    recorded = await record_abort(records, instance_id, reason)
     refused = await _raise_abort(client, instance_id, reason)
     if refused is not None:
+        if recorded and records is not None:  # it ended first: the record must not outlive it
+            await asyncio.to_thread(records.forget, instance_id)
         return refused
     location = status_url(base_url, instance_id, code)
     return ApiResponse(
@@ -356,6 +358,12 @@ async def handle_queue_message(
                 return f"abort {message.id}: 404"
             # Raises on a storage error, so the host retries the message rather than lose it.
             await asyncio.to_thread(records.record, message.id, message.reason)
+            # The copy message may have been handled meanwhile (messages are handled
+            # concurrently): if its start_copy read no record, only the event reaches it now.
+            if _exists(await client.get_status(message.id)):
+                if await _raise_abort(client, message.id, message.reason) is not None:
+                    await asyncio.to_thread(records.forget, message.id)  # it is over already
+                return f"abort {message.id}: recorded as its copy started, and raised"
             return f"abort {message.id}: recorded before its copy started; the start will honour it"
         return f"abort {message.id}: {answer.status}"
     raw = message.model_dump(mode="json", exclude_none=True)

@@ -122,6 +122,8 @@ class AbortRecorder(Protocol):
 
     def record(self, instance_id: str, reason: str | None) -> None: ...
 
+    def forget(self, instance_id: str) -> None: ...
+
 
 def abort_requests_for(settings: Settings, **client_options: Any) -> AbortRequests:
     """The abort records of the host storage the settings name."""

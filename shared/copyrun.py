@@ -137,7 +137,9 @@ class CopyRunBase:
             outcome = yield from self.verify(outcome)
         yield from self.release_lease()
         yield from self.finish_snapshot(outcome)
-        if outcome.state == status.ABORTED:
+        if outcome.state == status.ABORTED or self.abort.is_completed:
+            # an abort that lost the race to the copy's end was recorded too: drop it, or it
+            # would abort a later copy under this id (after a purge)
             yield from self.call(self.acts.forget_abort_request, {"instance_id": self.plan.id})
         doc = self.document(outcome.state, outcome.error)
         notify = self.plan.request.get("notify")

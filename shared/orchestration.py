@@ -42,6 +42,9 @@ CONTINUED = "continued"
 #: A finite lease is renewed once a third of it has passed (timed from before the last renewal
 #: call), leaving two thirds for a late timer and a slow renewal.
 RENEW_FRACTION = 1 / 3
+#: Abort attempts (with back-off capped at 5 minutes: about 1.5 hours) before giving up and
+#: reporting the copy as not aborted.
+STOP_ATTEMPTS = 24
 __all__ = ["CONTINUED", "Activities", "Outcome", "copy_orchestration", "failure_from_exception"]
 
 
@@ -240,9 +243,10 @@ class CopyRun(CopyRunBase):
             soon = min(self.plan.lease_seconds * RENEW_FRACTION / 2, 10.0)
             self.carry = replace(self.carry, lease_retry_at=iso(self.now + seconds(soon)))
             return None
-        self.carry = replace(self.carry, lease_retry_at=None)
+        # Lost (broken, taken): nothing left to renew or release, so stop trying to.
+        self.carry = replace(self.carry, lease_retry_at=None, lease_id=None)
         if self.carry.stopping is not None:
-            return None  # stopping anyway; the lease is gone, the abort goes on
+            return None  # stopping anyway; the abort goes on
         return (yield from self.request_stop(Outcome(status.FAILED, result["error"])))
 
     def poll(self) -> Gen:
@@ -287,6 +291,11 @@ class CopyRun(CopyRunBase):
                 ended = self.observe(seen)
                 if ended is not None:
                     return wanted if ended.state == status.ABORTED else ended
+        if self.carry.troubles + 1 >= STOP_ATTEMPTS:
+            # Hours of refusals (no right to abort or even read the destination): holding the
+            # source lease for ever would be worse than saying plainly what was left behind.
+            self.warn_once("CopyNotAborted", result.get("error"))
+            return wanted
         self.warn_once("AbortRetried", result.get("error"))
         self.retry_later()
         return None

@@ -497,3 +497,62 @@ async def test_a_list_query_with_several_wrong_parameters_names_each() -> None:
     assert answer.status == 400
     named = {f["field"] for f in answer.body["error"]["fields"]}
     assert named == {"state", "limit", "continuation"}
+
+
+class MemoryRecords:
+    """Abort records in memory (shared/control.py's AbortRequests, without storage)."""
+
+    def __init__(self) -> None:
+        self.kept: dict[str, str | None] = {}
+
+    def record(self, instance_id: str, reason: str | None) -> None:
+        self.kept[instance_id] = reason
+
+    def forget(self, instance_id: str) -> None:
+        self.kept.pop(instance_id, None)
+
+
+async def test_an_abort_is_recorded_before_its_event_is_raised() -> None:
+    """The abort of a running copy is recorded (read at continue_as_new and at start) and
+    raised as the fast path."""
+    client, records = FakeClient(), MemoryRecords()
+    await api.start(client, body(id="job-1"), settings(), BASE)
+    answer = await api.abort(client, "job-1", b'{"reason": "r"}', BASE, records=records)
+    assert answer.status == 202 and records.kept == {"job-1": "r"}
+    assert client.events == [("job-1", "abort", {"reason": "r"})]
+
+
+async def test_an_abort_that_meets_the_copys_end_leaves_no_record() -> None:
+    """When raise_event meets the 410 of a copy that just ended, its record is dropped, so it
+    cannot abort a later copy under the same id."""
+    client, records = EndingClient(ends_as="succeeded"), MemoryRecords()
+    await api.start(client, body(id="job-1"), settings(), BASE)
+    answer = await api.abort(client, "job-1", b"", BASE, records=records)
+    assert answer.status == 409 and records.kept == {}
+
+
+class StartsMeanwhile(FakeClient):
+    """A client on which the copy message is handled between the abort's 404 and its record:
+    the first status read misses the instance, the next one sees it running."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def get_status(self, instance_id: str, show_input: bool = False) -> Any:
+        self.reads += 1
+        if self.reads == 1:
+            return None
+        if instance_id not in self.instances:
+            self.instances[instance_id] = FakeStatus(instance_id, json.dumps({}), "Running")
+        return self.instances[instance_id]
+
+
+async def test_a_queued_abort_racing_its_copy_message_still_reaches_the_copy() -> None:
+    """Queue messages run concurrently: if the copy started after the abort found no
+    instance (so its start read no record), the abort is raised as an event as well."""
+    client, records = StartsMeanwhile(), MemoryRecords()
+    message = json.dumps({"action": "abort", "id": "job-9", "reason": "late"}).encode()
+    outcome = await api.handle_queue_message(client, message, settings(), "m1", records)
+    assert records.kept == {"job-9": "late"} and "raised" in outcome
+    assert client.events == [("job-9", "abort", {"reason": "late"})]

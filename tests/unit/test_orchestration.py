@@ -177,13 +177,14 @@ def test_renewed_lease_is_renewed_before_it_lapses() -> None:
 
 
 def test_lease_renew_failure_aborts_and_fails_the_copy() -> None:
-    """If renewing the lease fails, the copy is aborted, failed with the code, lease released."""
+    """If renewing the lease fails, the copy is aborted and failed with the code; the lost
+    lease is not released (it is no longer ours)."""
     lost = {"ok": False, "error": {"code": "LeaseIdMismatchWithLeaseOperation", "message": "lost"}}
     sim = SimCopy(duration=200.0, overrides={"renew_source_lease": lambda p, t: lost})
     doc, ctx = run(make_plan(), sim)
     assert doc["state"] == "failed"
     assert doc["error"]["code"] == "LeaseIdMismatchWithLeaseOperation"
-    assert names(ctx)[-2:] == ["abort_copy", "release_source_lease"]
+    assert names(ctx)[-1] == "abort_copy" and "release_source_lease" not in names(ctx)
 
 
 def test_infinite_lease_is_never_renewed_but_released() -> None:
@@ -610,3 +611,53 @@ def test_azure_activity_failure_text_yields_the_code_and_message_not_a_stack_fra
     }
     plain = "Activity function 'x' failed: Result: Failure\nException: KeyError: 'y'\nStack: ..."
     assert failure_from_exception(Exception(plain)) == {"code": "ActivityFailed", "message": "'y'"}
+
+
+def test_stopping_gives_up_after_hours_of_refusals_and_says_so() -> None:
+    """A destination that refuses every abort and every status read (permanently) does not
+    keep the copy stopping, and the source leased, for ever: after STOP_ATTEMPTS it ends with
+    the wanted outcome and a CopyNotAborted warning, and the lease is released."""
+    denied = {"ok": False, "error": {"code": "AuthorizationFailure", "message": "denied"}}
+    sim = SimCopy(duration=10**7, abort_at=5.0)
+    sim.overrides["abort_copy"] = lambda p, t: denied
+    sim.overrides["check_copy"] = lambda p, t: sim.observation(t) if t < 5 else denied
+    doc, contexts = run_through_continues(make_plan(), sim)
+    calls = [n for c in contexts for n in names(c)]
+    assert doc["state"] == "aborted"
+    assert "CopyNotAborted" in [w["code"] for w in doc["warnings"]]
+    assert calls.count("abort_copy") == 24 and calls[-2] == "release_source_lease"
+
+
+def test_a_lease_lost_while_stopping_is_not_renewed_again() -> None:
+    """A renewal refused permanently (the lease was broken) while the copy is being stopped
+    drops the lease: no renewal loop, and no release of a lease we no longer hold."""
+    lost = {"ok": False, "error": {"code": "LeaseLost", "message": "broken"}}
+    sim = SimCopy(duration=10**6, abort_at=5.0)
+    sim.overrides["abort_copy"] = busy_for(6, lambda p, t: {"ok": True, "status": "aborted"})
+    sim.overrides["renew_source_lease"] = lambda p, t: lost
+    doc, ctx = run(make_plan(), sim)
+    assert doc["state"] == "aborted"
+    assert names(ctx).count("renew_source_lease") == 1
+    assert "release_source_lease" not in names(ctx)
+
+
+def test_an_abort_that_lost_the_race_to_success_is_forgotten() -> None:
+    """An abort event received while the last status read ran (the copy then succeeded) was
+    recorded too: its record is dropped, or it would abort a later copy under this id."""
+    sim = SimCopy(duration=10.0, activity_seconds=0.3)
+    sim.abort_at = 9.9  # raised while the read that sees success is running
+    _, ctx = run(make_plan(lease="none", poll={"min_seconds": 1}), sim)
+    assert "forget_abort_request" in names(ctx)
+
+
+def run_through_continues(
+    plan: dict[str, Any], sim: SimCopy, executions: int = 20
+) -> tuple[Any, list[FakeContext]]:
+    """Run execution after execution (following continue_as_new) until the copy ends."""
+    doc, ctx = run(plan, sim)
+    contexts = [ctx]
+    while doc is None and len(contexts) < executions:
+        nxt = FakeContext(ctx.continued_with, now=ctx.now)
+        doc, ctx = drive(copy_orchestration(nxt, NAMES), nxt, sim), nxt
+        contexts.append(ctx)
+    return doc, contexts
