@@ -10,8 +10,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("shared", "devhost", "blobcopy", "demo", "bench")
 TOP_LEVEL_MODULES = ("function_app.py",)
@@ -153,9 +151,6 @@ def test_the_graph_covers_every_package_of_the_project() -> None:
     assert "function_app" in graph
 
 
-# Today: devhost/storage abort/control/copies/engine/leases/listing; devhost/durable api <-> engine
-# and dispatcher <-> lifecycle (issue 10 section 3). Strict, so the marker goes when they do.
-@pytest.mark.xfail(strict=True, reason="devhost/storage and devhost/durable still have cycles")
 def test_no_import_cycles_among_the_projects_own_modules() -> None:
     """No module of the project imports, directly or through others, a module that imports it."""
     graph = import_graph()
