@@ -29,6 +29,7 @@ from azure.durable_functions.models.utils.http_utils import _close_session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from devhost.durable import DurableEngine
+from devhost.durable.api import DurableApi
 
 ROOT = Path(__file__).resolve().parents[1]
 # The steering repo's shared/ folder sits beside the project root.
@@ -54,7 +55,7 @@ async def double(input_text: str | None) -> str:
 async def serve(engine: DurableEngine) -> tuple[web.AppRunner, str]:
     """The engine's routes on a free loopback port."""
     app = web.Application()
-    engine.add_routes(app)
+    DurableApi(engine).add_routes(app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()

@@ -8,16 +8,14 @@ them (protocol §8, §9).
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from devhost.durable import status as st
-from devhost.durable.engine import RPC_PATH, DurableError, management_urls
+from devhost.durable.engine import DurableEngine
+from devhost.durable.protocol import RPC_PATH, DurableError, hub_query, management_urls
 from devhost.durable.state import MessageKind, RuntimeStatus
-
-if TYPE_CHECKING:
-    from devhost.durable.engine import DurableEngine
 
 RUNNING = {RuntimeStatus.PENDING, RuntimeStatus.RUNNING, RuntimeStatus.SUSPENDED}
 CONTROLS = {
@@ -39,7 +37,7 @@ def error(status: int, message: str) -> web.Response:
 
 
 class DurableApi:
-    """Route handlers bound to one engine."""
+    """Route handlers bound to one engine: `DurableApi(engine).add_routes(app)` serves them."""
 
     def __init__(self, engine: DurableEngine) -> None:
         self.engine = engine
@@ -90,7 +88,7 @@ class DurableApi:
 
     def _check_status_response(self, request: web.Request, instance_id: str) -> web.Response:
         origin = f"{request.scheme}://{request.host}"
-        query = f"taskHub={self.engine.task_hub}&connection=Storage"
+        query = hub_query(self.engine.task_hub)
         instance_url = f"{origin}{RPC_PATH}instances/{instance_id}"
         urls = management_urls(instance_url, instance_id, query)
         body = {k: v for k, v in urls.items() if k != "rewindPostUri"}

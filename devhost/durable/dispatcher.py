@@ -19,14 +19,13 @@ from devhost.durable import episode as ep
 from devhost.durable import inbox as ib
 from devhost.durable import protocol as p
 from devhost.durable.activities import ActivityPool, ActivityRunner
-from devhost.durable.lifecycle import Lifecycle
+from devhost.durable.lifecycle import Effect, Lifecycle
 from devhost.durable.state import Instance, Message, MessageKind, RuntimeStatus
 from devhost.durable.store import Store, WriteBatch
 from devhost.durable.timers import TimerHeap, TimerKey
 from devhost.settings import DurableSettings
 
 OrchestratorRunner = Callable[[str], str]
-Effect = Callable[[], None]
 ROUND_SIZE = 64
 COMMIT_RETRY_FIRST_S = 0.05
 COMMIT_RETRY_MAX_S = 2.0

@@ -1,7 +1,8 @@
 """DurableEngine: the Durable extension of devhost, as the function host sees it.
 
-The host gives it orchestrator and activity runners (the SDK bindings, wrapped) and mounts its HTTP
-routes; the engine persists everything in SQLite and resumes unfinished instances on start.
+The host gives it orchestrator and activity runners (the SDK bindings, wrapped) and serves its HTTP
+API (devhost/durable/api.py, which drives the engine and is unknown to it); the engine persists
+everything in SQLite and resumes unfinished instances on start.
 """
 
 from __future__ import annotations
@@ -11,31 +12,19 @@ import re
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from devhost.durable import protocol as p
 from devhost.durable.activities import ActivityRunner
 from devhost.durable.dispatcher import Dispatcher, OrchestratorRunner
 from devhost.durable.lifecycle import Effect, new_instance
+from devhost.durable.protocol import DurableError
 from devhost.durable.state import Instance, Message, MessageKind, RuntimeStatus
 from devhost.durable.store import Query, StatusRow, Store
 from devhost.settings import DurableSettings
 
-if TYPE_CHECKING:
-    from aiohttp import web
-
 __all__ = ["ActivityRunner", "DurableEngine", "DurableError", "OrchestratorRunner"]
 
-RPC_PATH = "/runtime/webhooks/durabletask/"
 BAD_ID = re.compile(r"[/\\#?\x00-\x1f\x7f]")
-
-
-class DurableError(Exception):
-    """A client request the engine refuses; `status` is the HTTP status Azure answers with."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class DurableEngine:
@@ -90,34 +79,9 @@ class DurableEngine:
             self._dispatcher = None
         self.store.close()
 
-    def add_routes(self, app: web.Application) -> None:
-        """Serve the Durable HTTP API (public webhook and SDK RPC, same paths) on `app`."""
-        from devhost.durable.api import DurableApi
-
-        DurableApi(self).add_routes(app)
-
     def client_binding_json(self, base_url: str) -> str:
         """The JSON a durableClient binding receives (protocol §8)."""
-        base = base_url.rstrip("/")
-        webhook = base + RPC_PATH.rstrip("/")
-        instance = f"{webhook}/instances/INSTANCEID"
-        query = f"taskHub={self.task_hub}&connection=Storage"
-        return json.dumps(
-            {
-                "taskHubName": self.task_hub,
-                "creationUrls": {
-                    "createNewInstancePostUri": f"{webhook}/orchestrators/{{functionName}}"
-                    f"[/{{instanceId}}]?{query}",
-                    "createAndWaitOnNewInstancePostUri": f"{webhook}/orchestrators/"
-                    f"{{functionName}}[/{{instanceId}}]?timeout={{timeoutInSeconds}}"
-                    f"&pollingInterval={{intervalInSeconds}}&{query}",
-                },
-                "managementUrls": management_urls(instance, "INSTANCEID", query),
-                "rpcBaseUrl": base + RPC_PATH,
-                "baseUrl": webhook,
-                "requiredQueryStringParameters": query,
-            }
-        )
+        return p.client_binding_json(base_url, self.task_hub)
 
     async def wait_for_instance(
         self, instance_id: str, timeout: float | None = None
@@ -211,18 +175,3 @@ class DurableEngine:
         batch.add_message(instance_id, message)
         self.store.commit(batch)
         self.dispatcher.post(instance_id, message)
-
-
-def management_urls(instance_url: str, instance_id: str, query: str) -> dict[str, str]:
-    """The extension's management URLs for one instance."""
-    return {
-        "id": instance_id,
-        "statusQueryGetUri": f"{instance_url}?{query}",
-        "sendEventPostUri": f"{instance_url}/raiseEvent/{{eventName}}?{query}",
-        "terminatePostUri": f"{instance_url}/terminate?reason={{text}}&{query}",
-        "rewindPostUri": f"{instance_url}/rewind?reason={{text}}&{query}",
-        "purgeHistoryDeleteUri": f"{instance_url}?{query}",
-        "restartPostUri": f"{instance_url}/restart?{query}",
-        "suspendPostUri": f"{instance_url}/suspend?reason={{text}}&{query}",
-        "resumePostUri": f"{instance_url}/resume?reason={{text}}&{query}",
-    }

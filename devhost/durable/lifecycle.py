@@ -12,19 +12,32 @@ import logging
 import uuid
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from devhost.durable import episode as ep
 from devhost.durable import protocol as p
+from devhost.durable.activities import ActivityPool
 from devhost.durable.protocol import EventType, JsonDict
 from devhost.durable.state import ExecutionState, Instance, Message, MessageKind, RuntimeStatus
-from devhost.durable.store import WriteBatch
-
-if TYPE_CHECKING:
-    from devhost.durable.dispatcher import Dispatcher
+from devhost.durable.store import Store, WriteBatch
+from devhost.durable.timers import TimerHeap
 
 Effect = Callable[[], None]
 log = logging.getLogger("devhost.durable")
+
+
+class Runtime(Protocol):
+    """The part of the dispatcher that lifecycle effects act on (the dispatcher is one)."""
+
+    store: Store
+    instances: dict[str, Instance]
+    inboxes: dict[str, deque[Message]]
+    timers: TimerHeap
+    pool: ActivityPool
+
+    def adopt(self, inst: Instance, messages: list[Message]) -> None: ...
+    def post(self, instance_id: str, message: Message) -> None: ...
+    def mark_ready(self, instance_id: str) -> None: ...
 
 
 def new_instance(
@@ -53,8 +66,8 @@ def new_instance(
 class Lifecycle:
     """State transitions of instances, applied by the dispatcher (and the engine for starts)."""
 
-    def __init__(self, dispatcher: Dispatcher) -> None:
-        self.d = dispatcher
+    def __init__(self, runtime: Runtime) -> None:
+        self.d = runtime
         self._waiters: dict[str, list[asyncio.Future[RuntimeStatus]]] = {}
 
     def register_start(self, inst: Instance, batch: WriteBatch, effects: list[Effect]) -> None:

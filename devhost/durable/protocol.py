@@ -277,3 +277,60 @@ def _leaf(kind: ActionType, item: JsonDict) -> Action:
         if retry
         else None,
     )
+
+
+# The client side of the protocol (§8, §9): the webhook URLs the client binding and the HTTP API
+# hand out, and the refusals they answer with. The engine and its HTTP API both read them here.
+RPC_PATH = "/runtime/webhooks/durabletask/"
+
+
+class DurableError(Exception):
+    """A client request the engine refuses; `status` is the HTTP status Azure answers with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def hub_query(task_hub: str) -> str:
+    """The query string every management URL of a task hub carries."""
+    return f"taskHub={task_hub}&connection=Storage"
+
+
+def management_urls(instance_url: str, instance_id: str, query: str) -> dict[str, str]:
+    """The extension's management URLs for one instance."""
+    return {
+        "id": instance_id,
+        "statusQueryGetUri": f"{instance_url}?{query}",
+        "sendEventPostUri": f"{instance_url}/raiseEvent/{{eventName}}?{query}",
+        "terminatePostUri": f"{instance_url}/terminate?reason={{text}}&{query}",
+        "rewindPostUri": f"{instance_url}/rewind?reason={{text}}&{query}",
+        "purgeHistoryDeleteUri": f"{instance_url}?{query}",
+        "restartPostUri": f"{instance_url}/restart?{query}",
+        "suspendPostUri": f"{instance_url}/suspend?reason={{text}}&{query}",
+        "resumePostUri": f"{instance_url}/resume?reason={{text}}&{query}",
+    }
+
+
+def client_binding_json(base_url: str, task_hub: str) -> str:
+    """The JSON a durableClient binding receives for a host serving at `base_url`."""
+    base = base_url.rstrip("/")
+    webhook = base + RPC_PATH.rstrip("/")
+    instance = f"{webhook}/instances/INSTANCEID"
+    query = hub_query(task_hub)
+    return json.dumps(
+        {
+            "taskHubName": task_hub,
+            "creationUrls": {
+                "createNewInstancePostUri": f"{webhook}/orchestrators/{{functionName}}"
+                f"[/{{instanceId}}]?{query}",
+                "createAndWaitOnNewInstancePostUri": f"{webhook}/orchestrators/"
+                f"{{functionName}}[/{{instanceId}}]?timeout={{timeoutInSeconds}}"
+                f"&pollingInterval={{intervalInSeconds}}&{query}",
+            },
+            "managementUrls": management_urls(instance, "INSTANCEID", query),
+            "rpcBaseUrl": base + RPC_PATH,
+            "baseUrl": webhook,
+            "requiredQueryStringParameters": query,
+        }
+    )

@@ -139,7 +139,11 @@ class FunctionHost:
             self._engine = self._durable_engine(index, config, invoker)
 
         triggers = HttpTriggers(index.functions, config.route_prefix, invoker)
-        add_routes = self._engine.add_routes if self._engine is not None else None
+        add_routes = None
+        if self._engine is not None:
+            from devhost.durable.api import DurableApi  # beside the engine, imported just above
+
+            add_routes = DurableApi(self._engine).add_routes
         self._runner = web.AppRunner(
             build_web_app(triggers, add_extra_routes=add_routes), access_log=None
         )

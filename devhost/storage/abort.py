@@ -1,35 +1,35 @@
 """Abort Copy Blob of a copy the engine runs, checked as Azure checks it.
 
-The checks await Azurite (authorization, the destination's lease), so the copy may end, or its
-destination go, meanwhile: the record is checked again after them, and an ended copy answers
-409 NoPendingCopyOperation instead of being marked aborted.
+`refusal` gives the verdict, the copy manager acts on it (stops the job, answers 204). The checks
+await Azurite (authorization, the destination's lease), so the copy may end, or its destination
+go, meanwhile: the record is checked again after them, and an ended copy answers 409
+NoPendingCopyOperation instead of being marked aborted. No await follows a None verdict before
+the manager acts, so the check still holds when it does.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from devhost.storage.auth import authorize_write
-from devhost.storage.copystate import BlobKey, CopyRecord
-from devhost.storage.errors import error_response, service_headers, storage_error
-from devhost.storage.upstream import BlobRef, UpstreamClient
-
-if TYPE_CHECKING:
-    from devhost.storage.copies import CopyManager
-
-log = logging.getLogger(__name__)
+from devhost.storage.copystate import BlobKey, CopyRecord, CopyStore
+from devhost.storage.errors import error_response, storage_error
+from devhost.storage.upstream import BlobRef, Upstream, UpstreamClient
 
 
-async def abort_copy(
-    manager: CopyManager, request: web.Request, key: BlobKey, record: CopyRecord
-) -> web.Response:
-    """Answer Abort Copy Blob on `key`, whose last copy is `record`."""
-    config = manager.config
-    denied = await authorize_write(request, manager.session, config.upstream, config.account_key)
+async def refusal(
+    request: web.Request,
+    key: BlobKey,
+    record: CopyRecord,
+    *,
+    upstream: Upstream,
+    client: UpstreamClient,
+    store: CopyStore,
+) -> web.Response | None:
+    """The error answer to Abort Copy Blob on `key` (last copy `record`), or None: abort it now."""
+    denied = await authorize_write(request, upstream)
     if denied is not None:
         return denied
     copy_id = request.query.get("copyid", "")
@@ -47,21 +47,13 @@ async def abort_copy(
         return storage_error(request, 409, "NoPendingCopyOperation")
     if copy_id != record.copy_id:
         return storage_error(request, 409, "CopyIdMismatch")
-    lease_error = await check_lease(manager.client, request, BlobRef(*key))
+    lease_error = await check_lease(client, request, BlobRef(*key))
     if lease_error is not None:
         return lease_error
-    if manager.store.get(key) is not record or record.status != "pending":
+    if store.get(key) is not record or record.status != "pending":
         # The copy ended (or its blob went) during the awaits above: nothing left to abort.
         return storage_error(request, 409, "NoPendingCopyOperation")
-    job = manager.jobs.pop(key, None)
-    if job is not None:
-        job.writer.lease_id = request.headers.get("x-ms-lease-id")
-        await job.abort()
-    else:
-        record.finish("aborted")
-        manager.store.put(record)
-    log.info("copy %s aborted", record.copy_id)
-    return web.Response(status=204, headers=service_headers(request))
+    return None
 
 
 async def check_lease(

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from email.utils import formatdate
 
-import aiohttp
 from aiohttp import web
-from yarl import URL
 
 from devhost.storage import sharedkey
 from devhost.storage.errors import SERVICE_VERSION, error_response
+from devhost.storage.upstream import Upstream
 
 _AUTH_FAILED = (
     "Server failed to authenticate the request. Make sure the value of Authorization header is "
@@ -29,15 +28,13 @@ _NO_AUTH = (
 _PERMISSION = "This request is not authorized to perform this operation using this permission."
 
 
-async def authorize_write(
-    request: web.Request, session: aiohttp.ClientSession, upstream: URL, key: str
-) -> web.Response | None:
+async def authorize_write(request: web.Request, upstream: Upstream) -> web.Response | None:
     """None if the request may write its blob; otherwise the error answer to send."""
     auth = request.headers.get("Authorization", "")
     raw_path, _, raw_query = request.raw_path.partition("?")
     if auth.startswith("SharedKey "):
         if sharedkey.verify(
-            request.method, raw_path, raw_query, request.headers.items(), auth, key
+            request.method, raw_path, raw_query, request.headers.items(), auth, upstream.account_key
         ):
             return None
         return error_response(request, 403, "AuthenticationFailed", _AUTH_FAILED)
@@ -49,8 +46,7 @@ async def authorize_write(
     }
     if auth:
         headers["Authorization"] = auth
-    probe = URL(str(upstream.origin()) + request.raw_path, encoded=True)
-    async with session.head(probe, headers=headers) as resp:
+    async with upstream.session.head(upstream.url(request.raw_path), headers=headers) as resp:
         status, code = resp.status, resp.headers.get("x-ms-error-code", "")
     if status < 300 or code in ("BlobNotFound", "ContainerNotFound"):
         granted = True

@@ -17,17 +17,17 @@ Same operations as `FaultInjector` in-process, as JSON over HTTP:
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
-if TYPE_CHECKING:
-    from devhost.storage.engine import CopyEngine
+from devhost.storage.copystate import CopyStore
+from devhost.storage.faults import FaultInjector
 
 PREFIX = "/__copyengine"
 
 
-def _record_json(engine: CopyEngine) -> list[dict[str, Any]]:
+def _record_json(store: CopyStore) -> list[dict[str, Any]]:
     return [
         {
             "account": r.account,
@@ -40,7 +40,7 @@ def _record_json(engine: CopyEngine) -> list[dict[str, Any]]:
             "status_description": r.status_description,
             "completion_time": r.completion_time.isoformat() if r.completion_time else None,
         }
-        for r in engine.copies.store.all()
+        for r in store.all()
     ]
 
 
@@ -53,16 +53,17 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     return data
 
 
-async def handle(request: web.Request, engine: CopyEngine) -> web.StreamResponse:
-    """Route one control request."""
+async def handle(
+    request: web.Request, faults: FaultInjector, store: CopyStore
+) -> web.StreamResponse:
+    """Route one control request: fault rules go to `faults`, copy records come from `store`."""
     path = request.path.removeprefix(PREFIX).rstrip("/")
-    faults = engine.faults
     try:
         body = await _json_body(request) if request.method == "POST" else {}
         if request.method == "GET" and path == "/health":
             return web.json_response({"ok": True})
         if request.method == "GET" and path == "/copies":
-            return web.json_response(_record_json(engine))
+            return web.json_response(_record_json(store))
         if request.method == "POST" and path == "/faults":
             filters = {
                 k: body[k] for k in ("target", "method", "path", "query", "header") if k in body

@@ -16,16 +16,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from devhost.storage import leases, listing, proxy
-from devhost.storage.abort import abort_copy
+from devhost.storage import abort, leases, listing, proxy
 from devhost.storage.auth import authorize_write
+from devhost.storage.config import EngineConfig
 from devhost.storage.copyjob import CopyJob, DestinationWriter
 from devhost.storage.copystate import BlobKey, CopyRecord, CopyStore, redact_sas
 from devhost.storage.errors import error_response, service_headers, storage_error
@@ -37,10 +36,7 @@ from devhost.storage.source import (
     SourceReader,
     verify,
 )
-from devhost.storage.upstream import BlobRef, UpstreamClient, UpstreamResponse
-
-if TYPE_CHECKING:
-    from devhost.storage.engine import EngineConfig
+from devhost.storage.upstream import BlobRef, Upstream, UpstreamClient, UpstreamResponse
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +86,7 @@ class CopyManager:
         self.faults = faults
         self.session = session
         self.store = CopyStore(config.state_path)
+        self.upstream = Upstream(session, config.upstream, config.account_key)
         self.client = UpstreamClient(session, config.upstream, config.account_key, faults)
         self.jobs: dict[BlobKey, CopyJob] = {}
         #: Destinations whose Copy Blob is being verified and started (not yet in `jobs`).
@@ -114,11 +111,11 @@ class CopyManager:
         key = blob_key(request)
         if key is None:
             if listing.wants_copy_properties(request):
-                return await listing.list_with_copy(request, self.session, self.config, self.store)
+                return await listing.list_with_copy(request, self.upstream, self.store)
             return None
         if leases.is_lease_renewal(request):
             return await leases.refuse_renewing_broken_lease(
-                request, key, self.client, self.session, self.config
+                request, key, self.client, self.upstream
             )
         comp = request.query.get("comp")
         record = self.store.get(key)
@@ -137,10 +134,27 @@ class CopyManager:
         if request.method == "PUT" and comp == "copy":
             if request.headers.get("x-ms-copy-action", "").lower() != "abort" or record is None:
                 return None
-            return await abort_copy(self, request, key, record)
+            return await self._abort(request, key, record)
         if pending and request.method == "PUT" and comp in BLOCKED_WHILE_PENDING:
             return storage_error(request, 409, "PendingCopyOperation")
         return None
+
+    async def _abort(self, request: web.Request, key: BlobKey, record: CopyRecord) -> web.Response:
+        """Abort Copy Blob: stop the copy into `key` unless abort.py refuses."""
+        refused = await abort.refusal(
+            request, key, record, upstream=self.upstream, client=self.client, store=self.store
+        )
+        if refused is not None:
+            return refused
+        job = self.jobs.pop(key, None)
+        if job is not None:
+            job.writer.lease_id = request.headers.get("x-ms-lease-id")
+            await job.abort()
+        else:
+            record.finish("aborted")
+            self.store.put(record)
+        log.info("copy %s aborted", record.copy_id)
+        return web.Response(status=204, headers=service_headers(request))
 
     def response_rewriter(self, request: web.Request) -> proxy.HeaderHook | None:
         """A hook merging or dropping copy properties on a forwarded answer, if needed."""
@@ -234,9 +248,7 @@ class CopyManager:
     # -- copy blob ---------------------------------------------------------------------------
 
     async def _start_async(self, request: web.Request, key: BlobKey) -> web.Response:
-        denied = await authorize_write(
-            request, self.session, self.config.upstream, self.config.account_key
-        )
+        denied = await authorize_write(request, self.upstream)
         if denied is not None:
             return denied
         source_url = request.headers["x-ms-copy-source"]
@@ -244,7 +256,7 @@ class CopyManager:
         if not src.is_absolute() or src.scheme not in ("http", "https"):
             return storage_error(request, 400, "InvalidHeaderValue", HeaderName="x-ms-copy-source")
         own = self._is_own(src)
-        read_url = URL(str(self.config.upstream.origin()) + src.raw_path_qs, encoded=True)
+        read_url = self.upstream.url(src.raw_path_qs)
         read_headers = {"x-ms-version": request.headers.get("x-ms-version", "2021-12-02")}
         if "x-ms-copy-source-authorization" in request.headers:
             read_headers["Authorization"] = request.headers["x-ms-copy-source-authorization"]

@@ -10,44 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
-from dataclasses import dataclass
-from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-from yarl import URL
 
 from devhost.storage import control, proxy
+from devhost.storage.config import EngineConfig
 from devhost.storage.copies import CopyManager
 from devhost.storage.errors import error_response
 from devhost.storage.faults import FaultInjector
 
 log = logging.getLogger(__name__)
 
-CONTROL_PREFIX = "/__copyengine/"
-
-
-@dataclass(frozen=True, kw_only=True)
-class EngineConfig:
-    """How the engine listens, where Azurite is, and how copies behave."""
-
-    host: str
-    port: int
-    upstream: URL
-    accounts: tuple[str, ...]
-    account_key: str
-    state_path: Path | None
-    copy_rate_bytes_per_s: float | None = 64 * 1024 * 1024
-    all_async: bool = False
-    chunk_bytes: int = 4 * 1024 * 1024
-    server_ssl: ssl.SSLContext | None = None
-    client_ssl: ssl.SSLContext | None = None
-
-    @property
-    def public_origin(self) -> URL:
-        scheme = "https" if self.server_ssl is not None else "http"
-        return URL.build(scheme=scheme, host=self.host, port=self.port)
+CONTROL_PREFIX = control.PREFIX + "/"
 
 
 class CopyEngine:
@@ -107,7 +82,7 @@ class CopyEngine:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         if request.path.startswith(CONTROL_PREFIX):
-            return await control.handle(request, self)
+            return await control.handle(request, self.faults, self.copies.store)
         action = self.faults.take(
             "request",
             request.method,

@@ -7,18 +7,12 @@ holds a source lease must notice when someone breaks it, so the engine answers a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-import aiohttp
 from aiohttp import web
 
 from devhost.storage.auth import authorize_write
 from devhost.storage.copystate import BlobKey
 from devhost.storage.errors import storage_error
-from devhost.storage.upstream import BlobRef, UpstreamClient
-
-if TYPE_CHECKING:
-    from devhost.storage.engine import EngineConfig
+from devhost.storage.upstream import BlobRef, Upstream, UpstreamClient
 
 
 def is_lease_renewal(request: web.Request) -> bool:
@@ -34,14 +28,13 @@ async def refuse_renewing_broken_lease(
     request: web.Request,
     key: BlobKey,
     client: UpstreamClient,
-    session: aiohttp.ClientSession,
-    config: EngineConfig,
+    upstream: Upstream,
 ) -> web.StreamResponse | None:
     """Azure's 409 for a renewal of a broken lease; None to let Azurite handle the request."""
     props = await client.properties(BlobRef(*key))
     if props.headers.get("x-ms-lease-state", "").lower() != "broken":
         return None
-    denied = await authorize_write(request, session, config.upstream, config.account_key)
+    denied = await authorize_write(request, upstream)
     if denied is not None:
         return denied
     return storage_error(request, 409, "LeaseIsBrokenAndCannotBeRenewed")

@@ -7,17 +7,12 @@ response is streamed untouched.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from typing import TYPE_CHECKING
 
-import aiohttp
 from aiohttp import web
-from yarl import URL
 
 from devhost.storage import proxy
 from devhost.storage.copystate import CopyRecord, CopyStore
-
-if TYPE_CHECKING:
-    from devhost.storage.engine import EngineConfig
+from devhost.storage.upstream import Upstream
 
 
 def wants_copy_properties(request: web.Request) -> bool:
@@ -55,19 +50,15 @@ def merge_copy_properties(body: bytes, records: dict[str, CopyRecord]) -> bytes:
 
 
 async def list_with_copy(
-    request: web.Request,
-    session: aiohttp.ClientSession,
-    config: EngineConfig,
-    store: CopyStore,
+    request: web.Request, upstream: Upstream, store: CopyStore
 ) -> web.StreamResponse:
     """Forward List Blobs; rewrite its body only if the container has copy records."""
     account, container = request.path.strip("/").split("/")
     records = store.in_container(account, container)
     if not records:
-        return await proxy.forward(request, session, config.upstream)
-    url = URL(str(config.upstream.origin()) + request.raw_path, encoded=True)
-    async with session.get(
-        url,
+        return await proxy.forward(request, upstream.session, upstream.base)
+    async with upstream.session.get(
+        upstream.url(request.raw_path),
         headers=proxy.upstream_headers(request.headers),
         skip_auto_headers=("Accept-Encoding", "User-Agent"),
         auto_decompress=False,

@@ -23,7 +23,8 @@ from yarl import URL
 
 from devhost.storage.azurite import DEV_ACCOUNT_KEY, AzuriteOptions, AzuriteProcess
 from devhost.storage.certs import CertFiles, make_certs
-from devhost.storage.engine import CopyEngine, EngineConfig
+from devhost.storage.config import EngineConfig
+from devhost.storage.engine import CopyEngine
 from devhost.storage.faults import FaultInjector
 
 __all__ = ["ACCOUNTS", "DEV_ACCOUNT_KEY", "StorageConfig", "StorageStack"]

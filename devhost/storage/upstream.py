@@ -50,6 +50,23 @@ class UpstreamResponse:
         return self.status < 300
 
 
+@dataclass(frozen=True)
+class Upstream:
+    """Azurite's blob port as the engine's handlers reach it: to authorize a request or forward it.
+
+    `session` is the engine's, `base` Azurite's blob endpoint, `account_key` the key every
+    account shares (Shared Key signatures are checked with it).
+    """
+
+    session: aiohttp.ClientSession
+    base: URL
+    account_key: str
+
+    def url(self, raw_path: str) -> URL:
+        """The same path and query (raw, as signed) on Azurite."""
+        return URL(str(self.base.origin()) + raw_path, encoded=True)
+
+
 class UpstreamClient:
     """Signs requests with the account key and sends them to Azurite's internal blob port."""
 

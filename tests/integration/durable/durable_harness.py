@@ -13,6 +13,7 @@ from aiohttp import web
 from durable_apps import ACTIVITIES, ORCHESTRATORS
 
 from devhost.durable import DurableEngine
+from devhost.durable.api import DurableApi
 from devhost.settings import DurableSettings
 
 Status = df.OrchestrationRuntimeStatus
@@ -49,7 +50,7 @@ class Harness:
         await engine.start()
         self.engine = engine
         app = web.Application()
-        engine.add_routes(app)
+        DurableApi(engine).add_routes(app)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         self._runner = runner
