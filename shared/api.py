@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import logging
 import math
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +26,13 @@ from shared.control import AbortRecorder
 from shared.copystate import CopyPlan
 from shared.errors import RequestRejected, StorageError, UnsafeBlobPath
 from shared.instances import Cursor, InstancePages, InvalidContinuation, collect
-from shared.requests import AbortRequest, CopyRequest, decode_json, parse_queue_message
+from shared.requests import (
+    AbortRequest,
+    CopyRequest,
+    decode_json,
+    is_copy_id,
+    parse_queue_message,
+)
 from shared.requests import parse_copy_request as parse_request
 from shared.settings import Settings
 from shared.timestamps import iso
@@ -181,6 +188,8 @@ async def start(
 
 async def get(client: Any, instance_id: str, base_url: str, code: str | None = None) -> ApiResponse:
     """GET /api/copies/{id}: 202 + Retry-After while running, 200 when over, 404 unknown."""
+    if not is_copy_id(instance_id):
+        return rejected(RequestRejected(404, "no such copy", {"id": "unknown"}))
     found = await client.get_status(instance_id, show_input=True)
     if not _exists(found) or getattr(found, "name", ORCHESTRATOR) not in (None, ORCHESTRATOR):
         return rejected(RequestRejected(404, "no such copy", {"id": "unknown"}))
@@ -253,6 +262,8 @@ async def abort(
             raise RequestRejected(400, "invalid abort request", {"reason": "must be a string"})
     except RequestRejected as exc:
         return rejected(exc)
+    if not is_copy_id(instance_id):  # the SDK puts ids into URLs unquoted: `a#b` is `a`
+        return rejected(RequestRejected(404, "no such copy", {"id": "unknown"}))
     ended = _not_abortable(await client.get_status(instance_id))
     if ended is not None:
         return ended
@@ -269,6 +280,7 @@ async def abort(
 
 
 DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT = 100, 1000
+_DIGITS = re.compile(r"[0-9]{1,6}")
 
 
 async def list_copies(
@@ -302,7 +314,8 @@ def _list_limit(raw: str | None, fields: dict[str, str]) -> int:
     if raw is None:
         return DEFAULT_LIST_LIMIT
     text = raw.strip()
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIST_LIMIT:
+    # ASCII digits only: str.isdigit() also takes '²', which int() refuses
+    if not _DIGITS.fullmatch(text) or not 1 <= int(text) <= MAX_LIST_LIMIT:
         fields["limit"] = f"an integer from 1 to {MAX_LIST_LIMIT}"
         return DEFAULT_LIST_LIMIT
     return int(text)

@@ -121,9 +121,15 @@ class Cursor:
         upstream, skip = (raw.get("u"), raw.get("s")) if isinstance(raw, dict) else (0, None)
         if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:
             raise InvalidContinuation("not a continuation this API gave")
-        if not (upstream is None or isinstance(upstream, str)):
+        if upstream is not None and not (isinstance(upstream, str) and _header_safe(upstream)):
             raise InvalidContinuation("not a continuation this API gave")
         return cls(upstream, skip)
+
+
+def _header_safe(value: object) -> bool:
+    """A token that can travel in an HTTP header: printable ASCII, of a sane length (a forged
+    one with CR/LF or NUL would make the HTTP client raise instead of sending)."""
+    return isinstance(value, str) and len(value) <= 4096 and value.isascii() and value.isprintable()
 
 
 Select = Callable[[DurableOrchestrationStatus], dict[str, Any] | None]

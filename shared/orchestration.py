@@ -45,6 +45,7 @@ RENEW_FRACTION = 1 / 3
 #: Abort attempts (with back-off capped at 5 minutes: about 1.5 hours) before giving up and
 #: reporting the copy as not aborted.
 STOP_ATTEMPTS = 24
+MAX_ETA_SECONDS = 366 * 86400.0  # an estimate beyond a year says only "not soon"
 __all__ = ["CONTINUED", "Activities", "Outcome", "copy_orchestration", "failure_from_exception"]
 
 
@@ -183,7 +184,9 @@ class CopyRun(CopyRunBase):
         last = self.carry.observation("last") or Observation(0.0, None, None)
         plan = next_poll(last, self.carry.observation("previous"), self.carry.idle_reads, low, high)
         due = self.now + dt.timedelta(seconds=plan.delay)
-        finish = None if plan.eta is None else iso(self.now + dt.timedelta(seconds=plan.eta))
+        # a stalled huge copy can estimate 1e12 s: past year 9999, which no datetime holds
+        eta = None if plan.eta is None else min(plan.eta, MAX_ETA_SECONDS)
+        finish = None if eta is None else iso(self.now + dt.timedelta(seconds=eta))
         self.carry = replace(self.carry, next_poll_at=iso(due), estimated_finish=finish)
         self.publish_progress()
 

@@ -219,3 +219,12 @@ def parse_queue_message(body: bytes | str, settings: Settings) -> CopyRequest | 
         except ValidationError as exc:
             raise RequestRejected(400, "invalid abort message", _errors_of(exc)) from None
     return parse_copy_request(raw, settings)
+
+
+def is_copy_id(text: str) -> bool:
+    """Whether `text` can be a copy's id: what `id` accepts, or a queue message's `q-<id>`.
+
+    The Durable SDK builds management URLs with ids unquoted, so an id holding `#`, `?` or `/`
+    would address another instance or route: such ids are unknown, never looked up.
+    """
+    return re.fullmatch(_ID, text) is not None

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from shared.errors import redact_text
+from shared.errors import SECRET_PARAMETERS, redact_text
 from shared.timestamps import normalize, parse_instant
 
 RUNNING, SUCCEEDED, FAILED, ABORTED, TIMED_OUT = (
@@ -35,13 +35,17 @@ FINAL_STATES = frozenset(STATES[1:])
 
 
 def redact_url(url: str | None) -> str | None:
-    """The URL with its `sig` query value replaced, so the rest of the SAS stays readable."""
+    """The URL with its credential values (`sig`, S3/Google signatures, tokens) replaced, so
+    the rest of the SAS stays readable."""
     if not url:
         return url
     parts = urlsplit(url)
     if not parts.query:
         return url
-    query = [(k, "REDACTED" if k.lower() == "sig" else v) for k, v in parse_qsl(parts.query, True)]
+    query = [
+        (k, "REDACTED" if k.lower() in SECRET_PARAMETERS else v)
+        for k, v in parse_qsl(parts.query, True)
+    ]
     return urlunsplit(parts._replace(query=urlencode(query, safe="/:=")))
 
 

@@ -556,3 +556,30 @@ async def test_a_queued_abort_racing_its_copy_message_still_reaches_the_copy() -
     outcome = await api.handle_queue_message(client, message, settings(), "m1", records)
     assert records.kept == {"job-9": "late"} and "raised" in outcome
     assert client.events == [("job-9", "abort", {"reason": "late"})]
+
+
+async def test_list_limits_and_tokens_that_break_parsers_are_400s() -> None:
+    """`limit=²` (a digit to str.isdigit, not to int), a 5000-digit limit, and a forged
+    continuation whose inner token holds CR/LF answer 400 naming the field, never 500."""
+    import base64
+
+    client = FakeClient()
+    for limit in ("²", "9" * 5000):
+        answer = await api.list_copies(client, None, limit, None)
+        assert answer.status == 400 and answer.body["error"]["fields"][0]["field"] == "limit"
+    forged = base64.urlsafe_b64encode(b'{"u": "a\\r\\nX-Evil: 1", "s": 0}').decode()
+    answer = await api.list_copies(client, None, None, forged)
+    assert answer.status == 400
+    assert answer.body["error"]["fields"][0]["field"] == "continuation"
+
+
+async def test_ids_the_sdk_would_put_into_urls_unquoted_are_unknown() -> None:
+    """`victim#x` or `a/b` would address another instance or route through the SDK's
+    unquoted URLs: get and abort answer 404 without looking them up."""
+    client = FakeClient()
+    await api.start(client, body(id="victim"), settings(), BASE)
+    records = MemoryRecords()
+    for odd in ("victim#x", "victim/raiseEvent/abort", "victim?x=1"):
+        assert (await api.get(client, odd, BASE)).status == 404
+        assert (await api.abort(client, odd, b"", BASE, records=records)).status == 404
+    assert client.events == [] and records.kept == {}

@@ -661,3 +661,25 @@ def run_through_continues(
         doc, ctx = drive(copy_orchestration(nxt, NAMES), nxt, sim), nxt
         contexts.append(ctx)
     return doc, contexts
+
+
+def test_a_stalled_huge_copy_estimates_no_finish_past_what_a_date_can_hold() -> None:
+    """Two reads days apart showing a few MiB of an 8 TiB copy give an ETA of ~1e12 s: the
+    estimate is capped, not a crash into the InternalError path (found by an attack)."""
+    day = 86400.0
+    reads = iter([(0, 0), (4 << 20, 0), (8 << 20, 0)])
+
+    def slow(payload: dict[str, Any], t: float) -> Any:
+        copied, _ = next(reads, (1 << 43, 0))
+        state = "success" if copied == 1 << 43 else "pending"
+        return {
+            "ok": True,
+            "status": state,
+            "copy_id": "c1",
+            "bytes_copied": copied,
+            "total_bytes": 1 << 43,
+        }
+
+    sim = SimCopy(overrides={"check_copy": slow}, activity_seconds=6.4 * day)
+    doc, _ = run(make_plan(lease="none", timeout_seconds=30 * 86400), sim)
+    assert doc["state"] == "succeeded"

@@ -202,3 +202,19 @@ def test_instance_times_take_the_one_timestamp_form() -> None:
         "2026-12-01T19:17:18.000000Z",
         "2026-12-01T19:17:20.000000Z",
     )
+
+
+def test_presigned_urls_of_other_clouds_lose_their_credentials() -> None:
+    """An external source may be an S3 or Google presigned URL, or carry an OAuth token:
+    those values are redacted as `sig` is, in URLs and in free text (found by an attack)."""
+    s3 = (
+        "https://b.s3.amazonaws.com/k?X-Amz-Credential=AKIA%2F1&X-Amz-Signature=deadbeef"
+        "&X-Amz-Security-Token=t0kenvalue&X-Amz-Expires=60"
+    )
+    gcs = "https://storage.googleapis.com/b/o?X-Goog-Signature=cafe&access_token=ya29.x"
+    for url in (s3, gcs):
+        shown = json.dumps(document(instance_id="x", state="running", source=url, destination=None))
+        for secret in ("deadbeef", "t0kenvalue", "AKIA", "cafe", "ya29"):
+            assert secret not in shown
+    assert "X-Amz-Expires=60" in str(redact_url(s3))
+    assert "deadbeef" not in scrub(f"failed reading {s3}")
