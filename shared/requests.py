@@ -28,13 +28,17 @@ _HEADER_TEXT = re.compile(r"^[\x20-\x7e]*$")  # metadata travels as HTTP header 
 _URL_UNSAFE = re.compile(r"[\x00-\x20\x7f]")
 MAX_METADATA_BYTES = 8 * 1024  # Azure's limit on all names and values together
 _FROZEN = ConfigDict(frozen=True, extra="forbid", strict=True)
+#: Both URLs travel in the orchestration's custom status, which Azure caps at 16 KB (8192 UTF-16
+#: units; the extension fails an out-of-process orchestration over it): 2 x 2048 leaves room
+#: for the rest of the document, its error and its warnings.
+URL_MAX_LENGTH = 2048
 
 
 class BlobRef(BaseModel):
     """A source or destination: an absolute http(s) URL."""
 
     model_config = _FROZEN
-    url: Annotated[str, Field(min_length=1, max_length=4096)]
+    url: Annotated[str, Field(min_length=1, max_length=URL_MAX_LENGTH)]
 
     @field_validator("url")
     @classmethod

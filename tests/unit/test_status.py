@@ -218,3 +218,27 @@ def test_presigned_urls_of_other_clouds_lose_their_credentials() -> None:
             assert secret not in shown
     assert "X-Amz-Expires=60" in str(redact_url(s3))
     assert "deadbeef" not in scrub(f"failed reading {s3}")
+
+
+def test_the_largest_accepted_document_fits_azures_custom_status_limit() -> None:
+    """Two URLs of the longest accepted length, a full error and every warning kind still
+    make a custom status under Azure's 8192 UTF-16 units (the extension fails an
+    orchestration whose custom status is larger)."""
+    from shared.requests import URL_MAX_LENGTH
+
+    url = "https://a.blob.core.windows.net/c/" + "b" * (URL_MAX_LENGTH - 50) + "?sig=x"
+    assert len(url) <= URL_MAX_LENGTH
+    codes = ("LeaseNotReleased", "SnapshotNotRestored", "AbortRetried", "CopyNotAborted")
+    doc = document(
+        instance_id="i" * 100,
+        state="running",
+        source=url,
+        destination=url,
+        copy_id="c" * 36,
+        error={"code": "CopyFailed", "message": "m" * 500},
+        warnings=[{"code": c, "message": "w" * 500} for c in codes],
+        created="2026-01-01T00:00:00.000000Z",
+        updated="2026-01-01T00:00:00.000000Z",
+        estimated_finish="2026-01-01T00:00:00.000000Z",
+    )
+    assert len(json.dumps(doc)) < 8192
