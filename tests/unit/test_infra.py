@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pycep import BicepParser
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -309,7 +310,6 @@ def test_abbreviations_cover_main_bicep() -> None:
 
 def test_azure_yaml_deploys_the_repo_root_as_a_python_function() -> None:
     """azure.yaml: one service, the repo root, Python, hosted on Azure Functions."""
-    yaml = pytest.importorskip("yaml")
     document = yaml.safe_load((ROOT / "azure.yaml").read_text())
     assert document["services"]["api"] == {
         "project": "./",
