@@ -73,10 +73,6 @@ class FunctionSpec:
         key = "orchestration" if self.trigger.type == ORCHESTRATION_TRIGGER else "activity"
         return str(self.trigger.get(key) or self.name)
 
-    @property
-    def return_binding(self) -> Binding | None:
-        return next((b for b in self.outputs if b.name == RETURN), None)
-
 
 @dataclass(frozen=True)
 class AppIndex:
