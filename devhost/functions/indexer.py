@@ -26,7 +26,6 @@ HTTP_TRIGGER = "httpTrigger"
 QUEUE_TRIGGER = "queueTrigger"
 ORCHESTRATION_TRIGGER = "orchestrationTrigger"
 ACTIVITY_TRIGGER = "activityTrigger"
-ENTITY_TRIGGER = "entityTrigger"
 DURABLE_CLIENT = "durableClient"
 RETURN = "$return"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -82,7 +83,7 @@ STORAGE = (
 
 
 @pytest.fixture
-def app_env(monkeypatch: pytest.MonkeyPatch) -> Any:
+def app_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The process settings and clients rebuilt from a one-account environment."""
     monkeypatch.setenv("BLOBCOPY_ACCOUNTS", "acct")
     monkeypatch.setenv("BLOBCOPY_ACCOUNT_ACCT_CONNECTION_STRING", STORAGE.format(name="acct"))
@@ -95,7 +96,8 @@ def app_env(monkeypatch: pytest.MonkeyPatch) -> Any:
         cached.cache_clear()
 
 
-def test_the_process_clients_leave_retries_to_the_orchestrator(app_env: Any) -> None:
+@pytest.mark.usefixtures("app_env")
+def test_the_process_clients_leave_retries_to_the_orchestrator() -> None:
     """The storage clients the activities use make no retries of their own, so a 503 fails the
     activity at once and call_activity_with_retry backs off, visibly in history."""
     ops = activities.ops()
