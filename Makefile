@@ -25,6 +25,8 @@ lint: $(STAMP_PY)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	$(PY) -m vulture  # dead code; see [tool.vulture] in pyproject.toml
+	$(PY) -m tests.dead_code_whitelist  # every whitelisted name still exists
 
 test: setup lint infra-scan $(STAMP_AZCLI)
 	$(PY) -m pytest

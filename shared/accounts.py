@@ -128,10 +128,6 @@ class AccountRegistry:
     allowed_destinations: tuple[str, ...] = ()
     allowed_sources: tuple[str, ...] = ("*", EXTERNAL)
 
-    def by_name(self, name: str) -> Account | None:
-        """The account called `name`, if configured."""
-        return next((a for a in self.accounts if a.name == name), None)
-
     def locate(self, url: str) -> BlobLocation | None:
         """Resolve a blob URL to a configured account, or None for external URLs.
 

@@ -16,7 +16,7 @@ to 3 reads / 0.2 s (bench/bench_polling.py).
 
 Every delay is clamped to [min_seconds, max_seconds]; the orchestrator further bounds it by the
 lease renewal due time and the deadline. On a steady copy this makes 1-6 reads from 1 s to a week
-(7 if the service starts copying seconds late; see `simulate_steady_copy`), and the finish is seen
+(7 if the service starts copying seconds late; see tests/unit/steadycopy.py), and the finish is seen
 within `LEAD_SECONDS` (+ timer latency) for copies longer than a few seconds.
 """
 
@@ -83,35 +83,3 @@ def next_poll(
     else:
         delay = remaining + LEAD_SECONDS
     return PollPlan(clamp(delay), remaining)
-
-
-def simulate_steady_copy(
-    duration: float,
-    *,
-    start_lag: float = 0.0,
-    min_seconds: float = 1.0,
-    max_seconds: float = 604800.0,
-    total_bytes: int = 1 << 30,
-    end_lag: float = 0.0,
-) -> tuple[int, float]:
-    """Reads needed and detection delay for a steady copy of `duration` seconds.
-
-    `start_lag` is how long after our clock's zero the service starts moving bytes (negative:
-    it started before our start_copy call returned); `end_lag` is how long it then finalises
-    after the last byte, showing all bytes copied but still `pending`.
-    """
-    previous: Observation | None = None
-    current = Observation(0.0, 0, None)
-    idle, now, reads = 0, 0.0, 0
-    while True:
-        plan = next_poll(current, previous, idle, min_seconds, max_seconds)
-        now += plan.delay
-        reads += 1
-        done_fraction = min(max((now - start_lag) / duration, 0.0), 1.0)
-        observed = Observation(now, int(total_bytes * done_fraction), total_bytes)
-        finished_at = start_lag + duration + end_lag
-        if now >= finished_at:
-            return reads, now - finished_at
-        moved = (observed.bytes_copied or 0) > (current.bytes_copied or 0)
-        idle = 0 if moved else idle + 1
-        previous, current = current, observed

@@ -26,7 +26,6 @@ HTTP_TRIGGER = "httpTrigger"
 QUEUE_TRIGGER = "queueTrigger"
 ORCHESTRATION_TRIGGER = "orchestrationTrigger"
 ACTIVITY_TRIGGER = "activityTrigger"
-ENTITY_TRIGGER = "entityTrigger"
 DURABLE_CLIENT = "durableClient"
 RETURN = "$return"
 
@@ -72,10 +71,6 @@ class FunctionSpec:
         """The name orchestrations use to call it: the binding's own name, else the function's."""
         key = "orchestration" if self.trigger.type == ORCHESTRATION_TRIGGER else "activity"
         return str(self.trigger.get(key) or self.name)
-
-    @property
-    def return_binding(self) -> Binding | None:
-        return next((b for b in self.outputs if b.name == RETURN), None)
 
 
 @dataclass(frozen=True)

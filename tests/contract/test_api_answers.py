@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 from jsonschema import Draft4Validator
 
-api = pytest.importorskip("shared.api")
-from shared.accounts import Account, AccountRegistry  # noqa: E402
-from shared.instances import InstancePage  # noqa: E402
-from shared.settings import Settings  # noqa: E402
+from shared import api
+from shared.accounts import Account, AccountRegistry
+from shared.instances import InstancePage
+from shared.settings import Settings
 
 SPEC = json.loads((Path(__file__).resolve().parents[2] / "openapi.json").read_text("utf-8"))
 ORIGIN = "https://blobcopy.example.net"

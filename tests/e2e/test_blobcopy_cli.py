@@ -227,8 +227,7 @@ def test_failed_copy_with_wait_exits_with_the_failed_code(
 def test_console_script_lists_copies(copy_service: AppHost) -> None:
     """The installed `blobcopy` console script reaches the service and lists copies as JSON."""
     script = Path(sys.executable).with_name("blobcopy")
-    if not script.exists():
-        pytest.skip(f"no blobcopy console script next to {sys.executable}")
+    assert script.exists(), f"no blobcopy console script next to {sys.executable}: make setup"
     done = subprocess.run(
         [str(script), "--url", copy_service.base_url, "list", "--json"],
         capture_output=True,

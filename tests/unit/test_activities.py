@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -72,3 +73,35 @@ def test_unexpected_error_raises(fake_ops: Any) -> None:
     fake_ops(raise_=KeyError("x"))
     with pytest.raises(KeyError):
         activities.check_copy({"destination_url": "u"})
+
+
+ACCOUNT_KEY = "a2V5"  # any base64: no request is sent
+STORAGE = (
+    "DefaultEndpointsProtocol=http;AccountName={name};AccountKey=" + ACCOUNT_KEY + ";"
+    "BlobEndpoint=http://127.0.0.1:1/{name};QueueEndpoint=http://127.0.0.1:1/{name}q;"
+)
+
+
+@pytest.fixture
+def app_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process settings and clients rebuilt from a one-account environment."""
+    monkeypatch.setenv("BLOBCOPY_ACCOUNTS", "acct")
+    monkeypatch.setenv("BLOBCOPY_ACCOUNT_ACCT_CONNECTION_STRING", STORAGE.format(name="acct"))
+    monkeypatch.setenv("AzureWebJobsStorage", STORAGE.format(name="host"))
+    caches = (activities.get_settings, activities.ops, activities.abort_requests)
+    for cached in caches:
+        cached.cache_clear()
+    yield
+    for cached in caches:
+        cached.cache_clear()
+
+
+@pytest.mark.usefixtures("app_env")
+def test_the_process_clients_leave_retries_to_the_orchestrator() -> None:
+    """The storage clients the activities use make no retries of their own, so a 503 fails the
+    activity at once and call_activity_with_retry backs off, visibly in history."""
+    ops = activities.ops()
+    location = ops.locate("http://127.0.0.1:1/acct/c/b")
+    assert location is not None
+    for client in (ops.service(location.account), activities.abort_requests()._container):
+        assert client._config.retry_policy.total_retries == 0

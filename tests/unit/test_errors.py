@@ -75,6 +75,17 @@ def test_permanent_errors_keep_the_storage_code(status: int, code: str, kind: ty
     assert mapped.code == code and not mapped.transient
 
 
+@pytest.mark.parametrize("code", ["ResourceNotFound", None], ids=["unlisted-code", "no-code"])
+def test_any_other_404_is_source_unreadable(code: str | None) -> None:
+    """A 404 whose code is not one we name (or that has none, as a HEAD answer) is still
+    SourceUnreadable, not a generic CopyFailed."""
+    exc = azure_errors.ResourceNotFoundError(response=FakeResponse(404))  # type: ignore[arg-type]
+    exc.error_code = code
+    mapped = from_azure(exc)
+    assert type(mapped) is SourceUnreadable
+    assert mapped.code == (code or "Http404")
+
+
 def test_boundary_chains_the_cause() -> None:
     """map_storage_errors raises ours with the SDK error as __cause__."""
     original = http_error(404, "BlobNotFound")

@@ -6,7 +6,8 @@ import statistics
 
 import pytest
 
-from shared.polling import LEAD_SECONDS, Observation, estimate_rate, next_poll, simulate_steady_copy
+from shared.polling import LEAD_SECONDS, Observation, estimate_rate, next_poll
+from tests.unit.steadycopy import simulate_steady_copy
 
 DURATIONS = [0.3, 1, 2, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400, 604800]
 

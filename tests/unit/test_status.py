@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
+
 from shared.status import (
     FINAL_STATES,
     STATES,
@@ -146,6 +148,23 @@ def test_terminated_instance_reports_failed_and_says_what_was_left() -> None:
     )
     assert doc["state"] == "failed" and doc["error"]["code"] == "Terminated"
     assert "ops" in doc["error"]["message"] and "lease" in doc["error"]["message"]
+
+
+@pytest.mark.parametrize("runtime_status", ["Terminated", "Canceled"])
+def test_a_stopped_instance_reports_failed_over_its_last_running_status(
+    runtime_status: str,
+) -> None:
+    """An instance the runtime terminated or canceled reports failed, not the running custom
+    status its orchestrator left behind."""
+    running = document(instance_id="x", state="running", source="s", destination="d")
+    doc = from_instance(
+        instance_id="x",
+        runtime_status=runtime_status,
+        request=None,
+        custom_status=running,
+        output=None,
+    )
+    assert doc["state"] == "failed" and doc["error"]["code"] == "Terminated"
 
 
 def test_running_document_keeps_its_own_updated_time() -> None:

@@ -91,12 +91,20 @@ def test_a_broken_lease_is_not_taken_back_on_renewal(ops: BlobOps, src: Containe
 
 
 def test_acquiring_twice_with_the_same_id_is_idempotent(ops: BlobOps, src: ContainerClient) -> None:
-    """A retried acquire with our own lease id succeeds (activities may run twice)."""
+    """A retried acquire with our own lease id succeeds and the lease stays ours (activities may
+    run twice)."""
     blob, _ = put(src, "a.bin", 10)
     lease_id = "22222222-2222-2222-2222-222222222222"
     ops.acquire_lease(blob.url, lease_id, 15)
     ops.acquire_lease(blob.url, lease_id, 15)
+    lease = blob.get_blob_properties().lease
+    assert (lease.state, lease.status, lease.duration) == ("leased", "locked", "fixed")
+    BlobLeaseClient(blob, lease_id=lease_id).renew()  # the server still knows our id
+    with pytest.raises(HttpResponseError) as caught:
+        BlobLeaseClient(blob).acquire(15)
+    assert caught.value.error_code == "LeaseAlreadyPresent"
     ops.release_lease(blob.url, lease_id)
+    assert blob.get_blob_properties().lease.state == "available"
 
 
 def test_someone_elses_lease_is_a_lease_conflict(ops: BlobOps, src: ContainerClient) -> None:

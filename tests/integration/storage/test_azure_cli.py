@@ -38,7 +38,7 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def async_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StorageStack]:
+def async_stack() -> Iterator[StorageStack]:
     """A stack where every copy is asynchronous, with small chunks."""
     config = StorageConfig.free_ports(all_async=True, copy_chunk_bytes=64 * 1024)
     with StorageStack(config) as stack:
