@@ -271,6 +271,11 @@ class CopyRun(CopyRunBase):
         self.carry = replace(self.carry, stopping=stopping, troubles=0)
         return (yield from self.try_stop())
 
+    def true_end(self, seen: dict[str, Any], wanted: Outcome) -> Outcome | None:
+        """How a copy we were stopping ended (None: still pending); aborted means our stop."""
+        ended = self.observe(seen)
+        return wanted if ended is not None and ended.state == status.ABORTED else ended
+
     def try_stop(self) -> Gen:
         """Abort the copy; the Outcome once it is no longer pending, else None (try later).
 
@@ -282,18 +287,15 @@ class CopyRun(CopyRunBase):
         payload = {"destination_url": self.plan.destination_url, "copy_id": self.carry.copy_id}
         result = yield from self.call(self.acts.abort_copy, payload)
         if result.get("ok"):
-            if result.get("status") == "aborted":
-                return wanted
-            ended = self.observe(result)
-            return ended if ended is None else (wanted if ended.state == status.ABORTED else ended)
+            return wanted if result.get("status") == "aborted" else self.true_end(result, wanted)
         if error_code(result) == "CopyReplaced":
             return Outcome(status.FAILED, result["error"])
         if not ran_out_of_retries(result):  # refused: perhaps the copy ended meanwhile; look
             seen = yield from self.call(self.acts.check_copy, payload)
             if seen.get("ok") and seen.get("status") != "pending":
-                ended = self.observe(seen)
+                ended = self.true_end(seen, wanted)
                 if ended is not None:
-                    return wanted if ended.state == status.ABORTED else ended
+                    return ended
         if self.carry.troubles + 1 >= STOP_ATTEMPTS:
             # Hours of refusals (no right to abort or even read the destination): holding the
             # source lease for ever would be worse than saying plainly what was left behind.
