@@ -1,12 +1,14 @@
-"""HTTP and queue handling, independent of azure.functions: decoded input in, ApiResponse out.
+"""The HTTP API and the `copy-requests` queue: the triggers, and what they answer.
 
-`client` is a Durable orchestration client (`start_new`, `get_status`, `raise_event`); the list
-reads `InstancePages` (shared/instances.py) instead of `get_status_all`, which stops at the
-first page. Tests pass fakes. Status codes follow the async pattern Logic Apps speaks:
-202 + Location + Retry-After while a copy runs, 200 once it is over.
+Each trigger at the end of this module decodes its binding and calls one handler here; the
+handlers take decoded input and a `DurableClient` and give an `ApiResponse`, so tests drive
+them with fakes and no Functions runtime. The list reads `InstancePages` (shared/instances.py)
+instead of `get_status_all`, which stops at the first page. Status codes follow the async
+pattern Logic Apps speaks: 202 + Location + Retry-After while a copy runs, 200 once it is over.
+
+No `from __future__ import annotations` here: the Functions worker reads the triggers'
+annotations at runtime.
 """
-
-from __future__ import annotations
 
 import asyncio
 import datetime as dt
@@ -17,15 +19,19 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import quote
+from typing import Any, Protocol, TypeGuard
+from urllib.parse import quote, urlsplit
+
+import azure.durable_functions as df
+import azure.functions as func
 
 from shared import status
 from shared.accounts import BlobLocation
-from shared.control import AbortRecorder
+from shared.control import AbortRecorder, abort_requests
 from shared.copystate import CopyPlan
 from shared.errors import RequestRejected, StorageError, UnsafeBlobPath
-from shared.instances import Cursor, InstancePages, InvalidContinuation, collect
+from shared.instances import Cursor, InstancePages, InvalidContinuation, ManagementApiPages, collect
+from shared.orchestration import ORCHESTRATOR
 from shared.requests import (
     AbortRequest,
     CopyRequest,
@@ -34,11 +40,36 @@ from shared.requests import (
     parse_queue_message,
 )
 from shared.requests import parse_copy_request as parse_request
-from shared.settings import Settings
+from shared.settings import Settings, get_settings
 from shared.timestamps import iso
 
-ORCHESTRATOR = "copy_orchestrator"
 log = logging.getLogger(__name__)
+bp = df.Blueprint()
+
+
+class InstanceStatus(Protocol):
+    """What the API reads of a Durable instance's status (the SDK's DurableOrchestrationStatus)."""
+
+    instance_id: str | None
+    name: str | None
+    runtime_status: Any  # an OrchestrationRuntimeStatus, or None for an unknown instance
+    custom_status: Any
+    output: Any
+    input_: Any
+    created_time: Any
+    last_updated_time: Any
+
+
+class DurableClient(Protocol):
+    """The calls the API makes on the Durable client (the SDK's DurableOrchestrationClient)."""
+
+    async def start_new(
+        self, orchestration_function_name: str, instance_id: str | None, client_input: Any
+    ) -> str: ...
+
+    async def get_status(self, instance_id: str, *, show_input: bool = False) -> InstanceStatus: ...
+
+    async def raise_event(self, instance_id: str, event_name: str, event_data: Any) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -126,7 +157,7 @@ def build_plan(request: CopyRequest, settings: Settings, instance_id: str) -> Co
     )
 
 
-def _input_of(existing: Any) -> dict[str, Any]:
+def _input_of(existing: InstanceStatus | None) -> dict[str, Any]:
     raw = getattr(existing, "input_", None)
     try:
         value = json.loads(raw) if isinstance(raw, str) else raw
@@ -135,11 +166,11 @@ def _input_of(existing: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _exists(found: Any) -> bool:
+def _exists(found: InstanceStatus | None) -> TypeGuard[InstanceStatus]:
     return bool(found) and getattr(found, "runtime_status", None) is not None
 
 
-def document_of(found: Any) -> dict[str, Any]:
+def document_of(found: InstanceStatus) -> dict[str, Any]:
     """The public status document of a Durable instance status object."""
     runtime = getattr(found.runtime_status, "value", found.runtime_status)
     return status.from_instance(
@@ -154,7 +185,7 @@ def document_of(found: Any) -> dict[str, Any]:
 
 
 async def start(
-    client: Any,
+    client: DurableClient,
     raw: Any,
     settings: Settings,
     base_url: str,
@@ -186,7 +217,9 @@ async def start(
     return ApiResponse(202, body, {"Location": location, "Retry-After": "2"})
 
 
-async def get(client: Any, instance_id: str, base_url: str, code: str | None = None) -> ApiResponse:
+async def get(
+    client: DurableClient, instance_id: str, base_url: str, code: str | None = None
+) -> ApiResponse:
     """GET /api/copies/{id}: 202 + Retry-After while running, 200 when over, 404 unknown."""
     if not is_copy_id(instance_id):
         return rejected(RequestRejected(404, "no such copy", {"id": "unknown"}))
@@ -222,7 +255,9 @@ def _already_over(doc: dict[str, Any]) -> ApiResponse:
     return ApiResponse(409, {"error": error, "copy": doc})
 
 
-async def _raise_abort(client: Any, instance_id: str, reason: str | None) -> ApiResponse | None:
+async def _raise_abort(
+    client: DurableClient, instance_id: str, reason: str | None
+) -> ApiResponse | None:
     """Raise `abort`; None when it was delivered, else the answer for an instance that ended.
 
     The SDK's raise_event raises a bare Exception on the extension's 410 (the instance ended
@@ -238,7 +273,7 @@ async def _raise_abort(client: Any, instance_id: str, reason: str | None) -> Api
     return None
 
 
-def _not_abortable(found: Any) -> ApiResponse | None:
+def _not_abortable(found: InstanceStatus | None) -> ApiResponse | None:
     """404 for an unknown copy, 409 (with its document) for one that is over, else None."""
     if not _exists(found):
         return rejected(RequestRejected(404, "no such copy", {"id": "unknown"}))
@@ -247,7 +282,7 @@ def _not_abortable(found: Any) -> ApiResponse | None:
 
 
 async def abort(
-    client: Any,
+    client: DurableClient,
     instance_id: str,
     body: bytes,
     base_url: str,
@@ -333,10 +368,10 @@ def _list_cursor(raw: str | None, fields: dict[str, str]) -> Cursor | None:
         return None
 
 
-def _copy_in_state(state: str | None) -> Callable[[Any], dict[str, Any] | None]:
+def _copy_in_state(state: str | None) -> Callable[[InstanceStatus], dict[str, Any] | None]:
     """The document of a copy instance in `state` (any state when None), else None."""
 
-    def select(found: Any) -> dict[str, Any] | None:
+    def select(found: InstanceStatus) -> dict[str, Any] | None:
         if getattr(found, "name", ORCHESTRATOR) not in (None, ORCHESTRATOR):
             return None
         doc = status.as_of(document_of(found), dt.datetime.now(dt.UTC))
@@ -346,7 +381,7 @@ def _copy_in_state(state: str | None) -> Callable[[Any], dict[str, Any] | None]:
 
 
 async def handle_queue_message(
-    client: Any,
+    client: DurableClient,
     body: bytes | str,
     settings: Settings,
     message_id: str | None = None,
@@ -385,3 +420,80 @@ async def handle_queue_message(
     if answer.status >= 400:
         return f"dropped message: {answer.status} {json.dumps(answer.body, sort_keys=True)}"
     return f"started {answer.body['id']}"
+
+
+# --- the triggers (function_app.py registers `bp`) -----------------------------------------
+
+
+def _origin(req: func.HttpRequest) -> str:
+    """The scheme and host the caller used: status URLs point back the same way."""
+    parts = urlsplit(req.url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _encode(answer: ApiResponse) -> func.HttpResponse:
+    return func.HttpResponse(
+        json.dumps(answer.body),
+        status_code=answer.status,
+        headers=answer.headers,
+        mimetype="application/json",
+    )
+
+
+@bp.route(route="copies", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def start_copy_http(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """POST /api/copies: start a copy."""
+    try:
+        body = decode_json(req.get_body() or b"")
+    except RequestRejected as exc:
+        return _encode(rejected(exc))
+    settings, code = get_settings(), req.params.get("code")
+    return _encode(await start(client, body, settings, _origin(req), code))
+
+
+@bp.route(route="copies/{id}", methods=["GET"])
+@bp.durable_client_input(client_name="client")
+async def get_copy_http(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """GET /api/copies/{id}: the copy's status document."""
+    instance_id, code = req.route_params["id"], req.params.get("code")
+    return _encode(await get(client, instance_id, _origin(req), code))
+
+
+@bp.route(route="copies/{id}/abort", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def abort_copy_http(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """POST /api/copies/{id}/abort: ask a running copy to stop."""
+    instance_id, code = req.route_params["id"], req.params.get("code")
+    body = req.get_body() or b""
+    return _encode(await abort(client, instance_id, body, _origin(req), code, abort_requests()))
+
+
+@bp.route(route="copies", methods=["GET"])
+@bp.durable_client_input(client_name="client")
+async def list_copies_http(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """GET /api/copies[?state=&limit=&continuation=]: one page of copies."""
+    params = req.params
+    query = (params.get("state"), params.get("limit"), params.get("continuation"))
+    return _encode(await list_copies(ManagementApiPages(client), *query))
+
+
+@bp.queue_trigger(arg_name="msg", queue_name="copy-requests", connection="AzureWebJobsStorage")
+@bp.durable_client_input(client_name="client")
+async def copy_requests_queue(
+    msg: func.QueueMessage, client: df.DurableOrchestrationClient
+) -> None:
+    """`copy-requests`: start or abort; invalid messages are logged and dropped, not retried."""
+    outcome = await handle_queue_message(
+        client, msg.get_body(), get_settings(), msg.id, abort_requests()
+    )
+    level = logging.WARNING if outcome.startswith("dropped") else logging.INFO
+    log.log(level, "queue message %s: %s", msg.id, outcome)

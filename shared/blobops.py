@@ -3,8 +3,8 @@
 Clients are built lazily from an account URL and a credential (account key for Azurite and
 connection strings, DefaultAzureCredential otherwise), never at import. Every SDK call runs
 inside `map_storage_errors`, so callers only see `shared.errors` types; no message carries a SAS
-signature. A copy observation is a plain dict: status (pending|success|failed|aborted), copy_id,
-bytes_copied, total_bytes, description.
+signature. Answers are the types of shared/contracts.py (`CopyStatus` for a copy). The copy's
+activities are declared at the end, each beside the operation it runs.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import base64
 import contextlib
 import datetime as dt
 import json
-from functools import cached_property
+from dataclasses import replace
+from functools import cached_property, lru_cache
 from typing import Any
 
 from azure.core import MatchConditions
@@ -28,8 +29,35 @@ from azure.storage.blob import (
 )
 
 from shared.accounts import Account, BlobLocation
+from shared.blueprints import ActivityBlueprint
+from shared.contracts import (
+    ABORT_COPY,
+    ACQUIRE_SOURCE_LEASE,
+    CHECK_COPY,
+    FINISH_SNAPSHOT,
+    PUBLISH_RESULT,
+    RELEASE_SOURCE_LEASE,
+    RENEW_SOURCE_LEASE,
+    SNAPSHOT_DESTINATION,
+    START_COPY,
+    VERIFY_COPY,
+    AbortRecorded,
+    BlobCopyStatus,
+    CopyJob,
+    CopyStatus,
+    DestinationJob,
+    LeaseJob,
+    PublishJob,
+    ReleaseJob,
+    Snapshot,
+    SnapshotJob,
+    StartCopyJob,
+    Verified,
+    VerifyJob,
+)
+from shared.control import abort_requests
 from shared.copylimits import CLOCK_SKEW, MAX_DELEGATION, SAS_MARGIN
-from shared.copyprops import created_since, observation
+from shared.copyprops import copy_status, created_since
 from shared.errors import (
     CopyFailed,
     DestinationExists,
@@ -40,7 +68,8 @@ from shared.errors import (
     UnsafeBlobPath,
     map_storage_errors,
 )
-from shared.settings import Settings
+from shared.settings import STORAGE_CLIENT_OPTIONS, Settings, get_settings
+from shared.timestamps import parse_iso
 
 
 def _now() -> dt.datetime:
@@ -199,7 +228,7 @@ class BlobOps:
         request: dict[str, Any],
         deadline: dt.datetime,
         started_after: dt.datetime | None = None,
-    ) -> dict[str, Any]:
+    ) -> CopyStatus:
         """Start the copy (requires_sync=False) honouring overwrite, metadata, tags and tier.
 
         `started_after` (when the orchestration asked for this start) lets a retried start
@@ -227,17 +256,11 @@ class BlobOps:
                 )
         except StorageError as exc:
             return self._start_refused(exc, dest, request, overwrite, started_after)
-        if started.get("copy_status") == "pending":
-            return {
-                "ok": True,
-                "status": "pending",
-                "copy_id": started.get("copy_id"),
-                "bytes_copied": 0,
-                "total_bytes": None,
-                "description": None,
-            }
+        if started.get("copy_status") == BlobCopyStatus.PENDING:
+            copy_id = str(started.get("copy_id") or "") or None
+            return CopyStatus(BlobCopyStatus.PENDING, copy_id, bytes_copied=0)
         with map_storage_errors():
-            return observation(dest.get_blob_properties())
+            return copy_status(dest.get_blob_properties())
 
     def _start_refused(
         self,
@@ -246,7 +269,7 @@ class BlobOps:
         request: dict[str, Any],
         overwrite: str,
         started_after: dt.datetime | None,
-    ) -> dict[str, Any]:
+    ) -> CopyStatus:
         """Interpret a refused start: skip, adopt our own earlier attempt, or raise."""
         if overwrite == "never" and exc.code in ("ConditionNotMet", "BlobAlreadyExists"):
             with map_storage_errors():
@@ -254,23 +277,15 @@ class BlobOps:
             if created_since(props, started_after) and self.same_source(
                 props.copy.source, request["source"]["url"]
             ):
-                return observation(props)
+                return copy_status(props)
             raise DestinationExists("DestinationExists", "destination exists and overwrite=never")
         if overwrite == "if_newer" and exc.code in ("SourceConditionNotMet", "ConditionNotMet"):
-            return {
-                "ok": True,
-                "status": "success",
-                "copy_id": None,
-                "skipped": True,
-                "bytes_copied": None,
-                "total_bytes": None,
-                "description": "destination newer",
-            }
+            return CopyStatus(BlobCopyStatus.SUCCESS, description="destination newer", skipped=True)
         if exc.code == "PendingCopyOperation":  # a retried start whose first attempt got through
             with map_storage_errors():
                 props = dest.get_blob_properties()
             if self.same_source(props.copy.source, request["source"]["url"]):
-                return observation(props)
+                return copy_status(props)
         raise exc
 
     def same_source(self, copied_from: str | None, requested: str) -> bool:
@@ -290,23 +305,24 @@ class BlobOps:
             return ours.key == theirs.key
         return copied_from.split("?")[0] == requested.split("?")[0]
 
-    def check_copy(self, url: str, copy_id: str | None) -> dict[str, Any]:
+    def check_copy(self, url: str, copy_id: str | None) -> CopyStatus:
         """Read the destination's copy status (one Get Blob Properties)."""
         with map_storage_errors():
             props = self.destination(url).get_blob_properties()
-        seen = observation(props)
-        if copy_id and seen["copy_id"] != copy_id:
+        seen = copy_status(props)
+        if copy_id and seen.copy_id != copy_id:
             raise copy_replaced()
         return seen
 
-    def abort_copy(self, url: str, copy_id: str | None) -> dict[str, Any]:
+    def abort_copy(self, url: str, copy_id: str | None) -> CopyStatus:
         """Abort the copy; if it already ended, say how (the true final state)."""
         dest = self.destination(url)
         try:
             with map_storage_errors():
                 if copy_id:
                     dest.abort_copy(copy_id)
-                return {**observation(dest.get_blob_properties()), "status": "aborted"}
+                seen = copy_status(dest.get_blob_properties())
+                return replace(seen, status=BlobCopyStatus.ABORTED)
         except PermanentStorageError as exc:
             if exc.code == "CopyIdMismatch":  # someone else's copy now: never report it as ours
                 raise copy_replaced() from exc
@@ -314,10 +330,10 @@ class BlobOps:
                 raise
         with map_storage_errors():
             if not dest.exists():
-                return {"ok": True, "status": "aborted", "copy_id": copy_id}
-            seen = observation(dest.get_blob_properties())
+                return CopyStatus(BlobCopyStatus.ABORTED, copy_id)
+            seen = copy_status(dest.get_blob_properties())
         # Nothing is pending, whoever copied last: as in check_copy, only the id says it is ours.
-        if copy_id and seen["copy_id"] != copy_id:
+        if copy_id and seen.copy_id != copy_id:
             raise copy_replaced()
         return seen
 
@@ -392,3 +408,86 @@ class BlobOps:
                 client.create_queue()
             text = json.dumps(document)
             client.send_message(base64.b64encode(text.encode()).decode())
+
+
+# --- the copy's storage activities (shared/contracts.py holds their jobs and answers) ------
+
+bp = ActivityBlueprint()
+
+
+@lru_cache(maxsize=1)
+def storage() -> BlobOps:
+    """The process's BlobOps, built on first use from the environment.
+
+    SDK retries are off: `call_activity_with_retry` retries transient errors, visibly in history;
+    both layers together turned one 503 into some 17 s of back-off.
+    """
+    return BlobOps(get_settings(), **STORAGE_CLIENT_OPTIONS)
+
+
+@bp.activity(SNAPSHOT_DESTINATION)
+def snapshot_destination(job: DestinationJob) -> Snapshot:
+    """Snapshot the destination (if it exists) so an abort can restore it."""
+    return Snapshot(storage().snapshot_destination(job.destination_url))
+
+
+@bp.activity(ACQUIRE_SOURCE_LEASE)
+def acquire_source_lease(job: LeaseJob) -> None:
+    """Lease the source for the copy's duration (renewed) or until released (infinite)."""
+    storage().acquire_lease(job.source_url, job.lease_id, int(job.duration))
+
+
+@bp.activity(RENEW_SOURCE_LEASE)
+def renew_source_lease(job: LeaseJob) -> None:
+    """Renew the finite source lease (re-acquiring it if it lapsed unclaimed)."""
+    storage().renew_lease(job.source_url, job.lease_id, int(job.duration))
+
+
+@bp.activity(RELEASE_SOURCE_LEASE)
+def release_source_lease(job: ReleaseJob) -> None:
+    """Release the source lease."""
+    storage().release_lease(job.source_url, job.lease_id)
+
+
+@bp.activity(START_COPY)
+def start_copy(job: StartCopyJob) -> CopyStatus | AbortRecorded:
+    """Create the source SAS (never returned) and start the copy, unless an abort came first.
+
+    An abort sent on the queue before its copy message had no instance to reach: its record
+    (shared/control.py) is read here, before anything is written.
+    """
+    recorded = abort_requests().read(job.instance_id)
+    if recorded is not None:
+        return AbortRecorded(recorded.reason)
+    asked = parse_iso(job.asked_at) if job.asked_at else None
+    return storage().start_copy(job.request, parse_iso(job.deadline), asked)
+
+
+@bp.activity(CHECK_COPY)
+def check_copy(job: CopyJob) -> CopyStatus:
+    """Read the copy's status and progress."""
+    return storage().check_copy(job.destination_url, job.copy_id)
+
+
+@bp.activity(ABORT_COPY)
+def abort_copy(job: CopyJob) -> CopyStatus:
+    """Abort the copy, or report its true final state if it already ended."""
+    return storage().abort_copy(job.destination_url, job.copy_id)
+
+
+@bp.activity(FINISH_SNAPSHOT)
+def finish_snapshot(job: SnapshotJob) -> None:
+    """Restore the destination from its snapshot (unless the copy succeeded), then drop it."""
+    storage().finish_snapshot(job.destination_url, job.snapshot, bool(job.restore))
+
+
+@bp.activity(VERIFY_COPY)
+def verify_copy(job: VerifyJob) -> Verified:
+    """Check the destination's length and MD5 against the source."""
+    return Verified(storage().verify(job.source_url, job.destination_url, job.total_bytes))
+
+
+@bp.activity(PUBLISH_RESULT)
+def publish_result(job: PublishJob) -> None:
+    """Publish the final status document to the requested queue."""
+    storage().publish(job.queue, job.document)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -24,8 +24,10 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from shared.accounts import parse_connection_string
+from shared.blueprints import ActivityBlueprint
+from shared.contracts import FORGET_ABORT_REQUEST, READ_ABORT_REQUEST, InstanceJob, RecordedAbort
 from shared.errors import ConfigurationError, map_storage_errors
-from shared.settings import Settings
+from shared.settings import STORAGE_CLIENT_OPTIONS, Settings, get_settings
 from shared.timestamps import iso, now
 
 CONTAINER = "blobcopy-control"
@@ -130,3 +132,30 @@ def abort_requests_for(settings: Settings, **client_options: Any) -> AbortReques
     return AbortRequests(
         settings.queue_connection_string, settings.host_blob_service_url, **client_options
     )
+
+
+@lru_cache(maxsize=1)
+def abort_requests() -> AbortRequests:
+    """The process's abort records, in the host's storage (storage calls bounded, no SDK
+    retries: the activities' own retries are in history)."""
+    return abort_requests_for(get_settings(), **STORAGE_CLIENT_OPTIONS)
+
+
+# --- the activities that read and drop the record (shared/contracts.py) ------------------
+
+bp = ActivityBlueprint()
+
+
+@bp.activity(READ_ABORT_REQUEST)
+def read_abort_request(job: InstanceJob) -> RecordedAbort:
+    """Whether an abort was recorded for the copy (read as each continued execution begins)."""
+    recorded = abort_requests().read(job.instance_id)
+    if recorded is None:
+        return RecordedAbort(requested=False)
+    return RecordedAbort(requested=True, reason=recorded.reason)
+
+
+@bp.activity(FORGET_ABORT_REQUEST)
+def forget_abort_request(job: InstanceJob) -> None:
+    """Delete the abort record of a copy that is over."""
+    abort_requests().forget(job.instance_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from shared.contracts import BlobCopyStatus, CopyStatus
 from shared.timestamps import utc
 
 
@@ -20,20 +21,20 @@ def parse_progress(text: str | None) -> tuple[int | None, int | None]:
         return None, None
 
 
-def observation(props: Any) -> dict[str, Any]:
-    """A copy observation from blob properties."""
+def copy_status(props: Any) -> CopyStatus:
+    """What a destination's properties say of its last copy (a blob never copied into reads
+    as a finished copy of its whole size)."""
     copy = props.copy
     copied, total = parse_progress(copy.progress)
-    if copy.status == "success" and total is None:
+    if copy.status == BlobCopyStatus.SUCCESS and total is None:
         copied = total = props.size
-    return {
-        "ok": True,
-        "status": copy.status or "success",
-        "copy_id": copy.id,
-        "bytes_copied": copied,
-        "total_bytes": total,
-        "description": copy.status_description,
-    }
+    return CopyStatus(
+        status=copy.status or BlobCopyStatus.SUCCESS,
+        copy_id=copy.id,
+        bytes_copied=copied,
+        total_bytes=total,
+        description=copy.status_description,
+    )
 
 
 def created_since(props: Any, started_after: dt.datetime | None) -> bool:

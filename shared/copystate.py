@@ -1,16 +1,21 @@
 """The orchestration's input (`CopyPlan`) and the state it carries across continue_as_new.
 
-Both are plain JSON-able dicts at the Durable boundary. Everything the orchestrator needs from
-the configuration is resolved at the edge and put in the plan, so replays never read the
-environment. Times are ISO-8601 UTC strings.
+Both cross the Durable boundary as plain JSON (`to_input` / `from_input`). Everything the
+orchestrator needs from the configuration is resolved at the edge and put in the plan, so
+replays never read the environment; the plan's defaults are the settings' own
+(shared/settings.py `default`). Times are RFC 3339 UTC strings (shared/timestamps.py).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from shared.polling import Observation
+from shared.outcomes import Outcome
+from shared.polling import ProgressPoint
+from shared.settings import default
+from shared.status import State
 
 
 @dataclass(frozen=True)
@@ -24,24 +29,31 @@ class Carry:
     lease_renewed_at: str | None = None
     snapshot: str | None = None
     next_poll_at: str | None = None
-    last: dict[str, Any] | None = None
-    previous: dict[str, Any] | None = None
+    last: ProgressPoint | None = None  # the latest status read
+    previous: ProgressPoint | None = None  # the latest read before `last` that showed progress
     idle_reads: int = 0
     status_reads: int = 0
     estimated_finish: str | None = None  # absolute: a relative ETA goes stale between episodes
     skipped: bool = False
     executions: int = 1
-    # The outcome a stop was asked for ({"state", "error"}); the copy keeps being aborted until
-    # it is no longer pending, across continue_as_new, before anything is released or restored.
-    stopping: dict[str, Any] | None = None
+    # The outcome a stop was asked for; the copy keeps being aborted until it is no longer
+    # pending, across continue_as_new, before anything is released or restored.
+    stopping: Outcome | None = None
     troubles: int = 0  # attempts in a row that ran out of retries: the back-off exponent
     lease_retry_at: str | None = None  # a renewal that ran out of retries is tried again then
     warnings: list[dict[str, str]] | None = None
 
-    def observation(self, which: str) -> Observation | None:
-        """`last` or `previous` as a polling Observation."""
-        raw = self.last if which == "last" else self.previous
-        return Observation(raw["at"], raw["bytes"], raw["total"]) if raw else None
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Carry:
+        """Rebuild from orchestration input, with its nested records typed again."""
+        known = _known(cls, data)
+        for name in ("last", "previous"):
+            if known.get(name):
+                known[name] = ProgressPoint.from_wire(known[name])
+        if known.get("stopping"):
+            stopping = known["stopping"]
+            known["stopping"] = Outcome(State(stopping["state"]), stopping.get("error"))
+        return cls(**known)
 
 
 @dataclass(frozen=True)
@@ -53,14 +65,14 @@ class CopyPlan:
     fingerprint: str
     created: str
     lease: str = "none"
-    lease_seconds: int = 60
-    timeout_seconds: int = 86400
-    poll_min: float = 1.0
-    poll_max: float = 604800.0
-    polls_per_execution: int = 100
-    retry_attempts: int = 4
-    retry_first_ms: int = 2000
-    results_queue: str = "copy-results"
+    lease_seconds: int = default("lease_seconds")
+    timeout_seconds: int = default("default_timeout_seconds")
+    poll_min: float = default("poll_min_seconds")
+    poll_max: float = default("poll_max_seconds")
+    polls_per_execution: int = default("polls_per_execution")
+    retry_attempts: int = default("retry_attempts")
+    retry_first_ms: int = int(default("retry_first_seconds") * 1000)
+    results_queue: str = default("results_queue")
     carry: Carry | None = field(default=None)
 
     @property
@@ -84,11 +96,9 @@ class CopyPlan:
     @classmethod
     def from_input(cls, raw: Any) -> CopyPlan:
         """Rebuild from orchestration input (a dict, or JSON text on some hosts)."""
-        import json
-
         data = json.loads(raw) if isinstance(raw, str) else dict(raw)
         carry = data.pop("carry", None)
-        return cls(**_known(cls, data), carry=Carry(**_known(Carry, carry)) if carry else None)
+        return cls(**_known(cls, data), carry=Carry.from_wire(carry) if carry else None)
 
 
 def _known(kind: type, data: dict[str, Any]) -> dict[str, Any]:

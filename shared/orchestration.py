@@ -1,7 +1,8 @@
 """The copy orchestrator, written against the Durable context API and nothing else.
 
-It only yields tasks and decides; the activities (function_app.py -> shared/activities.py) hold
-all I/O, so every path here is unit-tested with a fake context. Flow (DESIGN §3):
+It only yields tasks and decides; the activities (declared in shared/blobops.py and
+shared/control.py, typed in shared/contracts.py) hold all I/O, so every path here is
+unit-tested with a fake context. Flow (docs/architecture.md):
 
     [snapshot destination] -> acquire source lease -> start copy (unless an abort is recorded)
     -> while pending: race a timer (next poll / lease renewal / deadline) against the ONE
@@ -19,25 +20,49 @@ Azure is less kind than a test host in ways this module is built around (issue 1
   copy, and nothing is released or restored while a copy may still be pending.
 - Timers fire late: the lease is renewed at a third of its life, timed from before the call.
 
-Activity results are envelopes: `{"ok": true, ...}` or `{"ok": false, "error": {code, message}}`
-for permanent storage errors; transient ones raise inside the activity and are retried by
-`call_activity_with_retry`; when retries run out, `call` says so with `"exhausted": true`.
-"""
+Every activity answers `Ok(value)` or `Failed(error)` (shared/contracts.py): a permanent
+storage error is a `Failed` answer; a transient one raises inside the activity and is retried
+by `call_activity_with_retry`; when the retries run out, `call` gives `Failed(exhausted=True)`.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: the Functions worker reads the orchestrator
+trigger's annotations at runtime.
+"""
 
 import datetime as dt
 import json
+from collections.abc import Generator
 from dataclasses import replace
 from typing import Any
 
-from shared import status
-from shared.copyrun import Activities, CopyRunBase, Gen, error_code, ran_out_of_retries, seconds
+import azure.durable_functions as df
+
+from shared.contracts import (
+    ABORT_COPY,
+    ACQUIRE_SOURCE_LEASE,
+    CHECK_COPY,
+    READ_ABORT_REQUEST,
+    RENEW_SOURCE_LEASE,
+    SNAPSHOT_DESTINATION,
+    START_COPY,
+    AbortRecorded,
+    BlobCopyStatus,
+    CopyStatus,
+    DestinationJob,
+    Error,
+    Failed,
+    InstanceJob,
+    Ok,
+    Result,
+    StartCopyJob,
+)
+from shared.copyrun import CopyRunBase, Gen, seconds
 from shared.copystate import CopyPlan
-from shared.outcomes import Outcome, backoff_seconds, clamp, failure_from_exception
-from shared.polling import Observation, next_poll
+from shared.outcomes import Outcome, backoff_seconds, clamp
+from shared.polling import ProgressPoint, next_poll
+from shared.status import State
 from shared.timestamps import iso, parse_iso
 
+ORCHESTRATOR = "copy_orchestrator"  # the name shared/api.py starts and looks instances up by
 CONTINUED = "continued"
 #: A finite lease is renewed once a third of it has passed (timed from before the last renewal
 #: call), leaving two thirds for a late timer and a slow renewal.
@@ -46,7 +71,7 @@ RENEW_FRACTION = 1 / 3
 #: reporting the copy as not aborted.
 STOP_ATTEMPTS = 24
 MAX_ETA_SECONDS = 366 * 86400.0  # an estimate beyond a year says only "not soon"
-__all__ = ["CONTINUED", "Activities", "Outcome", "copy_orchestration", "failure_from_exception"]
+bp = df.Blueprint()
 
 
 class CopyRun(CopyRunBase):
@@ -54,8 +79,8 @@ class CopyRun(CopyRunBase):
 
     def execute(self) -> Gen:
         """Run until the copy ends (an Outcome) or the execution continues as new."""
-        # Every execution publishes at once: continue_as_new resets custom status (as DTFx
-        # does), and status readers must not see the copy's id and progress vanish meanwhile.
+        # Every execution publishes at once, so the document shows this execution's state
+        # (its executions count, a stop in hand) from its first episode.
         self.publish_progress()
         if self.plan.carry is None:
             ended = yield from self.begin()
@@ -66,7 +91,7 @@ class CopyRun(CopyRunBase):
         while True:
             if self.abort.is_completed and self.carry.stopping is None:
                 # received while an activity ran: act on it now, or continue_as_new drops it
-                return (yield from self.request_stop(Outcome(status.ABORTED, self.abort_error())))
+                return (yield from self.request_stop(Outcome(State.ABORTED, self.abort_error())))
             if self.wakeups >= self.plan.polls_per_execution:
                 carry = replace(self.carry, executions=self.carry.executions + 1)
                 self.ctx.continue_as_new(self.plan.with_carry(carry).to_input())
@@ -80,39 +105,32 @@ class CopyRun(CopyRunBase):
         batch; its record is not (shared/control.py)."""
         if self.carry.stopping is not None:
             return None
-        result = yield from self.call(self.acts.read_abort_request, {"instance_id": self.plan.id})
-        if result.get("ok") and result.get("requested"):
-            reason = result.get("reason") or "aborted on request"
-            return (yield from self.request_stop(Outcome(status.ABORTED, _aborted(reason))))
+        result = yield from self.call(READ_ABORT_REQUEST, InstanceJob(self.plan.id))
+        if isinstance(result, Ok) and result.value.requested:
+            reason = result.value.reason or "aborted on request"
+            return (yield from self.request_stop(Outcome(State.ABORTED, _aborted(reason))))
         return None
 
     def begin(self) -> Gen:
         """Snapshot, lease and start the copy; an Outcome if it ended already, else None."""
         request = self.plan.request
         if request.get("snapshot_destination"):
-            result = yield from self.call(
-                self.acts.snapshot_destination, {"destination_url": self.plan.destination_url}
-            )
-            if not result["ok"]:
-                return Outcome(status.FAILED, result["error"])
+            job = DestinationJob(self.plan.destination_url)
+            taken = yield from self.call(SNAPSHOT_DESTINATION, job)
+            if isinstance(taken, Failed):
+                return Outcome(State.FAILED, taken.error)
             # "" marks a destination that did not exist: restoring it means deleting it
-            self.carry = replace(self.carry, snapshot=result.get("snapshot") or "")
+            self.carry = replace(self.carry, snapshot=taken.value.snapshot or "")
         if self.plan.lease != "none":
             ended = yield from self.acquire_lease()
             if ended is not None:
                 return ended
         # An abort raised before this point is parked by the SDK until the wait is first
         # yielded (in the first race); one recorded before the copy existed is read by start.
-        payload = {
-            "request": request,
-            "deadline": self.carry.deadline,
-            "asked_at": iso(self.now),
-            "instance_id": self.plan.id,
-        }
-        result = yield from self.call(self.acts.start_copy, payload)
-        if result.get("ok") and result.get("abort_requested"):
-            reason = result.get("reason") or "aborted on request"
-            return Outcome(status.ABORTED, _aborted(reason))
+        start = StartCopyJob(self.plan.id, request, self.carry.deadline, iso(self.now))
+        result = yield from self.call(START_COPY, start)
+        if isinstance(result, Ok) and isinstance(result.value, AbortRecorded):
+            return Outcome(State.ABORTED, _aborted(result.value.reason or "aborted on request"))
         return self.observe(result, started=True)
 
     def acquire_lease(self) -> Gen:
@@ -120,15 +138,15 @@ class CopyRun(CopyRunBase):
         through but whose answer was lost is still released."""
         lease_id, asked = str(self.ctx.new_guid()), self.now
         self.carry = replace(self.carry, lease_id=lease_id)
-        result = yield from self.call(self.acts.acquire_source_lease, self.lease_payload())
-        if result["ok"]:
+        result = yield from self.call(ACQUIRE_SOURCE_LEASE, self.lease_job())
+        if isinstance(result, Ok):
             self.carry = replace(self.carry, lease_renewed_at=iso(asked))
             return None
-        if not ran_out_of_retries(result):  # refused (held by another, no source): not ours
+        if not result.exhausted:  # refused (held by another, no source): not ours
             self.carry = replace(self.carry, lease_id=None)
-        return Outcome(status.FAILED, result["error"])
+        return Outcome(State.FAILED, result.error)
 
-    def abort_error(self) -> dict[str, Any]:
+    def abort_error(self) -> Error:
         """The error block of an aborted copy, with the caller's reason when given."""
         payload = self.abort.result if self.abort.is_completed else None
         if isinstance(payload, str):
@@ -139,35 +157,34 @@ class CopyRun(CopyRunBase):
         reason = payload.get("reason") if isinstance(payload, dict) else None
         return _aborted(str(reason or "aborted on request"))
 
-    def observe(self, result: dict[str, Any], started: bool = False) -> Outcome | None:
-        """Fold a copy observation into the state; an Outcome when the copy is over."""
-        if not result.get("ok"):
-            return Outcome(status.FAILED, result.get("error"))
+    def observe(self, result: Result[Any], started: bool = False) -> Outcome | None:
+        """Fold a copy's status into the state; an Outcome when the copy is over."""
+        if isinstance(result, Failed):
+            return Outcome(State.FAILED, result.error)
+        seen: CopyStatus = result.value
         now = self.now
         if started:
-            copy_id, skipped = result.get("copy_id"), bool(result.get("skipped"))
-            self.carry = replace(self.carry, copy_id=copy_id, started_at=iso(now), skipped=skipped)
+            self.carry = replace(
+                self.carry, copy_id=seen.copy_id, started_at=iso(now), skipped=seen.skipped
+            )
         zero = parse_iso(self.carry.started_at or iso(now))
-        seen = {"at": (now - zero).total_seconds(), "bytes": result.get("bytes_copied")}
-        seen["total"] = result.get("total_bytes")
-        old = self.carry.last or {}
-        moved = (seen["bytes"] or 0) > (old.get("bytes") or 0)
-        idle = 0 if moved or started else self.carry.idle_reads + 1
+        point = ProgressPoint((now - zero).total_seconds(), seen.bytes_copied, seen.total_bytes)
+        old = self.carry.last
+        moved = (point.bytes_copied or 0) > ((old.bytes_copied if old else None) or 0)
         self.carry = replace(
             self.carry,
             previous=self.carry.last if moved else self.carry.previous,
-            last=seen,
-            idle_reads=idle,
+            last=point,
+            idle_reads=0 if moved or started else self.carry.idle_reads + 1,
             status_reads=self.carry.status_reads + (0 if started else 1),
         )
-        copy_status = result.get("status")
-        if copy_status == "success":
-            return Outcome(status.SUCCEEDED)
-        if copy_status == "aborted":
-            return Outcome(status.ABORTED, {"code": "Aborted", "message": "copy aborted"})
-        if copy_status != "pending":
-            message = result.get("description") or f"copy status {copy_status}"
-            return Outcome(status.FAILED, {"code": "CopyFailed", "message": message})
+        if seen.status == BlobCopyStatus.SUCCESS:
+            return Outcome(State.SUCCEEDED)
+        if seen.status == BlobCopyStatus.ABORTED:
+            return Outcome(State.ABORTED, {"code": "Aborted", "message": "copy aborted"})
+        if seen.status != BlobCopyStatus.PENDING:
+            message = seen.description or f"copy status {seen.status}"
+            return Outcome(State.FAILED, {"code": "CopyFailed", "message": message})
         self.schedule_poll()
         return None
 
@@ -181,8 +198,8 @@ class CopyRun(CopyRunBase):
     def schedule_poll(self) -> None:
         """Plan the next status read from the copy's progress (shared/polling.py)."""
         low, high = self.poll_bounds()
-        last = self.carry.observation("last") or Observation(0.0, None, None)
-        plan = next_poll(last, self.carry.observation("previous"), self.carry.idle_reads, low, high)
+        last = self.carry.last or ProgressPoint(0.0, None, None)
+        plan = next_poll(last, self.carry.previous, self.carry.idle_reads, low, high)
         due = self.now + dt.timedelta(seconds=plan.delay)
         # a stalled huge copy can estimate 1e12 s: past year 9999, which no datetime holds
         eta = None if plan.eta is None else min(plan.eta, MAX_ETA_SECONDS)
@@ -223,10 +240,10 @@ class CopyRun(CopyRunBase):
         if not stopping and self.abort.is_completed:
             if not timer.is_completed:
                 timer.cancel()
-            return (yield from self.request_stop(Outcome(status.ABORTED, self.abort_error())))
+            return (yield from self.request_stop(Outcome(State.ABORTED, self.abort_error())))
         if not stopping and self.now >= deadline:
             error = {"code": "Timeout", "message": "copy did not finish before its deadline"}
-            return (yield from self.request_stop(Outcome(status.TIMED_OUT, error)))
+            return (yield from self.request_stop(Outcome(State.TIMED_OUT, error)))
         ended = yield from self.renew_if_due()
         if ended is not None or self.now < poll_at:
             return ended
@@ -238,11 +255,11 @@ class CopyRun(CopyRunBase):
         if due is None or self.now < due:
             return None
         asked = self.now  # the lease's new life starts when the renewal was sent, not answered
-        result = yield from self.call(self.acts.renew_source_lease, self.lease_payload())
-        if result["ok"]:
+        result = yield from self.call(RENEW_SOURCE_LEASE, self.lease_job())
+        if isinstance(result, Ok):
             self.carry = replace(self.carry, lease_renewed_at=iso(asked), lease_retry_at=None)
             return None
-        if ran_out_of_retries(result):  # an outage: try again soon; the copy itself is fine
+        if result.exhausted:  # an outage: try again soon; the copy itself is fine
             soon = min(self.plan.lease_seconds * RENEW_FRACTION / 2, 10.0)
             self.carry = replace(self.carry, lease_retry_at=iso(self.now + seconds(soon)))
             return None
@@ -250,31 +267,29 @@ class CopyRun(CopyRunBase):
         self.carry = replace(self.carry, lease_retry_at=None, lease_id=None)
         if self.carry.stopping is not None:
             return None  # stopping anyway; the abort goes on
-        return (yield from self.request_stop(Outcome(status.FAILED, result["error"])))
+        return (yield from self.request_stop(Outcome(State.FAILED, result.error)))
 
     def poll(self) -> Gen:
         """Read the copy's status; an outage means looking again later, not stopping."""
-        payload = {"destination_url": self.plan.destination_url, "copy_id": self.carry.copy_id}
-        result = yield from self.call(self.acts.check_copy, payload)
-        if result.get("ok") or error_code(result) == "CopyReplaced":
+        result = yield from self.call(CHECK_COPY, self.copy_job())
+        if isinstance(result, Ok) or result.code == "CopyReplaced":
             self.carry = replace(self.carry, troubles=0)
             return self.observe(result)
-        if ran_out_of_retries(result):
+        if result.exhausted:
             self.retry_later()
             return None
         # we can no longer watch the copy: stop it rather than leave it running unseen
-        return (yield from self.request_stop(Outcome(status.FAILED, result.get("error"))))
+        return (yield from self.request_stop(Outcome(State.FAILED, result.error)))
 
     def request_stop(self, wanted: Outcome) -> Gen:
         """From now on the copy is being stopped: try at once, and again until it is."""
-        stopping = {"state": wanted.state, "error": wanted.error}
-        self.carry = replace(self.carry, stopping=stopping, troubles=0)
+        self.carry = replace(self.carry, stopping=wanted, troubles=0)
         return (yield from self.try_stop())
 
-    def true_end(self, seen: dict[str, Any], wanted: Outcome) -> Outcome | None:
+    def true_end(self, seen: Ok[CopyStatus], wanted: Outcome) -> Outcome | None:
         """How a copy we were stopping ended (None: still pending); aborted means our stop."""
         ended = self.observe(seen)
-        return wanted if ended is not None and ended.state == status.ABORTED else ended
+        return wanted if ended is not None and ended.state == State.ABORTED else ended
 
     def try_stop(self) -> Gen:
         """Abort the copy; the Outcome once it is no longer pending, else None (try later).
@@ -282,42 +297,47 @@ class CopyRun(CopyRunBase):
         If it had already ended, report how it truly ended instead. A copy that another copy
         replaced is not ours to abort.
         """
-        stopping = self.carry.stopping or {}
-        wanted = Outcome(stopping.get("state", status.FAILED), stopping.get("error"))
-        payload = {"destination_url": self.plan.destination_url, "copy_id": self.carry.copy_id}
-        result = yield from self.call(self.acts.abort_copy, payload)
-        if result.get("ok"):
-            return wanted if result.get("status") == "aborted" else self.true_end(result, wanted)
-        if error_code(result) == "CopyReplaced":
-            return Outcome(status.FAILED, result["error"])
-        if not ran_out_of_retries(result):  # refused: perhaps the copy ended meanwhile; look
-            seen = yield from self.call(self.acts.check_copy, payload)
-            if seen.get("ok") and seen.get("status") != "pending":
+        wanted = self.carry.stopping or Outcome(State.FAILED)
+        result = yield from self.call(ABORT_COPY, self.copy_job())
+        if isinstance(result, Ok):
+            aborted = result.value.status == BlobCopyStatus.ABORTED
+            return wanted if aborted else self.true_end(result, wanted)
+        if result.code == "CopyReplaced":
+            return Outcome(State.FAILED, result.error)
+        if not result.exhausted:  # refused: perhaps the copy ended meanwhile; look
+            seen = yield from self.call(CHECK_COPY, self.copy_job())
+            if isinstance(seen, Ok) and seen.value.status != BlobCopyStatus.PENDING:
                 ended = self.true_end(seen, wanted)
                 if ended is not None:
                     return ended
         if self.carry.troubles + 1 >= STOP_ATTEMPTS:
             # Hours of refusals (no right to abort or even read the destination): holding the
             # source lease for ever would be worse than saying plainly what was left behind.
-            self.warn_once("CopyNotAborted", result.get("error"))
+            self.warn_once("CopyNotAborted", result.error)
             return wanted
-        self.warn_once("AbortRetried", result.get("error"))
+        self.warn_once("AbortRetried", result.error)
         self.retry_later()
         return None
 
 
-def _aborted(reason: str) -> dict[str, Any]:
+def _aborted(reason: str) -> Error:
     return {"code": "Aborted", "message": str(reason)[:500]}
 
 
-def copy_orchestration(context: Any, acts: Activities) -> Gen:
+def copy_orchestration(context: Any) -> Gen:
     """The orchestrator body: the result document, or None when continued as new."""
-    run = CopyRun(context, acts, CopyPlan.from_input(context.get_input()))
+    run = CopyRun(context, CopyPlan.from_input(context.get_input()))
     try:
         outcome = yield from run.execute()
     except Exception as exc:  # a defect here must still stop the copy and release the lease
-        outcome = Outcome(status.FAILED, {"code": "InternalError", "message": str(exc)[:500]})
+        outcome = Outcome(State.FAILED, {"code": "InternalError", "message": str(exc)[:500]})
         yield from run.abort_after_defect()
     if outcome == CONTINUED:
         return None
     return (yield from run.finish(outcome))
+
+
+@bp.orchestration_trigger(context_name="context")
+def copy_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    """One copy, from lease to result."""
+    return (yield from copy_orchestration(context))

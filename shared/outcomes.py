@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.errors import redact_text
+from shared.status import State
 
 _CODE = re.compile(r"\[([A-Za-z][A-Za-z0-9]*)\]")
 _ACTIVITY_PREFIX = re.compile(r"^Activity function '[^']*' failed:\s*")
@@ -23,7 +24,7 @@ BACKOFF_CAP_SECONDS = 300.0
 class Outcome:
     """How the copy ended: one of the final states, and the error when there is one."""
 
-    state: str
+    state: State
     error: dict[str, Any] | None = None
 
 

@@ -22,7 +22,9 @@ within `LEAD_SECONDS` (+ timer latency) for copies longer than a few seconds.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 LEAD_SECONDS = 0.5
 FIRST_ESTIMATE_FRACTION = 0.25
@@ -31,12 +33,19 @@ REFINE_HORIZON_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
-class Observation:
-    """One status read: seconds since the copy was started, and its `copied/total` progress."""
+class ProgressPoint:
+    """The copy's progress at one status read: seconds since the copy was started, and its
+    `copied/total` bytes. The orchestration carries the last two across continue_as_new."""
 
     at: float
     bytes_copied: int | None
     total_bytes: int | None
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> ProgressPoint:
+        """From orchestration input (earlier releases wrote `bytes` and `total`)."""
+        copied = data.get("bytes_copied", data.get("bytes"))
+        return cls(float(data["at"]), copied, data.get("total_bytes", data.get("total")))
 
 
 @dataclass(frozen=True)
@@ -47,7 +56,9 @@ class PollPlan:
     eta: float | None
 
 
-def estimate_rate(current: Observation, previous: Observation | None) -> tuple[float, bool] | None:
+def estimate_rate(
+    current: ProgressPoint, previous: ProgressPoint | None
+) -> tuple[float, bool] | None:
     """Bytes per second and whether it is a two-point (unbiased) estimate; None if unknown."""
     copied = current.bytes_copied or 0
     if previous and (previous.bytes_copied or 0) > 0:
@@ -60,8 +71,8 @@ def estimate_rate(current: Observation, previous: Observation | None) -> tuple[f
 
 
 def next_poll(
-    current: Observation,
-    previous: Observation | None,
+    current: ProgressPoint,
+    previous: ProgressPoint | None,
     idle_reads: int,
     min_seconds: float,
     max_seconds: float,

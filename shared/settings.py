@@ -36,6 +36,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from shared.accounts import (
     EXTERNAL,
@@ -57,6 +58,14 @@ from shared.copylimits import (
 from shared.errors import ConfigurationError
 
 PREFIX = "BLOBCOPY_"
+#: Every storage call of an activity is bounded (the SDK's own read timeout is 60 s): one hung
+#: call must not outlast a finite source lease, which the orchestrator renews between
+#: activities. SDK retries are off: the activities' retries are the orchestrator's, in history.
+STORAGE_CLIENT_OPTIONS: dict[str, int] = {
+    "retry_total": 0,
+    "connection_timeout": 10,
+    "read_timeout": 20,
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,6 +165,34 @@ def _entries(text: str) -> tuple[str, ...]:
     return tuple(e.strip() for e in text.split(",") if e.strip())
 
 
+#: The settings read as `BLOBCOPY_<NAME>` numbers, each defaulting to its Settings field.
+TUNABLE_NUMBERS = (
+    "poll_min_seconds",
+    "poll_max_seconds",
+    "default_timeout_seconds",
+    "max_timeout_seconds",
+    "lease_seconds",
+    "polls_per_execution",
+    "retry_attempts",
+    "retry_first_seconds",
+)
+
+
+def default(name: str) -> Any:
+    """A setting's default: the one place each is written is its Settings field."""
+    return Settings.__dataclass_fields__[name].default
+
+
+def _tunable(env: Mapping[str, str], name: str) -> int | float:
+    """`BLOBCOPY_<NAME>` as its field's type (int or float), or the field's default."""
+    value = _number(env, name.upper(), default(name))
+    return int(value) if isinstance(default(name), int) else value
+
+
+def _tunables(env: Mapping[str, str]) -> dict[str, Any]:
+    return {name: _tunable(env, name) for name in TUNABLE_NUMBERS}
+
+
 def settings_from_env(env: Mapping[str, str]) -> Settings:
     """Build and validate the settings from an environment mapping."""
     return Settings(
@@ -164,15 +201,8 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
             _entries(env.get(PREFIX + "ALLOWED_DESTINATIONS", "")),
             _entries(env.get(PREFIX + "ALLOWED_SOURCES", f"*,{EXTERNAL}")),
         ),
-        poll_min_seconds=_number(env, "POLL_MIN_SECONDS", 1.0),
-        poll_max_seconds=_number(env, "POLL_MAX_SECONDS", 604800.0),
-        default_timeout_seconds=int(_number(env, "DEFAULT_TIMEOUT_SECONDS", 86400)),
-        max_timeout_seconds=int(_number(env, "MAX_TIMEOUT_SECONDS", 604800)),
-        lease_seconds=int(_number(env, "LEASE_SECONDS", 60)),
-        polls_per_execution=int(_number(env, "POLLS_PER_EXECUTION", 100)),
-        retry_attempts=int(_number(env, "RETRY_ATTEMPTS", 4)),
-        retry_first_seconds=_number(env, "RETRY_FIRST_SECONDS", 2.0),
-        results_queue=env.get(PREFIX + "RESULTS_QUEUE", "copy-results"),
+        **_tunables(env),
+        results_queue=env.get(PREFIX + "RESULTS_QUEUE", default("results_queue")),
         queue_connection_string=env.get("AzureWebJobsStorage") or None,
         queue_service_url=env.get("AzureWebJobsStorage__queueServiceUri") or None,
         host_blob_service_url=env.get("AzureWebJobsStorage__blobServiceUri") or None,

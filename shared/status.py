@@ -17,21 +17,26 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from enum import StrEnum
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from shared.errors import SECRET_PARAMETERS, redact_text
 from shared.timestamps import normalize, parse_instant
 
-RUNNING, SUCCEEDED, FAILED, ABORTED, TIMED_OUT = (
-    "running",
-    "succeeded",
-    "failed",
-    "aborted",
-    "timed_out",
-)
-STATES = (RUNNING, SUCCEEDED, FAILED, ABORTED, TIMED_OUT)
-FINAL_STATES = frozenset(STATES[1:])
+
+class State(StrEnum):
+    """A copy's state in its status document (a str: it is written to JSON as its value)."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    ABORTED = "aborted"
+    TIMED_OUT = "timed_out"
+
+
+STATES = tuple(State)
+FINAL_STATES = frozenset(STATES) - {State.RUNNING}
 
 
 def redact_url(url: str | None) -> str | None:
@@ -92,7 +97,7 @@ def progress(
 def as_of(doc: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
     """The document with its ETA recomputed for `now` (the API answers with the time left)."""
     block = dict(doc.get("progress") or {})
-    if block.get("estimated_finish") and doc.get("state") == RUNNING:
+    if block.get("estimated_finish") and doc.get("state") == State.RUNNING:
         block["eta_seconds"] = seconds_left(block["estimated_finish"], now)
     return {**doc, "progress": block}
 
@@ -175,7 +180,7 @@ def from_instance(
         return dict(scrub(output))
     if runtime_status == "Failed":
         err = {"code": "OrchestratorFailed", "message": str(output or "")[:500]}
-        return make(FAILED, err, updated_at)
+        return make(State.FAILED, err, updated_at)
     if runtime_status in ("Terminated", "Canceled"):
         # Terminating the orchestration stops nothing in storage: the copy may still run and an
         # infinite source lease stays held. Saying "aborted" would claim what did not happen.
@@ -183,9 +188,9 @@ def from_instance(
         message = (
             f"orchestration terminated ({reason}); the copy and source lease were left as they were"
         )
-        return make(FAILED, {"code": "Terminated", "message": message}, updated_at)
+        return make(State.FAILED, {"code": "Terminated", "message": message}, updated_at)
     if isinstance(custom_status, Mapping) and "state" in custom_status:
         # `updated` stays the orchestrator's own: the instance's last-updated time moves with
         # every episode and would make the ETA look fresher than it is.
         return dict(scrub(custom_status))
-    return make(RUNNING, None, None)
+    return make(State.RUNNING, None, None)

@@ -11,13 +11,10 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
-from shared.orchestration import Activities
-
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-NAMES = Activities(**{f.name: f.name for f in fields(Activities)})
 
 
 class FakeTask:

@@ -3,7 +3,7 @@ the finish is seen. The figures polling.py's docstring quotes come from here."""
 
 from __future__ import annotations
 
-from shared.polling import Observation, next_poll
+from shared.polling import ProgressPoint, next_poll
 
 
 def simulate_steady_copy(
@@ -21,15 +21,15 @@ def simulate_steady_copy(
     it started before our start_copy call returned); `end_lag` is how long it then finalises
     after the last byte, showing all bytes copied but still `pending`.
     """
-    previous: Observation | None = None
-    current = Observation(0.0, 0, None)
+    previous: ProgressPoint | None = None
+    current = ProgressPoint(0.0, 0, None)
     idle, now, reads = 0, 0.0, 0
     while True:
         plan = next_poll(current, previous, idle, min_seconds, max_seconds)
         now += plan.delay
         reads += 1
         done_fraction = min(max((now - start_lag) / duration, 0.0), 1.0)
-        observed = Observation(now, int(total_bytes * done_fraction), total_bytes)
+        observed = ProgressPoint(now, int(total_bytes * done_fraction), total_bytes)
         finished_at = start_lag + duration + end_lag
         if now >= finished_at:
             return reads, now - finished_at

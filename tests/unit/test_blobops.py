@@ -1,16 +1,18 @@
-"""shared/copyprops.py (pure progress parsing and copy observations) and BlobOps without I/O."""
+"""shared/copyprops.py (pure progress parsing, a copy's status from properties) and BlobOps
+without I/O."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 from shared.blobops import BlobOps
-from shared.copyprops import observation, parse_progress
+from shared.contracts import CopyStatus
+from shared.copyprops import copy_status, parse_progress
 from shared.settings import settings_from_env
 
 
 def props(status: str | None, progress: str | None, size: int = 10) -> SimpleNamespace:
-    """Blob properties as the SDK returns them, reduced to what observation reads."""
+    """Blob properties as the SDK returns them, reduced to what copy_status reads."""
     copy = SimpleNamespace(id="c1", status=status, progress=progress, status_description=None)
     return SimpleNamespace(copy=copy, size=size)
 
@@ -22,28 +24,23 @@ def test_progress_header_parses_to_two_ints() -> None:
     assert parse_progress("garbage") == (None, None)
 
 
-def test_pending_observation_carries_progress() -> None:
-    """A pending copy's observation has its id, status and progress."""
-    seen = observation(props("pending", "3/10"))
-    assert seen == {
-        "ok": True,
-        "status": "pending",
-        "copy_id": "c1",
-        "bytes_copied": 3,
-        "total_bytes": 10,
-        "description": None,
-    }
+def test_pending_copy_status_carries_progress() -> None:
+    """A pending copy's status has its id, status and progress."""
+    seen = copy_status(props("pending", "3/10"))
+    assert seen == CopyStatus(
+        status="pending", copy_id="c1", bytes_copied=3, total_bytes=10, description=None
+    )
 
 
 def test_success_without_progress_uses_the_blob_size() -> None:
     """A finished copy that reports no progress counts the blob's size as copied."""
-    seen = observation(props("success", None, size=42))
-    assert (seen["bytes_copied"], seen["total_bytes"]) == (42, 42)
+    seen = copy_status(props("success", None, size=42))
+    assert (seen.bytes_copied, seen.total_bytes) == (42, 42)
 
 
 def test_blob_never_copied_reads_as_success() -> None:
     """A destination with no copy status at all (written directly) reads as success."""
-    assert observation(props(None, None))["status"] == "success"
+    assert copy_status(props(None, None)).status == "success"
 
 
 def _ops() -> BlobOps:

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 
+from shared.accounts import AccountRegistry
 from shared.copystate import Carry, CopyPlan
+from shared.outcomes import Outcome
+from shared.polling import ProgressPoint
+from shared.settings import Settings
+from shared.status import State
 from shared.timestamps import iso, parse_iso, utc
 
 PLAN = CopyPlan(
@@ -38,12 +44,31 @@ def test_plan_round_trips_through_json_text_and_dicts() -> None:
     assert CopyPlan.from_input(json.dumps(as_dict)) == plan
 
 
-def test_carry_exposes_observations_for_polling() -> None:
-    """The last and previous observations come back as polling Observations."""
-    carry = Carry(deadline="d", last={"at": 2.0, "bytes": 5, "total": 10}, previous=None)
-    last = carry.observation("last")
-    assert last is not None and (last.at, last.bytes_copied, last.total_bytes) == (2.0, 5, 10)
-    assert carry.observation("previous") is None
+def test_carried_progress_and_stop_come_back_typed() -> None:
+    """The carried progress points and the stop in hand survive the boundary typed; a carry an
+    earlier release wrote (`bytes` / `total` keys) reads the same."""
+    carry = Carry.from_wire({"deadline": "d", "last": {"at": 2.0, "bytes": 5, "total": 10}})
+    assert carry.last == ProgressPoint(2.0, 5, 10) and carry.previous is None
+    stop = Outcome(State.ABORTED, {"code": "Aborted", "message": "asked"})
+    plan = PLAN.with_carry(replace(carry, previous=ProgressPoint(1.0, 2, 10), stopping=stop))
+    again = CopyPlan.from_input(json.loads(json.dumps(plan.to_input())))
+    assert again == plan and again.carry is not None
+    assert isinstance(again.carry.last, ProgressPoint) and again.carry.stopping == stop
+
+
+def test_plan_defaults_are_the_settings_defaults() -> None:
+    """A plan built without tuning gets exactly what Settings would give (one home each)."""
+    settings = Settings(registry=AccountRegistry((), (), ()))
+    assert (PLAN.lease_seconds, PLAN.poll_min, PLAN.poll_max) == (
+        settings.lease_seconds,
+        settings.poll_min_seconds,
+        settings.poll_max_seconds,
+    )
+    assert PLAN.retry_first_ms == int(settings.retry_first_seconds * 1000)
+    assert (PLAN.timeout_seconds, PLAN.results_queue) == (
+        settings.default_timeout_seconds,
+        settings.results_queue,
+    )
 
 
 def test_every_timestamp_form_is_normalized_to_one() -> None:

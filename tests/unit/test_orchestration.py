@@ -9,8 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 from shared.copystate import CopyPlan
-from shared.orchestration import copy_orchestration, failure_from_exception
-from tests.unit.fakedurable import NAMES, FakeContext, SimCopy, drive, names
+from shared.orchestration import copy_orchestration
+from shared.outcomes import failure_from_exception
+from tests.unit.fakedurable import FakeContext, SimCopy, drive, names
 
 SOURCE = "https://src.blob.core.windows.net/c/a.bin?sv=2025-01-01&sig=SECRETSIG"
 DEST = "https://dst.blob.core.windows.net/c/b.bin"
@@ -35,7 +36,7 @@ def make_plan(lease: str = "renewed", **request: Any) -> dict[str, Any]:
 def run(plan: dict[str, Any], sim: SimCopy) -> tuple[Any, FakeContext]:
     """Run one execution of the orchestrator to its end."""
     ctx = FakeContext(plan)
-    return drive(copy_orchestration(ctx, NAMES), ctx, sim), ctx
+    return drive(copy_orchestration(ctx), ctx, sim), ctx
 
 
 def test_copy_that_succeeds_at_once_never_polls_and_releases_the_lease() -> None:
@@ -339,7 +340,7 @@ def test_next_executions_finish_the_copy_and_release_the_lease() -> None:
     later: list[FakeContext] = []
     while doc is None:
         nxt = FakeContext(ctx.continued_with, now=ctx.now)
-        doc, ctx = drive(copy_orchestration(nxt, NAMES), nxt, sim), nxt
+        doc, ctx = drive(copy_orchestration(nxt), nxt, sim), nxt
         later.append(nxt)
     assert doc["state"] == "succeeded" and later
     assert all("start_copy" not in names(c) and len(c.events) == 1 for c in later)
@@ -351,7 +352,7 @@ def test_each_continued_execution_republishes_progress_at_once() -> None:
     sim = SimCopy(duration=100.0)
     _, ctx = run(make_plan(polls=2), sim)
     nxt = FakeContext(ctx.continued_with, now=ctx.now)
-    gen = copy_orchestration(nxt, NAMES)
+    gen = copy_orchestration(nxt)
     next(gen)  # the first yield: the execution has published before waiting on anything
     first = nxt.statuses[0]
     assert first["copy_id"] == "c1" and first["progress"]["bytes_copied"]
@@ -367,7 +368,7 @@ def test_abort_lost_at_continue_as_new_is_read_from_its_record() -> None:
     recorded = {"ok": True, "requested": True, "reason": "stop it"}
     sim.overrides["read_abort_request"] = lambda p, t: recorded
     ctx2 = FakeContext(ctx1.continued_with, now=ctx1.now)
-    doc = drive(copy_orchestration(ctx2, NAMES), ctx2, sim)  # no event reaches ctx2
+    doc = drive(copy_orchestration(ctx2), ctx2, sim)  # no event reaches ctx2
     assert doc["state"] == "aborted" and doc["error"]["message"] == "stop it"
     assert names(ctx2)[:2] == ["read_abort_request", "abort_copy"] and ctx2.timers == []
 
@@ -380,7 +381,7 @@ def test_first_execution_reads_no_record_but_continued_ones_do() -> None:
     sim = SimCopy(duration=1000.0)
     _, ctx1 = run(make_plan(polls=2), sim)
     ctx2 = FakeContext(ctx1.continued_with, now=ctx1.now)
-    drive(copy_orchestration(ctx2, NAMES), ctx2, sim)
+    drive(copy_orchestration(ctx2), ctx2, sim)
     assert names(ctx2).count("read_abort_request") == 1
 
 
@@ -520,7 +521,7 @@ def test_late_timers_do_not_let_a_renewed_lease_lapse() -> None:
     sim = SimCopy(duration=600.0)
     plan = make_plan()
     ctx = FakeContext(plan)
-    gen = copy_orchestration(ctx, NAMES)
+    gen = copy_orchestration(ctx)
     original = ctx.create_timer
 
     def late_timer(fire_at: Any) -> Any:
@@ -658,7 +659,7 @@ def run_through_continues(
     contexts = [ctx]
     while doc is None and len(contexts) < executions:
         nxt = FakeContext(ctx.continued_with, now=ctx.now)
-        doc, ctx = drive(copy_orchestration(nxt, NAMES), nxt, sim), nxt
+        doc, ctx = drive(copy_orchestration(nxt), nxt, sim), nxt
         contexts.append(ctx)
     return doc, contexts
 

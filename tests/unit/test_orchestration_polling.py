@@ -8,7 +8,7 @@ from typing import Any
 
 from shared.copystate import CopyPlan
 from shared.orchestration import copy_orchestration
-from tests.unit.fakedurable import NAMES, T0, FakeContext, SimCopy, drive, names
+from tests.unit.fakedurable import T0, FakeContext, SimCopy, drive, names
 
 SOURCE = "https://src.blob.core.windows.net/c/a.bin"
 DEST = "https://dst.blob.core.windows.net/c/b.bin"
@@ -54,7 +54,7 @@ def poll_delays(ctx: FakeContext) -> list[float]:
 def test_a_copy_that_shows_no_progress_is_read_ever_more_rarely() -> None:
     """Status reads that show no bytes copied double the wait each time, from poll_min."""
     ctx = FakeContext(plan())
-    doc = drive(copy_orchestration(ctx, NAMES), ctx, scripted_reads(0, 0, 0, 0, 0))
+    doc = drive(copy_orchestration(ctx), ctx, scripted_reads(0, 0, 0, 0, 0))
     assert doc["state"] == "succeeded"
     assert names(ctx).count("check_copy") == 6
     assert poll_delays(ctx) == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0]
@@ -64,6 +64,6 @@ def test_a_copy_that_stalls_after_progress_backs_off_too() -> None:
     """Once bytes stop moving, the rate seen before no longer plans the reads: each read that
     shows the same count doubles the wait again."""
     ctx = FakeContext(plan())
-    doc = drive(copy_orchestration(ctx, NAMES), ctx, scripted_reads(100, 100, 100, 100))
+    doc = drive(copy_orchestration(ctx), ctx, scripted_reads(100, 100, 100, 100))
     assert doc["state"] == "succeeded"
     assert poll_delays(ctx)[2:] == [2.0, 4.0, 8.0]

@@ -9,7 +9,6 @@ from typing import Any
 
 from shared.copystate import CopyPlan
 from shared.orchestration import copy_orchestration
-from tests.unit.fakedurable import NAMES
 from tests.unit.sdkreplay import Replay
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -19,7 +18,7 @@ DONE = {"ok": True, "status": "success", "copy_id": "c1", "bytes_copied": 9, "to
 
 def orchestrator(context: Any) -> Generator[Any, Any, Any]:
     """The orchestrator as function_app wires it, with activity names."""
-    return (yield from copy_orchestration(context, NAMES))
+    return (yield from copy_orchestration(context))
 
 
 def replay(lease: str = "none") -> Replay:

@@ -46,7 +46,7 @@ def wait_for(ops: BlobOps, url: str, copy_id: str | None) -> dict[str, Any]:
     """Poll check_copy until the copy is no longer pending (pytest-timeout bounds it)."""
     while True:
         seen = ops.check_copy(url, copy_id)
-        if seen["status"] != "pending":
+        if seen.status != "pending":
             return seen
         time.sleep(0.05)
 
@@ -138,12 +138,12 @@ def test_cross_account_copy_is_pending_then_succeeds(
     target = dest.get_blob_client("a.bin")
     storage_stack.faults.hold_copies()
     started = ops.start_copy(request(blob.url, target.url), DEADLINE)
-    assert started["status"] == "pending" and started["copy_id"]
-    held = ops.check_copy(target.url, started["copy_id"])
-    assert held["status"] == "pending" and held["total_bytes"] == len(data)
+    assert started.status == "pending" and started.copy_id
+    held = ops.check_copy(target.url, started.copy_id)
+    assert held.status == "pending" and held.total_bytes == len(data)
     storage_stack.faults.release_copies()
-    done = wait_for(ops, target.url, started["copy_id"])
-    assert (done["status"], done["bytes_copied"]) == ("success", len(data))
+    done = wait_for(ops, target.url, started.copy_id)
+    assert (done.status, done.bytes_copied) == ("success", len(data))
     assert target.download_blob().readall() == data
 
 
@@ -151,7 +151,7 @@ def test_same_account_copy_succeeds_at_once(ops: BlobOps, dest: ContainerClient)
     """A copy inside one account answers success straight away, with its size."""
     blob, data = put(dest, "a.bin", 1000)
     started = ops.start_copy(request(blob.url, blob.url.replace("a.bin", "b.bin")), DEADLINE)
-    assert started["status"] == "success" and started["total_bytes"] == len(data)
+    assert started.status == "success" and started.total_bytes == len(data)
 
 
 def test_abort_of_a_pending_copy_aborts_it(
@@ -162,7 +162,7 @@ def test_abort_of_a_pending_copy_aborts_it(
     target = dest.get_blob_client("a.bin")
     storage_stack.faults.hold_copies()
     started = ops.start_copy(request(blob.url, target.url), DEADLINE)
-    assert ops.abort_copy(target.url, started["copy_id"])["status"] == "aborted"
+    assert ops.abort_copy(target.url, started.copy_id).status == "aborted"
     assert target.get_blob_properties().copy.status == "aborted"
 
 
@@ -173,8 +173,8 @@ def test_abort_after_success_reports_success(
     blob, _ = put(src, "a.bin", 1000)
     target = dest.get_blob_client("a.bin")
     started = ops.start_copy(request(blob.url, target.url), DEADLINE)
-    wait_for(ops, target.url, started["copy_id"])
-    assert ops.abort_copy(target.url, started["copy_id"])["status"] == "success"
+    wait_for(ops, target.url, started.copy_id)
+    assert ops.abort_copy(target.url, started.copy_id).status == "success"
 
 
 def test_overwrite_never_refuses_an_existing_destination(
@@ -195,10 +195,10 @@ def test_retried_start_with_overwrite_never_adopts_its_own_first_attempt(
     target = dest.get_blob_client("a.bin")
     asked = dt.datetime.now(dt.UTC)
     first = ops.start_copy(request(blob.url, target.url, overwrite="never"), DEADLINE, asked)
-    assert wait_for(ops, target.url, first["copy_id"])["status"] == "success"
+    assert wait_for(ops, target.url, first.copy_id).status == "success"
     again = ops.start_copy(request(blob.url, target.url, overwrite="never"), DEADLINE, asked)
-    assert again["ok"] and again["status"] == "success"
-    assert again["copy_id"] == first["copy_id"]
+    assert again.status == "success"
+    assert again.copy_id == first.copy_id
     assert target.download_blob().readall() == data
 
 
@@ -209,7 +209,7 @@ def test_overwrite_never_refuses_an_older_copy_of_the_same_source(
     blob, _ = put(src, "a.bin", 1000)
     target = dest.get_blob_client("a.bin")
     earlier = ops.start_copy(request(blob.url, target.url), DEADLINE)
-    wait_for(ops, target.url, earlier["copy_id"])
+    wait_for(ops, target.url, earlier.copy_id)
     time.sleep(1.1)  # creation times have one-second precision
     asked = dt.datetime.now(dt.UTC)
     with pytest.raises(DestinationExists):
@@ -226,7 +226,7 @@ def test_missing_source_is_a_permanent_error_or_a_failed_copy(
         started = ops.start_copy(request(missing, target), DEADLINE)
     except PermanentStorageError:
         return
-    assert wait_for(ops, target, started["copy_id"])["status"] == "failed"
+    assert wait_for(ops, target, started.copy_id).status == "failed"
 
 
 def test_server_busy_is_transient(
@@ -247,7 +247,7 @@ def test_copy_from_a_snapshot(ops: BlobOps, src: ContainerClient, dest: Containe
     blob.upload_blob(b"changed", overwrite=True)
     target = dest.get_blob_client("a.bin")
     started = ops.start_copy(request(f"{blob.url}?snapshot={snapshot}", target.url), DEADLINE)
-    assert wait_for(ops, target.url, started["copy_id"])["status"] == "success"
+    assert wait_for(ops, target.url, started.copy_id).status == "success"
     assert target.download_blob().readall() == data
 
 
@@ -261,7 +261,7 @@ def test_snapshot_restores_the_destination_after_an_abort(
     assert snapshot
     storage_stack.faults.hold_copies()
     started = ops.start_copy(request(blob.url, old.url), DEADLINE)
-    ops.abort_copy(old.url, started["copy_id"])
+    ops.abort_copy(old.url, started.copy_id)
     storage_stack.faults.release_copies()
     ops.finish_snapshot(old.url, snapshot, restore=True)
     assert old.download_blob().readall() == old_data
@@ -275,7 +275,7 @@ def test_verify_checks_length_and_md5(
     blob, _ = put(src, "a.bin", 1000)
     target = dest.get_blob_client("a.bin")
     started = ops.start_copy(request(blob.url, target.url), DEADLINE)
-    wait_for(ops, target.url, started["copy_id"])
+    wait_for(ops, target.url, started.copy_id)
     assert "length" in ops.verify(blob.url, target.url, 1000)
     with pytest.raises(PermanentStorageError):
         ops.verify(blob.url, target.url, 999)
@@ -299,7 +299,7 @@ def test_restoring_a_destination_that_did_not_exist_deletes_it(
     assert ops.snapshot_destination(target.url) is None
     storage_stack.faults.hold_copies()
     started = ops.start_copy(request(blob.url, target.url), DEADLINE)
-    ops.abort_copy(target.url, started["copy_id"])
+    ops.abort_copy(target.url, started.copy_id)
     ops.finish_snapshot(target.url, "", restore=True)
     assert not target.exists()
 
@@ -312,7 +312,7 @@ def test_blob_names_that_need_encoding_copy_across_accounts(
     blob, data = put(src, name, 1000)
     target = dest.get_blob_client(name)
     started = ops.start_copy(request(blob.url, target.url), DEADLINE)
-    assert wait_for(ops, target.url, started["copy_id"])["status"] == "success"
+    assert wait_for(ops, target.url, started.copy_id).status == "success"
     assert target.download_blob().readall() == data
 
 
@@ -330,9 +330,9 @@ def test_abort_after_another_copy_replaced_ours_is_copy_replaced(
     other, _ = put(src, "b.bin", 1000)
     target = dest.get_blob_client("a.bin")
     ours = ops.start_copy(request(first.url, target.url), DEADLINE)
-    assert wait_for(ops, target.url, ours["copy_id"])["status"] == "success"
+    assert wait_for(ops, target.url, ours.copy_id).status == "success"
     theirs = target.start_copy_from_url(ops.readable_source(other.url, DEADLINE))
-    assert wait_for(ops, target.url, theirs["copy_id"])["status"] == "success"
+    assert wait_for(ops, target.url, theirs.copy_id).status == "success"
     with pytest.raises(CopyFailed) as caught:
-        ops.abort_copy(target.url, ours["copy_id"])
+        ops.abort_copy(target.url, ours.copy_id)
     assert caught.value.code == "CopyReplaced"
