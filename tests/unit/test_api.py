@@ -11,6 +11,7 @@ import pytest
 
 from shared import api
 from shared.instances import InstancePage
+from shared.orchestration import ORCHESTRATOR
 from shared.settings import Settings, settings_from_env
 from shared.status import document
 
@@ -42,7 +43,7 @@ class FakeStatus:
     instance_id: str
     input_: Any
     runtime_status: str = "Running"
-    name: str = api.ORCHESTRATOR
+    name: str = ORCHESTRATOR
     custom_status: Any = None
     output: Any = None
     created_time: Any = None
@@ -97,7 +98,7 @@ async def test_start_answers_202_with_location_and_retry_after() -> None:
     assert answer.headers["Location"] == f"{BASE}/api/copies/job-1?code=k"
     assert int(answer.headers["Retry-After"]) >= 1
     name, instance_id, plan = client.started[0]
-    assert (name, instance_id, plan["lease"]) == (api.ORCHESTRATOR, "job-1", "renewed")
+    assert (name, instance_id, plan["lease"]) == (ORCHESTRATOR, "job-1", "renewed")
 
 
 async def test_start_without_id_makes_a_new_one() -> None:

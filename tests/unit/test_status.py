@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 import pytest
 
@@ -81,7 +82,12 @@ def test_scrub_reaches_nested_values() -> None:
 
 def test_percent_follows_progress_and_handles_empty_blobs() -> None:
     """percent is copied/total, 100 for an empty blob, None when the total is unknown."""
-    base = {"instance_id": "x", "state": "running", "source": "s", "destination": "d"}
+    base: dict[str, Any] = {
+        "instance_id": "x",
+        "state": "running",
+        "source": "s",
+        "destination": "d",
+    }
     assert document(**base, bytes_copied=25, total_bytes=100)["progress"]["percent"] == 25.0
     assert document(**base, bytes_copied=0, total_bytes=0)["progress"]["percent"] == 100.0
     assert document(**base, bytes_copied=5)["progress"]["percent"] is None

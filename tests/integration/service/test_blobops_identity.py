@@ -14,7 +14,8 @@ from azure.storage.blob import BlobServiceClient
 
 from devhost.storage.credentials import FakeAzureADCredential
 from devhost.storage.stack import ACCOUNTS, StorageStack
-from shared.blobops import SAS_MARGIN, BlobOps
+from shared.blobops import BlobOps
+from shared.copylimits import SAS_MARGIN
 from shared.errors import CopyFailed, RequestRejected
 from shared.requests import parse_copy_request
 from shared.settings import settings_from_env
@@ -55,10 +56,10 @@ def test_user_delegation_sas_copies_across_accounts(storage_stack_https: Storage
         {"source": {"url": source.url}, "destination": {"url": target.url}}, deadline
     )
     seen = started
-    while seen["status"] == "pending":
+    while seen.status == "pending":
         time.sleep(0.05)
-        seen = ops.check_copy(target.url, started["copy_id"])
-    assert seen["status"] == "success"
+        seen = ops.check_copy(target.url, started.copy_id)
+    assert seen.status == "success"
     assert target.download_blob().readall() == data
 
 
