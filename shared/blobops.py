@@ -68,6 +68,7 @@ from shared.errors import (
     UnsafeBlobPath,
     map_storage_errors,
 )
+from shared.hoststorage import host_queue_service
 from shared.settings import STORAGE_CLIENT_OPTIONS, Settings, get_settings
 from shared.timestamps import parse_iso
 
@@ -391,19 +392,14 @@ class BlobOps:
 
     def publish(self, queue: str, document: dict[str, Any]) -> None:
         """Send the result to a queue in the host's storage (base64, as Functions reads)."""
-        from azure.storage.queue import QueueClient, QueueServiceClient
-
         settings = self.settings
+        if not (settings.host_connection_string or settings.queue_service_url):
+            raise CopyFailed("QueueNotConfigured", "set AzureWebJobsStorage to notify")
         with map_storage_errors():
-            if settings.queue_connection_string:
-                service = QueueServiceClient.from_connection_string(
-                    settings.queue_connection_string, **self.client_options
-                )
-            elif settings.queue_service_url:
-                service = QueueServiceClient(settings.queue_service_url, self._token_credential)
-            else:
-                raise CopyFailed("QueueNotConfigured", "set AzureWebJobsStorage to notify")
-            client: QueueClient = service.get_queue_client(queue)
+            service = host_queue_service(
+                settings.host_connection_string, settings.queue_service_url, **self.client_options
+            )
+            client = service.get_queue_client(queue)
             with contextlib.suppress(ResourceExistsError):
                 client.create_queue()
             text = json.dumps(document)

@@ -21,12 +21,12 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.storage.blob import BlobServiceClient, ContainerClient
+from azure.storage.blob import ContainerClient
 
-from shared.accounts import parse_connection_string
 from shared.blueprints import ActivityBlueprint
 from shared.contracts import FORGET_ABORT_REQUEST, READ_ABORT_REQUEST, InstanceJob, RecordedAbort
-from shared.errors import ConfigurationError, map_storage_errors
+from shared.errors import map_storage_errors
+from shared.hoststorage import host_blob_service
 from shared.settings import STORAGE_CLIENT_OPTIONS, Settings, get_settings
 from shared.timestamps import iso, now
 
@@ -60,25 +60,9 @@ class AbortRequests:
 
     @cached_property
     def _container(self) -> ContainerClient:
-        if self._connection_string:
-            account = parse_connection_string(self._connection_string, "AzureWebJobsStorage")
-            credential: Any = (
-                {"account_name": account.name, "account_key": account.account_key}
-                if account.account_key
-                else None
-            )
-            service = BlobServiceClient(account.blob_endpoint, credential, **self._options)
-        elif self._blob_service_url:
-            from azure.identity import DefaultAzureCredential
-
-            service = BlobServiceClient(
-                self._blob_service_url, DefaultAzureCredential(), **self._options
-            )
-        else:
-            raise ConfigurationError(
-                "AzureWebJobsStorage (or AzureWebJobsStorage__blobServiceUri) must be set: "
-                "abort requests are recorded in the host's storage"
-            )
+        service = host_blob_service(
+            self._connection_string, self._blob_service_url, **self._options
+        )
         return service.get_container_client(CONTAINER)
 
     def record(self, instance_id: str, reason: str | None) -> None:
@@ -130,7 +114,7 @@ class AbortRecorder(Protocol):
 def abort_requests_for(settings: Settings, **client_options: Any) -> AbortRequests:
     """The abort records of the host storage the settings name."""
     return AbortRequests(
-        settings.queue_connection_string, settings.host_blob_service_url, **client_options
+        settings.host_connection_string, settings.host_blob_service_url, **client_options
     )
 
 

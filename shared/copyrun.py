@@ -152,7 +152,10 @@ class CopyRunBase:
         notify = self.plan.request.get("notify")
         if notify is not None:
             queue = notify.get("queue") or self.plan.results_queue
-            yield from self.call(PUBLISH_RESULT, PublishJob(queue, doc))
+            sent = yield from self.call(PUBLISH_RESULT, PublishJob(queue, doc))
+            if isinstance(sent, Failed):  # the caller waits for a message that will not come
+                self.warn("ResultNotPublished", sent.error)
+                doc = self.document(outcome.state, outcome.error)
         self.ctx.set_custom_status(doc)
         return doc
 

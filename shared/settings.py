@@ -82,7 +82,7 @@ class Settings:
     retry_attempts: int = 4
     retry_first_seconds: float = 2.0
     results_queue: str = "copy-results"
-    queue_connection_string: str | None = None
+    host_connection_string: str | None = None
     queue_service_url: str | None = None
     host_blob_service_url: str | None = None
 
@@ -203,7 +203,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         ),
         **_tunables(env),
         results_queue=env.get(PREFIX + "RESULTS_QUEUE", default("results_queue")),
-        queue_connection_string=env.get("AzureWebJobsStorage") or None,
+        host_connection_string=env.get("AzureWebJobsStorage") or None,
         queue_service_url=env.get("AzureWebJobsStorage__queueServiceUri") or None,
         host_blob_service_url=env.get("AzureWebJobsStorage__blobServiceUri") or None,
     )

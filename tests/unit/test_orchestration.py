@@ -442,6 +442,17 @@ def test_notify_without_queue_uses_the_default_results_queue() -> None:
     assert published == [{"queue": "copy-results", "document": doc}]
 
 
+def test_a_result_that_cannot_be_published_is_a_warning_in_the_final_document() -> None:
+    """A notify queue that refuses the message leaves the copy's outcome alone, but the final
+    document (custom status and output, which the caller can still read) says so."""
+    refused = {"ok": False, "error": {"code": "QueueNotConfigured", "message": "no queue"}}
+    sim = SimCopy(overrides={"publish_result": lambda p, t: refused})
+    doc, ctx = run(make_plan(notify={"queue": "results"}), sim)
+    assert doc["state"] == "succeeded"
+    assert doc["warnings"] == [{"code": "ResultNotPublished", "message": "no queue"}]
+    assert ctx.statuses[-1] == doc
+
+
 def test_if_newer_skip_succeeds_without_verifying() -> None:
     """A copy skipped because the destination is newer succeeds and is not verified."""
     skipped = {"ok": True, "status": "success", "copy_id": None, "skipped": True}
