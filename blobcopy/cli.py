@@ -40,9 +40,9 @@ from blobcopy.copy_request import (
     build_copy_request,
     parse_pairs,
 )
-from blobcopy.redact import redact_text
 from blobcopy.render import CopyProgress, copies_of, format_json, list_table, status_table
 from blobcopy.waiting import wait_for_copy
+from shared.redaction import redact_text
 
 PIPE_WIDTH = 240
 

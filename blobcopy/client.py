@@ -31,7 +31,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 from blobcopy import __version__, exit_codes
-from blobcopy.redact import redact_text
+from shared.redaction import redact_text
 
 DEFAULT_URL = "http://127.0.0.1:7071"
 DEFAULT_HTTP_TIMEOUT = 30.0
