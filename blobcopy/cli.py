@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import click
+from click.decorators import FC
 from rich.console import Console
 
 from blobcopy import __version__, exit_codes
@@ -40,11 +41,12 @@ from blobcopy.copy_request import (
     build_copy_request,
     parse_pairs,
 )
-from blobcopy.redact import redact_text
 from blobcopy.render import CopyProgress, copies_of, format_json, list_table, status_table
 from blobcopy.waiting import wait_for_copy
+from shared.redaction import redact_text
 
 PIPE_WIDTH = 240
+POSITIVE_SECONDS = click.FloatRange(min=0, min_open=True)
 
 
 @dataclass
@@ -101,6 +103,17 @@ def _error_json(error: BlobCopyError) -> dict[str, Any]:
     return {"error": {"status": None, "code": type(error).__name__, "message": str(error)}}
 
 
+def seconds_option(
+    *names: str,
+    help_text: str,
+    kind: click.ParamType[float, Any] = POSITIVE_SECONDS,
+    **attrs: Any,
+) -> Callable[[FC], FC]:
+    """An option that takes a duration: every one is in seconds, a positive number unless
+    `kind` says otherwise, and shows SECONDS in --help the same way."""
+    return click.option(*names, type=kind, metavar="SECONDS", help=help_text, **attrs)
+
+
 @click.group(
     cls=BlobCopyGroup,
     epilog=exit_codes.EXIT_CODES_HELP,
@@ -120,13 +133,12 @@ def _error_json(error: BlobCopyError) -> dict[str, Any]:
     show_envvar=True,
     help="Host key of the Function App, sent as x-functions-key. Not needed locally.",
 )
-@click.option(
+@seconds_option(
     "--http-timeout",
-    type=click.FloatRange(min=0.1),
+    kind=click.FloatRange(min=0.1),
+    help_text="How long one HTTP request may take.",
     default=DEFAULT_HTTP_TIMEOUT,
     show_default=True,
-    metavar="SECONDS",
-    help="How long one HTTP request may take.",
 )
 @click.version_option(__version__, prog_name="blobcopy")
 @click.pass_context
@@ -161,26 +173,21 @@ json_option = click.option(
     type=click.Choice(TIER_CHOICES, case_sensitive=False),
     help="Access tier of the destination.",
 )
-@click.option(
+@seconds_option(
     "--timeout",
     "timeout_seconds",
-    type=click.IntRange(min=1),
-    metavar="SECONDS",
-    help="Abort the copy if it has not finished after this long.",
+    kind=click.IntRange(min=1),
+    help_text="Abort the copy if it has not finished after this long.",
 )
-@click.option(
+@seconds_option(
     "--poll-min",
     "poll_min_seconds",
-    type=click.FloatRange(min=0, min_open=True),
-    metavar="SECONDS",
-    help="Shortest interval between two status checks of the copy.",
+    help_text="Shortest interval between two status checks of the copy.",
 )
-@click.option(
+@seconds_option(
     "--poll-max",
     "poll_max_seconds",
-    type=click.FloatRange(min=0, min_open=True),
-    metavar="SECONDS",
-    help="Longest interval between two status checks of the copy.",
+    help_text="Longest interval between two status checks of the copy.",
 )
 @click.option(
     "--snapshot-destination/--no-snapshot-destination",

@@ -31,7 +31,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 from blobcopy import __version__, exit_codes
-from blobcopy.redact import redact_text
+from shared.redaction import redact_text
 
 DEFAULT_URL = "http://127.0.0.1:7071"
 DEFAULT_HTTP_TIMEOUT = 30.0
@@ -42,17 +42,20 @@ class BlobCopyError(Exception):
 
     exit_code = exit_codes.SERVER_ERROR
 
+    def __init_subclass__(cls, exit_code: int | None = None, **kwargs: Any) -> None:
+        """A subclass names its exit code in its class line, so each kind of error is the
+        class line and a docstring, not the same three lines again."""
+        super().__init_subclass__(**kwargs)
+        if exit_code is not None:
+            cls.exit_code = exit_code
 
-class ApiUnreachable(BlobCopyError):
+
+class ApiUnreachable(BlobCopyError, exit_code=exit_codes.UNREACHABLE):
     """Raised when no HTTP answer arrives (refused, unknown host, timeout, TLS)."""
 
-    exit_code = exit_codes.UNREACHABLE
 
-
-class UnexpectedAnswer(BlobCopyError):
+class UnexpectedAnswer(BlobCopyError, exit_code=exit_codes.SERVER_ERROR):
     """Raised when a success answer's body is not the JSON the API documents."""
-
-    exit_code = exit_codes.SERVER_ERROR
 
 
 class ApiError(BlobCopyError):
@@ -80,34 +83,24 @@ class ApiError(BlobCopyError):
         return {"error": error}
 
 
-class InvalidRequest(ApiError):
+class InvalidRequest(ApiError, exit_code=exit_codes.INVALID_REQUEST):
     """Raised on 400: the request is wrong; `problems` names each wrong field."""
 
-    exit_code = exit_codes.INVALID_REQUEST
 
-
-class NotAllowed(ApiError):
+class NotAllowed(ApiError, exit_code=exit_codes.NOT_ALLOWED):
     """Raised on 401/403: the function key is missing or wrong, or the destination is refused."""
 
-    exit_code = exit_codes.NOT_ALLOWED
 
-
-class CopyNotFound(ApiError):
+class CopyNotFound(ApiError, exit_code=exit_codes.NOT_FOUND):
     """Raised on 404: the API knows no copy with that id."""
 
-    exit_code = exit_codes.NOT_FOUND
 
-
-class Conflict(ApiError):
+class Conflict(ApiError, exit_code=exit_codes.CONFLICT):
     """Raised on 409: the id belongs to a different request, or the copy has already finished."""
 
-    exit_code = exit_codes.CONFLICT
 
-
-class ServerError(ApiError):
+class ServerError(ApiError, exit_code=exit_codes.SERVER_ERROR):
     """Raised on 5xx and on any status the API does not document."""
-
-    exit_code = exit_codes.SERVER_ERROR
 
 
 _ERRORS_BY_STATUS: dict[int, type[ApiError]] = {

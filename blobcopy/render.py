@@ -24,7 +24,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from blobcopy.redact import redact
+from shared.redaction import scrub
 
 STATE_STYLES = {
     "running": "cyan",
@@ -37,7 +37,7 @@ STATE_STYLES = {
 
 def format_json(document: Any) -> str:
     """The document as indented JSON, SAS signatures redacted: what --json prints."""
-    return json.dumps(redact(document), indent=2, ensure_ascii=False)
+    return json.dumps(scrub(document), indent=2, ensure_ascii=False)
 
 
 def format_bytes(count: Any) -> str:
@@ -95,7 +95,7 @@ def _state_text(state: Any) -> Text:
 
 def status_table(document: dict[str, Any]) -> Table:
     """One copy's status document as a two-column table."""
-    document = redact(document)
+    document = scrub(document)
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column(overflow="fold")
@@ -130,7 +130,7 @@ def list_table(copies: list[dict[str, Any]]) -> Table:
     table = Table(box=None, header_style="bold", pad_edge=False)
     for name in ("ID", "STATE", "PROGRESS", "SOURCE", "DESTINATION", "UPDATED"):
         table.add_column(name, overflow="fold")
-    for document in redact(copies):
+    for document in scrub(copies):
         table.add_row(
             str(document.get("id", "-")),
             _state_text(document.get("state")),

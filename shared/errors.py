@@ -22,41 +22,16 @@ by the response it carries, or permanent.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from azure.core import exceptions as azure_errors
 
+from shared.redaction import redact_text
+
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 TRANSIENT_CODES = frozenset({"ServerBusy", "OperationTimedOut", "InternalError"})
-#: Query parameters that carry a credential: Azure's SAS `sig`, and the presigned URLs of other
-#: clouds an external source may be (S3's X-Amz-*, Google's X-Goog-*, OAuth access tokens).
-SECRET_PARAMETERS = frozenset(
-    {
-        "sig",
-        "x-amz-signature",
-        "x-amz-security-token",
-        "x-amz-credential",
-        "x-goog-signature",
-        "x-goog-credential",
-        "access_token",
-        "signature",
-        "token",
-    }
-)
-_SECRET = re.compile(
-    r"((?:" + "|".join(re.escape(p) for p in sorted(SECRET_PARAMETERS)) + r")=)"
-    r"[^&\s\"']+",
-    re.IGNORECASE,
-)
-
-
-def redact_text(text: str) -> str:
-    """Replace every credential parameter's value (`sig=`, `X-Amz-Signature=`, ...) in free
-    text, since SDK messages may echo request URLs."""
-    return _SECRET.sub(r"\1REDACTED", text)
 
 
 class BlobCopyError(Exception):

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from shared.errors import redact_text
+from shared.redaction import redact_text
 from shared.status import State
 
 _CODE = re.compile(r"\[([A-Za-z][A-Za-z0-9]*)\]")

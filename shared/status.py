@@ -19,9 +19,8 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from shared.errors import SECRET_PARAMETERS, redact_text
+from shared.redaction import redact_url, scrub
 from shared.timestamps import normalize, parse_instant
 
 
@@ -37,32 +36,6 @@ class State(StrEnum):
 
 STATES = tuple(State)
 FINAL_STATES = frozenset(STATES) - {State.RUNNING}
-
-
-def redact_url(url: str | None) -> str | None:
-    """The URL with its credential values (`sig`, S3/Google signatures, tokens) replaced, so
-    the rest of the SAS stays readable."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    query = [
-        (k, "REDACTED" if k.lower() in SECRET_PARAMETERS else v)
-        for k, v in parse_qsl(parts.query, True)
-    ]
-    return urlunsplit(parts._replace(query=urlencode(query, safe="/:=")))
-
-
-def scrub(value: Any) -> Any:
-    """Recursively redact `sig=` in every string of a JSON-like value."""
-    if isinstance(value, str):
-        return redact_text(value)
-    if isinstance(value, Mapping):
-        return {str(k): scrub(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [scrub(v) for v in value]
-    return value
 
 
 def seconds_left(estimated_finish: Any, now: dt.datetime | None) -> float | None:

@@ -26,7 +26,7 @@ from devhost.storage import abort, leases, listing, proxy
 from devhost.storage.auth import authorize_write
 from devhost.storage.config import EngineConfig
 from devhost.storage.copyjob import CopyJob, DestinationWriter
-from devhost.storage.copystate import BlobKey, CopyRecord, CopyStore, redact_sas
+from devhost.storage.copystate import BlobKey, CopyRecord, CopyStore
 from devhost.storage.errors import error_response, service_headers, storage_error
 from devhost.storage.faults import FaultInjector
 from devhost.storage.source import (
@@ -37,6 +37,7 @@ from devhost.storage.source import (
     verify,
 )
 from devhost.storage.upstream import BlobRef, Upstream, UpstreamClient, UpstreamResponse
+from shared.redaction import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -314,7 +315,7 @@ class CopyManager:
             container=key[1],
             blob=key[2],
             copy_id=str(uuid.uuid4()),
-            source=redact_sas(source_url),
+            source=redact_url(source_url),
             total=source.length,
         )
         self.store.put(record)

@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from devhost.storage.errors import http_date
 
@@ -22,18 +21,6 @@ CopyStatus = Literal["pending", "success", "aborted", "failed"]
 
 #: (account, container, blob name) of a destination.
 BlobKey = tuple[str, str, str]
-
-
-def redact_sas(url: str) -> str:
-    """The URL with its SAS signature replaced, safe to store, log and return."""
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    query = [
-        (k, "REDACTED" if k.lower() == "sig" else v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-    ]
-    return urlunsplit(parts._replace(query=urlencode(query, safe="/:=")))
 
 
 @dataclass(kw_only=True)
