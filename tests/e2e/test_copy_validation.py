@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import pytest
-from e2e_helpers import CopyApi, http
 
 from devhost.storage.stack import ACCOUNTS
+from tests.e2e.e2e_helpers import CopyApi, http
 
 pytestmark = pytest.mark.e2e
 

@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from host_helpers import http, wait_for
 
 from devhost.storage.stack import StorageConfig
 from devhost.testing import REPO_ROOT
+from tests.integration.host.host_helpers import http, wait_for
 
 pytestmark = pytest.mark.integration
 

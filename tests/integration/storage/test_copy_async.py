@@ -7,9 +7,15 @@ import os
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
 from azure.storage.blob import BlobClient, BlobType, ContainerClient, ContentSettings
-from storage_helpers import copied_bytes, sas_url, service, wait_finished, wait_until
 
 from devhost.storage.stack import StorageStack
+from tests.integration.storage.storage_helpers import (
+    copied_bytes,
+    sas_url,
+    service,
+    wait_finished,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 

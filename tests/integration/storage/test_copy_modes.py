@@ -15,7 +15,9 @@ import pytest
 from aiohttp import web
 from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import ContainerClient
-from storage_helpers import (
+
+from devhost.storage.stack import StorageConfig, StorageStack
+from tests.integration.storage.storage_helpers import (
     SOURCE_ACCOUNT,
     copied_bytes,
     sas_url,
@@ -23,8 +25,6 @@ from storage_helpers import (
     wait_finished,
     wait_until,
 )
-
-from devhost.storage.stack import StorageConfig, StorageStack
 
 pytestmark = pytest.mark.integration
 

@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
 from azure.storage.blob import BlobClient, ContainerClient
-from storage_helpers import sas_url, service, wait_finished
 
 from devhost.storage.stack import StorageStack
+from tests.integration.storage.storage_helpers import sas_url, service, wait_finished
 
 pytestmark = pytest.mark.integration
 

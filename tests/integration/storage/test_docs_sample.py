@@ -20,10 +20,10 @@ from azure.storage.blob import (
     BlobServiceClient,
     generate_blob_sas,
 )
-from storage_helpers import SOURCE_ACCOUNT, wait_finished
 
 from devhost.storage.credentials import FakeAzureADCredential
 from devhost.storage.stack import StorageStack
+from tests.integration.storage.storage_helpers import SOURCE_ACCOUNT, wait_finished
 
 pytestmark = pytest.mark.integration
 

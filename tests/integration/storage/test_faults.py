@@ -8,9 +8,9 @@ import urllib.request
 import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import ContainerClient
-from storage_helpers import sas_url, wait_finished
 
 from devhost.storage.stack import StorageStack
+from tests.integration.storage.storage_helpers import sas_url, wait_finished
 
 pytestmark = pytest.mark.integration
 

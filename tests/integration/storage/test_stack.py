@@ -23,10 +23,10 @@ from azure.storage.blob import (
     generate_blob_sas,
 )
 from azure.storage.queue import QueueServiceClient
-from storage_helpers import service
 
 from devhost.storage.credentials import FakeAzureADCredential
 from devhost.storage.stack import StorageConfig, StorageStack
+from tests.integration.storage.storage_helpers import service
 
 pytestmark = pytest.mark.integration
 
