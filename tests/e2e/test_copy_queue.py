@@ -15,8 +15,9 @@ from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient
 
 from devhost.storage.stack import StorageStack
+from devhost.testing import wait_for
 from shared.control import AbortRequests
-from tests.e2e.e2e_helpers import FAST_POLL, CopyApi, TestBlobs, wait_for
+from tests.e2e.e2e_helpers import FAST_POLL, CopyApi, TestBlobs
 
 pytestmark = pytest.mark.e2e
 

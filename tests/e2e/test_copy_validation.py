@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from devhost.storage.stack import ACCOUNTS
-from tests.e2e.e2e_helpers import CopyApi, http
+from devhost.testing import http
+from tests.e2e.e2e_helpers import CopyApi
 
 pytestmark = pytest.mark.e2e
 
