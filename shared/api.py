@@ -48,29 +48,46 @@ bp = df.Blueprint()
 
 
 class InstanceStatus(Protocol):
-    """What the API reads of a Durable instance's status (the SDK's DurableOrchestrationStatus)."""
+    """What the API reads of a Durable instance's status (the SDK's DurableOrchestrationStatus).
+    Read-only, so a fake may hold narrower types."""
 
-    instance_id: str | None
-    name: str | None
-    runtime_status: Any  # an OrchestrationRuntimeStatus, or None for an unknown instance
-    custom_status: Any
-    output: Any
-    input_: Any
-    created_time: Any
-    last_updated_time: Any
+    @property
+    def instance_id(self) -> str | None: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def runtime_status(self) -> Any: ...  # an OrchestrationRuntimeStatus; None when unknown
+    @property
+    def custom_status(self) -> Any: ...
+    @property
+    def output(self) -> Any: ...
+    @property
+    def input_(self) -> Any: ...
+    @property
+    def created_time(self) -> Any: ...
+    @property
+    def last_updated_time(self) -> Any: ...
 
 
-class DurableClient(Protocol):
-    """The calls the API makes on the Durable client (the SDK's DurableOrchestrationClient);
-    positional, so a test's fake may name its parameters as it likes."""
-
-    async def start_new(self, name: str, instance_id: str, client_input: Any, /) -> str: ...
+class InstanceReader(Protocol):
+    """Reading an instance's status (the SDK's DurableOrchestrationClient; tests pass fakes).
+    Positional, so a fake may name its parameters as it likes."""
 
     async def get_status(
         self, instance_id: str, /, *, show_input: bool = ...
-    ) -> InstanceStatus: ...
+    ) -> InstanceStatus | None: ...
+
+
+class EventSender(InstanceReader, Protocol):
+    """What aborting needs: read the status, raise the event."""
 
     async def raise_event(self, instance_id: str, event_name: str, event_data: Any, /) -> None: ...
+
+
+class DurableClient(EventSender, Protocol):
+    """Everything the API asks of the Durable client."""
+
+    async def start_new(self, name: str, instance_id: str, client_input: Any, /) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -219,7 +236,7 @@ async def start(
 
 
 async def get(
-    client: DurableClient, instance_id: str, base_url: str, code: str | None = None
+    client: InstanceReader, instance_id: str, base_url: str, code: str | None = None
 ) -> ApiResponse:
     """GET /api/copies/{id}: 202 + Retry-After while running, 200 when over, 404 unknown."""
     if not is_copy_id(instance_id):
@@ -257,7 +274,7 @@ def _already_over(doc: dict[str, Any]) -> ApiResponse:
 
 
 async def _raise_abort(
-    client: DurableClient, instance_id: str, reason: str | None
+    client: EventSender, instance_id: str, reason: str | None
 ) -> ApiResponse | None:
     """Raise `abort`; None when it was delivered, else the answer for an instance that ended.
 
@@ -283,7 +300,7 @@ def _not_abortable(found: InstanceStatus | None) -> ApiResponse | None:
 
 
 async def abort(
-    client: DurableClient,
+    client: EventSender,
     instance_id: str,
     body: bytes,
     base_url: str,

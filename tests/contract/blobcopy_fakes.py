@@ -46,7 +46,7 @@ class FakeApi:
 
     def __init__(self, *script: ApiResponse | BlobCopyError) -> None:
         self.script = list(script)
-        self.calls: list[tuple[str, Any]] = []
+        self.calls: list[tuple[Any, ...]] = []
 
     def _next(self) -> ApiResponse:
         item = self.script.pop(0)

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from blobcopy_fakes import Stub  # noqa: E402  (needs the root on sys.path)
+from tests.contract.blobcopy_fakes import Stub  # noqa: E402  (needs the root on sys.path)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from blobcopy_fakes import Stub
 
 from blobcopy.client import (
     ApiUnreachable,
@@ -20,6 +19,7 @@ from blobcopy.client import (
     describe_error_body,
     parse_retry_after,
 )
+from tests.contract.blobcopy_fakes import Stub
 
 
 def test_start_posts_json_with_the_function_key(stub: tuple[Stub, str]) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from blobcopy_fakes import FakeApi, answer, status_document
 
 from blobcopy.client import ApiUnreachable, ServerError
 from blobcopy.waiting import PollPolicy, is_finished, wait_for_copy
+from tests.contract.blobcopy_fakes import FakeApi, answer, status_document
 
 
 def test_retry_after_is_followed_within_bounds() -> None:

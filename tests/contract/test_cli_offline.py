@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from blobcopy_fakes import FakeApi, Stub, accepted, answer, status_document
 from click.testing import CliRunner
 
 from blobcopy import exit_codes
 from blobcopy.cli import CliContext, cli
 from blobcopy.client import Conflict, CopyNotFound, InvalidRequest, NotAllowed
 from blobcopy.render import format_json
+from tests.contract.blobcopy_fakes import FakeApi, Stub, accepted, answer, status_document
 
 SRC = "https://src.blob.core.windows.net/c/a.bin?sv=2024-01-01&sr=b&sp=r&sig=s3cr3tSig%3D"
 DST = "https://dst.blob.core.windows.net/c/a.bin"

@@ -12,10 +12,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from e2e_helpers import CopyApi, ExternalFiles, TestBlobs
 
 from devhost.storage.stack import ACCOUNTS, StorageConfig, StorageStack
 from devhost.testing import REPO_ROOT, AppHost, storage_env
+from tests.e2e.e2e_helpers import CopyApi, ExternalFiles, TestBlobs
 
 E2E_COPY_RATE = 8 * 1024 * 1024
 #: Azure's timers fire late under load and after scale from zero, so e2e runs with late timers

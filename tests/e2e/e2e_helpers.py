@@ -6,6 +6,7 @@ before it checks the source leases) and checks every status and list body for a 
 
 from __future__ import annotations
 
+import builtins
 import json
 import uuid
 from collections.abc import Callable
@@ -88,7 +89,9 @@ class CopyApi:
             assert_no_signature(reply.body)
         return reply
 
-    def list_all(self, state: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+    def list_all(
+        self, state: str | None = None, limit: int = 1000
+    ) -> builtins.list[dict[str, Any]]:
         """Every copy (of `state`): the pages of GET /api/copies, followed to a null token."""
         docs: list[dict[str, Any]] = []
         token: str | None = None

@@ -7,9 +7,9 @@ import re
 
 import pytest
 from azure.storage.blob import BlobClient
-from e2e_helpers import DEST_ACCOUNT, FAST_POLL, CopyApi, TestBlobs
 
 from devhost.storage.stack import StorageStack
+from tests.e2e.e2e_helpers import DEST_ACCOUNT, FAST_POLL, CopyApi, TestBlobs
 
 pytestmark = pytest.mark.e2e
 

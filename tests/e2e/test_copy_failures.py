@@ -7,9 +7,16 @@ import re
 
 import pytest
 from azure.storage.blob import BlobLeaseClient
-from e2e_helpers import DEST_ACCOUNT, FAST_POLL, SOURCE_ACCOUNT, CopyApi, ExternalFiles, TestBlobs
 
 from devhost.storage.stack import StorageStack
+from tests.e2e.e2e_helpers import (
+    DEST_ACCOUNT,
+    FAST_POLL,
+    SOURCE_ACCOUNT,
+    CopyApi,
+    ExternalFiles,
+    TestBlobs,
+)
 
 pytestmark = pytest.mark.e2e
 

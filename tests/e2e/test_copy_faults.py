@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 from azure.storage.blob import BlobLeaseClient
-from e2e_helpers import FAST_POLL, CopyApi, TestBlobs, wait_for
 
 from devhost.storage.stack import StorageStack
-from devhost.testing import REPO_ROOT, AppHost
+from devhost.testing import REPO_ROOT, AppHost, wait_for
 from tests.e2e.conftest import app_settings
+from tests.e2e.e2e_helpers import FAST_POLL, CopyApi, TestBlobs
 
 pytestmark = pytest.mark.e2e
 

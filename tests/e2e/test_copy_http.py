@@ -12,9 +12,16 @@ from typing import Any
 
 import pytest
 from azure.storage.blob import BlobSasPermissions, generate_blob_sas
-from e2e_helpers import DEST_ACCOUNT, FAST_POLL, SOURCE_ACCOUNT, CopyApi, ExternalFiles, TestBlobs
 
 from devhost.storage.stack import StorageStack
+from tests.e2e.e2e_helpers import (
+    DEST_ACCOUNT,
+    FAST_POLL,
+    SOURCE_ACCOUNT,
+    CopyApi,
+    ExternalFiles,
+    TestBlobs,
+)
 
 pytestmark = pytest.mark.e2e
 

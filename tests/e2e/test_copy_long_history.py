@@ -7,11 +7,11 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from e2e_helpers import FAST_POLL, CopyApi, TestBlobs, wait_for
 
 from devhost.storage.stack import StorageStack
-from devhost.testing import REPO_ROOT, AppHost
+from devhost.testing import REPO_ROOT, AppHost, wait_for
 from tests.e2e.conftest import app_settings
+from tests.e2e.e2e_helpers import FAST_POLL, CopyApi, TestBlobs
 
 pytestmark = pytest.mark.e2e
 
@@ -46,7 +46,7 @@ def test_copy_spanning_many_executions_succeeds(
         seen = service.document(copy_id)["progress"]["bytes_copied"] or 0
         e2e_stack.faults.allow_chunks(1)
         wait_for(
-            lambda seen=seen: (
+            lambda seen=seen: (  # type: ignore[misc]  # mypy infers no lambda with a default
                 (service.document(copy_id)["progress"]["bytes_copied"] or 0) > seen or None
             ),
             what="progress after one more chunk",

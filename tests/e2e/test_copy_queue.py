@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient
-from e2e_helpers import FAST_POLL, CopyApi, TestBlobs, wait_for
 
 from devhost.storage.stack import StorageStack
+from devhost.testing import wait_for
 from shared.control import AbortRequests
+from tests.e2e.e2e_helpers import FAST_POLL, CopyApi, TestBlobs
 
 pytestmark = pytest.mark.e2e
 

@@ -6,10 +6,10 @@ import os
 import re
 
 import pytest
-from e2e_helpers import FAST_POLL, CopyApi, TestBlobs
 
 from devhost.storage.stack import StorageStack
 from devhost.testing import AppHost
+from tests.e2e.e2e_helpers import FAST_POLL, CopyApi, TestBlobs
 
 pytestmark = pytest.mark.e2e
 

@@ -6,9 +6,10 @@ import json
 from typing import Any
 
 import pytest
-from e2e_helpers import CopyApi, http
 
 from devhost.storage.stack import ACCOUNTS
+from devhost.testing import http
+from tests.e2e.e2e_helpers import CopyApi
 
 pytestmark = pytest.mark.e2e
 

@@ -33,8 +33,8 @@ class FakeResponse:
 
 def http_error(status: int, code: str, message: str = "failed") -> azure_errors.HttpResponseError:
     """An SDK error as the storage client raises it."""
-    exc = azure_errors.HttpResponseError(message=message, response=FakeResponse(status))  # type: ignore[arg-type]
-    exc.error_code = code
+    exc = azure_errors.HttpResponseError(message=message, response=FakeResponse(status))
+    exc.error_code = code  # type: ignore[attr-defined]  # azure.storage adds it at runtime
     return exc
 
 
@@ -79,8 +79,8 @@ def test_permanent_errors_keep_the_storage_code(status: int, code: str, kind: ty
 def test_any_other_404_is_source_unreadable(code: str | None) -> None:
     """A 404 whose code is not one we name (or that has none, as a HEAD answer) is still
     SourceUnreadable, not a generic CopyFailed."""
-    exc = azure_errors.ResourceNotFoundError(response=FakeResponse(404))  # type: ignore[arg-type]
-    exc.error_code = code
+    exc = azure_errors.ResourceNotFoundError(response=FakeResponse(404))
+    exc.error_code = code  # type: ignore[attr-defined]  # azure.storage adds it at runtime
     mapped = from_azure(exc)
     assert type(mapped) is SourceUnreadable
     assert mapped.code == (code or "Http404")
@@ -123,7 +123,7 @@ def test_enum_error_codes_become_their_text() -> None:
     from azure.storage.blob import StorageErrorCode
 
     exc = http_error(409, "x")
-    exc.error_code = StorageErrorCode.LEASE_ALREADY_PRESENT  # type: ignore[assignment]
+    exc.error_code = StorageErrorCode.LEASE_ALREADY_PRESENT  # type: ignore[attr-defined]  # azure.storage adds it at runtime
     mapped = from_azure(exc)
     assert isinstance(mapped, LeaseConflict) and mapped.code == "LeaseAlreadyPresent"
 
@@ -152,8 +152,8 @@ def test_an_incomplete_read_is_transient() -> None:
 
 def test_a_service_401_is_access_denied() -> None:
     """A 401 from the storage service (it did answer) is AccessDenied, not transient."""
-    exc = azure_errors.ClientAuthenticationError(response=FakeResponse(401))  # type: ignore[arg-type]
-    exc.error_code = "InvalidAuthenticationInfo"
+    exc = azure_errors.ClientAuthenticationError(response=FakeResponse(401))
+    exc.error_code = "InvalidAuthenticationInfo"  # type: ignore[attr-defined]  # azure.storage adds it at runtime
     assert isinstance(from_azure(exc), AccessDenied)
 
 
@@ -187,7 +187,7 @@ def test_every_azure_core_exception_is_classified_on_purpose() -> None:
 def _raised_without_response(cls: type[BaseException]) -> BaseException:
     """An instance as raised with no HTTP answer; the stream errors only format a request."""
     if cls.__name__.startswith(("Stream", "ResponseNotRead")):
-        return cls(FakeResponse(200))  # type: ignore[call-arg]
+        return cls(FakeResponse(200))
     return cls("failed")
 
 
@@ -210,7 +210,7 @@ def test_each_azure_core_exception_maps_as_classified(cls: type[BaseException]) 
 
 def test_errors_with_a_response_are_decided_by_its_status() -> None:
     """An OData error (always built from a response) follows the status it carries."""
-    conflict = azure_errors.ODataV4Error(FakeResponse(409))  # type: ignore[arg-type]
-    busy = azure_errors.ODataV4Error(FakeResponse(503))  # type: ignore[arg-type]
+    conflict = azure_errors.ODataV4Error(FakeResponse(409))
+    busy = azure_errors.ODataV4Error(FakeResponse(503))
     assert isinstance(from_azure(conflict), CopyFailed)
     assert isinstance(from_azure(busy), TransientStorageError)

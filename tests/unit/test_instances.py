@@ -25,7 +25,7 @@ class Rows:
         start = int(continuation or 0)
         rows = self.rows[start : start + top]
         more = start + len(rows) < len(self.rows)
-        return InstancePage(rows, str(start + len(rows)) if more else None)  # type: ignore[arg-type]
+        return InstancePage(rows, str(start + len(rows)) if more else None)
 
 
 def keep(row: Any) -> dict[str, Any] | None:
@@ -56,7 +56,8 @@ def test_tokens_this_api_never_gave_are_invalid(token: str) -> None:
 
 async def test_collect_resumes_mid_page_without_loss_or_repeat() -> None:
     """Pages of 30 over 250 rows paged upstream at 100: every row once, in order."""
-    pages, seen, cursor = Rows(250), [], Cursor()
+    pages, seen = Rows(250), []
+    cursor: Cursor | None = Cursor()
     while cursor is not None:
         docs, cursor = await collect(pages, keep, 30, cursor)
         seen += [d["n"] for d in docs]

@@ -146,7 +146,7 @@ def test_models_are_frozen() -> None:
     """A validated request cannot be changed afterwards."""
     request = parse_copy_request(good(), settings())
     with pytest.raises(ValueError):
-        request.verify = True  # type: ignore[misc]
+        request.verify = True
 
 
 def test_fingerprint_ignores_key_order_but_not_content() -> None:

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import azure.durable_functions as df
 from aiohttp import web
@@ -16,7 +16,7 @@ from devhost.durable import DurableEngine
 from devhost.durable.api import DurableApi
 from devhost.settings import DurableSettings
 
-Status = df.OrchestrationRuntimeStatus
+Status: TypeAlias = df.OrchestrationRuntimeStatus
 
 
 class Harness:

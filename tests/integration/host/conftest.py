@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from host_helpers import APPS
+
+from tests.integration.host.host_helpers import APPS
 
 
 @pytest.fixture(scope="session")

@@ -8,19 +8,18 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
-from host_helpers import http, wait_for
 
 from devhost.storage.stack import StorageConfig
 from devhost.testing import REPO_ROOT
+from tests.integration.host.host_helpers import http, wait_for
 
 pytestmark = pytest.mark.integration
 
 
-def devhost(
-    *args: str, env: dict[str, str] | None = None, **kwargs: object
-) -> subprocess.Popen[str]:
+def devhost(*args: str, env: dict[str, str] | None = None, **kwargs: Any) -> subprocess.Popen[str]:
     """Start `python -m devhost ...` from the repository root, output captured as text."""
     return subprocess.Popen(
         [sys.executable, "-m", "devhost", *args],
@@ -29,7 +28,7 @@ def devhost(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        **kwargs,  # type: ignore[call-overload]
+        **kwargs,
     )
 
 

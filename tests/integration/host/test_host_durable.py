@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from host_helpers import Reply, http, wait_for
 
 from devhost.testing import AppHost
+from tests.integration.host.host_helpers import Reply, http, wait_for
 
 pytestmark = pytest.mark.integration
 

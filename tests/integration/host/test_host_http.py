@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from host_helpers import http
 
 from devhost.testing import AppHost
+from tests.integration.host.host_helpers import http
 
 pytestmark = pytest.mark.integration
 

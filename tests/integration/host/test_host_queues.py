@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from azure.storage.queue import QueueClient
-from host_helpers import http, wait_for
 
 from devhost.storage.stack import StorageStack
 from devhost.testing import AppHost, storage_env
+from tests.integration.host.host_helpers import http, wait_for
 
 pytestmark = pytest.mark.integration
 

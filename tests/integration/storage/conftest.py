@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 from azure.storage.blob import ContainerClient
-from storage_helpers import SOURCE_ACCOUNT, service
 
 from devhost.storage.stack import StorageStack
+from tests.integration.storage.storage_helpers import SOURCE_ACCOUNT, service
 
 
 @pytest.fixture

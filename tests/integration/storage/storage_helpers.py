@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
+from typing import Any, cast
 
 from azure.storage.blob import (
     BlobClient,
@@ -19,9 +20,7 @@ from devhost.storage.stack import ACCOUNTS, DEV_ACCOUNT_KEY, StorageStack
 DEST_ACCOUNT, SOURCE_ACCOUNT = ACCOUNTS
 
 
-def service(
-    stack: StorageStack, account: str = DEST_ACCOUNT, **kwargs: object
-) -> BlobServiceClient:
+def service(stack: StorageStack, account: str = DEST_ACCOUNT, **kwargs: Any) -> BlobServiceClient:
     """A Shared Key client without retries (injected faults must surface at once)."""
     return BlobServiceClient.from_connection_string(
         stack.connection_string(account), retry_total=0, **kwargs
@@ -32,7 +31,7 @@ def sas_url(blob: BlobClient, *, snapshot: str | None = None, **permissions: boo
     """The blob's URL with an account-key SAS (read unless told otherwise)."""
     perms = BlobSasPermissions(**(permissions or {"read": True}))
     token = generate_blob_sas(
-        blob.account_name,
+        cast(str, blob.account_name),
         blob.container_name,
         blob.blob_name,
         snapshot=snapshot,
@@ -63,4 +62,4 @@ def wait_finished(blob: BlobClient) -> BlobProperties:
 
 
 def copied_bytes(props: BlobProperties) -> int:
-    return int(props.copy.progress.split("/")[0])
+    return int(cast(str, props.copy.progress).split("/")[0])

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 from azure.storage.blob import BlobServiceClient
-from storage_helpers import service, wait_finished
 
 from devhost.storage.stack import StorageConfig, StorageStack
+from tests.integration.storage.storage_helpers import service, wait_finished
 
 AZ = Path(__file__).resolve().parents[3] / ".venv-azcli" / "bin" / "az"
 

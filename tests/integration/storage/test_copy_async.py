@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import os
+from typing import Any, cast
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
 from azure.storage.blob import BlobClient, BlobType, ContainerClient, ContentSettings
-from storage_helpers import copied_bytes, sas_url, service, wait_finished, wait_until
 
 from devhost.storage.stack import StorageStack
+from tests.integration.storage.storage_helpers import (
+    copied_bytes,
+    sas_url,
+    service,
+    wait_finished,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -141,7 +148,7 @@ def test_snapshot_source_copies_the_snapshot(src: ContainerClient, dest: Contain
     """A snapshot URL copies the snapshot's bytes, not the base blob's current ones."""
     base = src.get_blob_client("snap.bin")
     base.upload_blob(b"old" * 1000)
-    snapshot = base.create_snapshot()["snapshot"]
+    snapshot = cast(str, base.create_snapshot()["snapshot"])
     base.upload_blob(b"new" * 1000, overwrite=True)
     target = dest.get_blob_client("from-snapshot.bin")
     target.start_copy_from_url(sas_url(base, snapshot=snapshot))
@@ -163,7 +170,7 @@ def test_abort_leaves_an_empty_destination_with_its_metadata(
     _source_block(src)
     target = dest.get_blob_client("aborted.bin")
     storage_stack.faults.hold_copies()
-    started = target.start_copy_from_url(sas_url(src.get_blob_client("src.bin")))
+    started: dict[str, Any] = target.start_copy_from_url(sas_url(src.get_blob_client("src.bin")))
     target.abort_copy(started["copy_id"])
     props = target.get_blob_properties()
     assert props.copy.status == "aborted"
@@ -172,7 +179,7 @@ def test_abort_leaves_an_empty_destination_with_its_metadata(
     assert props.copy.completion_time is not None
     with pytest.raises(HttpResponseError) as no_pending:
         target.abort_copy(started["copy_id"])
-    assert (no_pending.value.status_code, no_pending.value.error_code) == (
+    assert (no_pending.value.status_code, no_pending.value.error_code) == (  # type: ignore[attr-defined]  # azure.storage sets error_code
         409,
         "NoPendingCopyOperation",
     )
@@ -188,7 +195,7 @@ def test_abort_with_another_copy_id_is_refused(
     target.start_copy_from_url(sas_url(src.get_blob_client("src.bin")))
     with pytest.raises(HttpResponseError) as err:
         target.abort_copy("00000000-0000-0000-0000-000000000000")
-    assert (err.value.status_code, err.value.error_code) == (409, "CopyIdMismatch")
+    assert (err.value.status_code, err.value.error_code) == (409, "CopyIdMismatch")  # type: ignore[attr-defined]  # azure.storage sets error_code
     storage_stack.faults.release_copies()
     assert wait_finished(target).copy.status == "success"
 
@@ -209,7 +216,7 @@ def test_writes_to_a_destination_with_a_pending_copy_are_refused(
     ):
         with pytest.raises(ResourceExistsError) as err:
             attempt()
-        assert err.value.error_code == "PendingCopyOperation"
+        assert err.value.error_code == "PendingCopyOperation"  # type: ignore[attr-defined]  # azure.storage sets error_code
     storage_stack.faults.release_copies()
     assert wait_finished(target).copy.status == "success"
 
@@ -242,7 +249,7 @@ def test_bad_sas_answers_cannot_verify_copy_source(
     bad = good.replace("sig=", "sig=AAAA")
     with pytest.raises(HttpResponseError) as err:
         dest.get_blob_client("never.bin").start_copy_from_url(bad)
-    assert err.value.error_code == "CannotVerifyCopySource"
+    assert err.value.error_code == "CannotVerifyCopySource"  # type: ignore[attr-defined]  # azure.storage sets error_code
     assert err.value.status_code == 403
     assert "AAAA" not in str(err.value)
 
@@ -254,7 +261,7 @@ def test_missing_source_answers_cannot_verify_copy_source_404(
     missing = sas_url(src.get_blob_client("nope.bin"))
     with pytest.raises(HttpResponseError) as err:
         dest.get_blob_client("never.bin").start_copy_from_url(missing)
-    assert (err.value.status_code, err.value.error_code) == (404, "CannotVerifyCopySource")
+    assert (err.value.status_code, err.value.error_code) == (404, "CannotVerifyCopySource")  # type: ignore[attr-defined]  # azure.storage sets error_code
 
 
 def test_destination_lease_is_respected(
@@ -268,12 +275,12 @@ def test_destination_lease_is_respected(
     lease = target.acquire_lease(lease_duration=-1)
     with pytest.raises(HttpResponseError) as missing:
         target.start_copy_from_url(url)
-    assert (missing.value.status_code, missing.value.error_code) == (412, "LeaseIdMissing")
+    assert (missing.value.status_code, missing.value.error_code) == (412, "LeaseIdMissing")  # type: ignore[attr-defined]  # azure.storage sets error_code
     storage_stack.faults.hold_copies()
-    started = target.start_copy_from_url(url, destination_lease=lease)
+    started: dict[str, Any] = target.start_copy_from_url(url, destination_lease=lease)
     with pytest.raises(HttpResponseError) as abort_missing:
         target.abort_copy(started["copy_id"])
-    assert abort_missing.value.error_code == "LeaseIdMissing"
+    assert abort_missing.value.error_code == "LeaseIdMissing"  # type: ignore[attr-defined]  # azure.storage sets error_code
     target.abort_copy(started["copy_id"], lease=lease)
     assert target.get_blob_properties().copy.status == "aborted"
     lease.release()
@@ -288,7 +295,7 @@ def test_copy_onto_a_blob_of_another_type_is_refused(
     target.create_append_blob()
     with pytest.raises(HttpResponseError) as err:
         target.start_copy_from_url(sas_url(src.get_blob_client("src.bin")))
-    assert (err.value.status_code, err.value.error_code) == (409, "InvalidBlobType")
+    assert (err.value.status_code, err.value.error_code) == (409, "InvalidBlobType")  # type: ignore[attr-defined]  # azure.storage sets error_code
 
 
 def test_copy_into_a_missing_container_answers_container_not_found(
@@ -299,4 +306,4 @@ def test_copy_into_a_missing_container_answers_container_not_found(
     target = service(storage_stack).get_blob_client("no-such-container", "x.bin")
     with pytest.raises(HttpResponseError) as err:
         target.start_copy_from_url(sas_url(src.get_blob_client("src.bin")))
-    assert (err.value.status_code, err.value.error_code) == (404, "ContainerNotFound")
+    assert (err.value.status_code, err.value.error_code) == (404, "ContainerNotFound")  # type: ignore[attr-defined]  # azure.storage sets error_code

@@ -15,7 +15,9 @@ import pytest
 from aiohttp import web
 from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import ContainerClient
-from storage_helpers import (
+
+from devhost.storage.stack import StorageConfig, StorageStack
+from tests.integration.storage.storage_helpers import (
     SOURCE_ACCOUNT,
     copied_bytes,
     sas_url,
@@ -23,8 +25,6 @@ from storage_helpers import (
     wait_finished,
     wait_until,
 )
-
-from devhost.storage.stack import StorageConfig, StorageStack
 
 pytestmark = pytest.mark.integration
 
@@ -117,7 +117,7 @@ def test_unreadable_external_url_answers_cannot_verify_copy_source(
     _, base = web_root
     with pytest.raises(HttpResponseError) as err:
         dest.get_blob_client("never.bin").start_copy_from_url(f"{base}/missing.bin")
-    assert (err.value.status_code, err.value.error_code) == (404, "CannotVerifyCopySource")
+    assert (err.value.status_code, err.value.error_code) == (404, "CannotVerifyCopySource")  # type: ignore[attr-defined]  # azure.storage sets error_code
 
 
 def test_all_async_switch_makes_same_account_copies_pending(tmp_path: Path) -> None:

@@ -10,13 +10,14 @@ import os
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
 from azure.storage.blob import BlobClient, ContainerClient
-from storage_helpers import sas_url, service, wait_finished
 
 from devhost.storage.stack import StorageStack
+from tests.integration.storage.storage_helpers import sas_url, service, wait_finished
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +52,7 @@ def test_second_copy_while_the_first_is_starting_is_refused(
         with pytest.raises(ResourceExistsError) as err:
             target.start_copy_from_url(second_url)
         started = first.result()
-    assert (err.value.status_code, err.value.error_code) == (409, "PendingCopyOperation")
+    assert (err.value.status_code, err.value.error_code) == (409, "PendingCopyOperation")  # type: ignore[attr-defined]  # azure.storage sets error_code
     assert started["copy_status"] == "pending"
     done = wait_finished(target)
     assert (done.copy.id, done.copy.status) == (started["copy_id"], "success")
@@ -104,7 +105,7 @@ def test_abort_that_outlasts_the_copy_answers_no_pending_copy(
     target.upload_blob(b"")
     lease = target.acquire_lease(lease_duration=-1)
     storage_stack.faults.hold_copies()
-    started = target.start_copy_from_url(url, destination_lease=lease)
+    started: dict[str, Any] = target.start_copy_from_url(url, destination_lease=lease)
     # The abort is held at its lease check (a renew on the destination) while the copy ends.
     rule = storage_stack.faults.delay(
         HOLD_S, target="destination", method="PUT", query="comp=lease", times=1
@@ -116,7 +117,7 @@ def test_abort_that_outlasts_the_copy_answers_no_pending_copy(
         assert wait_finished(target).copy.status == "success"
         with pytest.raises(HttpResponseError) as err:
             abort.result()
-    assert (err.value.status_code, err.value.error_code) == (409, "NoPendingCopyOperation")
+    assert (err.value.status_code, err.value.error_code) == (409, "NoPendingCopyOperation")  # type: ignore[attr-defined]  # azure.storage sets error_code
     props = target.get_blob_properties()
     assert (props.copy.id, props.copy.status, props.size) == (started["copy_id"], "success", 1000)
     assert target.download_blob().readall() == data

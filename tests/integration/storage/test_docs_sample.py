@@ -20,10 +20,10 @@ from azure.storage.blob import (
     BlobServiceClient,
     generate_blob_sas,
 )
-from storage_helpers import SOURCE_ACCOUNT, wait_finished
 
 from devhost.storage.credentials import FakeAzureADCredential
 from devhost.storage.stack import StorageStack
+from tests.integration.storage.storage_helpers import SOURCE_ACCOUNT, wait_finished
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +55,7 @@ class BlobCopySamples:
             key_start_time=delegation_key_start_time, key_expiry_time=delegation_key_expiry_time
         )
         return generate_blob_sas(
-            account_name=blob_service_client.account_name,
+            account_name=blob_service_client.account_name,  # type: ignore[arg-type]  # None only without an account URL
             container_name=source_blob.container_name,
             blob_name=source_blob.blob_name,
             account_key=None,
@@ -71,14 +71,14 @@ class BlobCopySamples:
         destination_blob.start_copy_from_url(source_url=source_url, requires_sync=False)
 
     def check_copy_status(self, destination_blob: BlobClient) -> str:
-        status: str = destination_blob.get_blob_properties().copy.status
+        status: str = destination_blob.get_blob_properties().copy.status  # type: ignore[assignment]  # None only if never a copy destination
         return status
 
     def abort_copy(self, destination_blob: BlobClient) -> None:
         copy_status = destination_blob.get_blob_properties().copy.status
         copy_id = destination_blob.get_blob_properties().copy.id
         if copy_status == "pending":
-            destination_blob.abort_copy(copy_id)
+            destination_blob.abort_copy(copy_id)  # type: ignore[arg-type]  # a pending copy has an id
 
 
 def _clients(stack: StorageStack) -> tuple[BlobServiceClient, BlobServiceClient]:

@@ -8,9 +8,9 @@ import urllib.request
 import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import ContainerClient
-from storage_helpers import sas_url, wait_finished
 
 from devhost.storage.stack import StorageStack
+from tests.integration.storage.storage_helpers import sas_url, wait_finished
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +23,7 @@ def test_injected_error_surfaces_as_the_sdks_error(
     blob = dest.get_blob_client("busy.bin")
     with pytest.raises(HttpResponseError) as err:
         blob.upload_blob(b"x")
-    assert (err.value.status_code, err.value.error_code) == (503, "ServerBusy")
+    assert (err.value.status_code, err.value.error_code) == (503, "ServerBusy")  # type: ignore[attr-defined]  # azure.storage sets error_code
     blob.upload_blob(b"x")  # times=1: the next request goes through
     assert blob.download_blob().readall() == b"x"
 
@@ -40,7 +40,7 @@ def test_injected_error_can_target_copy_blob_only(
     target.upload_blob(b"other writes still work")
     with pytest.raises(HttpResponseError) as err:
         target.start_copy_from_url(sas_url(src.get_blob_client("s.bin")))
-    assert err.value.error_code == "InternalError"
+    assert err.value.error_code == "InternalError"  # type: ignore[attr-defined]  # azure.storage sets error_code
 
 
 def test_latency_rule_delays_but_does_not_fail(

@@ -23,10 +23,10 @@ from azure.storage.blob import (
     generate_blob_sas,
 )
 from azure.storage.queue import QueueServiceClient
-from storage_helpers import service
 
 from devhost.storage.credentials import FakeAzureADCredential
 from devhost.storage.stack import StorageConfig, StorageStack
+from tests.integration.storage.storage_helpers import service
 
 pytestmark = pytest.mark.integration
 
@@ -163,7 +163,7 @@ def test_a_broken_lease_cannot_be_renewed_as_in_azure(storage_stack: StorageStac
         BlobLeaseClient(blob).break_lease(lease_break_period=0)
         with pytest.raises(HttpResponseError) as caught:
             lease.renew()
-        assert caught.value.error_code == "LeaseIsBrokenAndCannotBeRenewed"
+        assert caught.value.error_code == "LeaseIsBrokenAndCannotBeRenewed"  # type: ignore[attr-defined]  # azure.storage sets error_code
         assert blob.get_blob_properties().lease.state == "broken"
         lease.release()  # a broken lease can still be released
     finally:
