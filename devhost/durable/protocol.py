@@ -115,7 +115,6 @@ class Reply:
 
     is_done: bool
     actions: list[Action] = field(default_factory=list)
-    has_output: bool = False
     output: Any = None
     error: str | None = None
     custom_status: Any = None
@@ -218,7 +217,6 @@ def parse_reply(state_text: str) -> Reply:
     return Reply(
         is_done=bool(state.get("isDone", False)),
         actions=actions,
-        has_output="output" in state,
         output=state.get("output"),
         error=state.get("error"),
         custom_status=state.get("customStatus"),

@@ -92,9 +92,6 @@ class CopyManager:
         #: Destinations whose Copy Blob is being verified and started (not yet in `jobs`).
         self._starting: set[BlobKey] = set()
 
-    async def start(self) -> None:
-        """Nothing to start: records were loaded (and stale pending ones failed) by the store."""
-
     async def stop(self) -> None:
         """Cancel running copies; a persisted pending record reads as failed after a restart."""
         tasks = [j.task for j in self.jobs.values() if j.task is not None and not j.task.done()]

@@ -234,14 +234,6 @@ class StorageStack:
     ) -> None:
         self.stop()
 
-    async def astart(self) -> None:
-        """`start()` off the caller's event loop."""
-        await asyncio.to_thread(self.start)
-
-    async def astop(self) -> None:
-        """`stop()` off the caller's event loop."""
-        await asyncio.to_thread(self.stop)
-
     # -- addresses ---------------------------------------------------------------------------
 
     @property
@@ -253,12 +245,6 @@ class StorageStack:
         """The running copy engine (for tests that need its internals)."""
         assert self._engine is not None, "storage stack not started"
         return self._engine.engine
-
-    @property
-    def engine_loop(self) -> asyncio.AbstractEventLoop:
-        """The copy engine's event loop (to run coroutines on it from tests)."""
-        assert self._engine is not None, "storage stack not started"
-        return self._engine.loop
 
     def _endpoint(self, port: int, account: str) -> str:
         if account not in ACCOUNTS:
