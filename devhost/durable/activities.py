@@ -10,12 +10,11 @@ import asyncio
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from devhost.durable import protocol as p
-from devhost.durable.protocol import EventType, JsonDict
+from devhost.durable.protocol import ActivityRunner, EventType, JsonDict
 
-ActivityRunner = Callable[[str | None], Awaitable[str]]
 ResultCallback = Callable[[str, str, JsonDict], None]  # instance id, execution id, event
 
 log = logging.getLogger("devhost.durable")

@@ -14,10 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from devhost.durable import protocol as p
-from devhost.durable.activities import ActivityRunner
-from devhost.durable.dispatcher import Dispatcher, OrchestratorRunner
+from devhost.durable.dispatcher import Dispatcher
 from devhost.durable.lifecycle import Effect, new_instance
-from devhost.durable.protocol import DurableError
+from devhost.durable.protocol import ActivityRunner, DurableError, OrchestratorRunner
 from devhost.durable.state import Instance, Message, MessageKind, RuntimeStatus
 from devhost.durable.store import Query, StatusRow, Store
 from devhost.settings import DurableSettings
