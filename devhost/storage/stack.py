@@ -16,11 +16,11 @@ import tempfile
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from yarl import URL
 
+from devhost.lifetime import Service
 from devhost.storage.azurite import DEV_ACCOUNT_KEY, AzuriteOptions, AzuriteProcess
 from devhost.storage.certs import CertFiles, make_certs
 from devhost.storage.config import EngineConfig
@@ -126,7 +126,7 @@ class _EngineThread:
             self._thread.join(timeout=30)
 
 
-class StorageStack:
+class StorageStack(Service):
     """Azurite + copy engine, started and stopped together."""
 
     def __init__(self, config: StorageConfig) -> None:
@@ -221,18 +221,6 @@ class StorageStack:
         if temp is not None:
             shutil.rmtree(temp, ignore_errors=True)
             self.ca_cert_path = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- addresses ---------------------------------------------------------------------------
 
