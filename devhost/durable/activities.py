@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 
 from devhost.durable import protocol as p
 from devhost.durable.protocol import ActivityRunner, EventType, JsonDict
+from devhost.lifetime import cancel_and_wait
 
 ResultCallback = Callable[[str, str, JsonDict], None]  # instance id, execution id, event
 
@@ -41,10 +42,7 @@ class ActivityPool:
 
     async def stop(self) -> None:
         """Abandon activities in flight (they run again when their instance resumes)."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
 
     async def _run(
         self, instance_id: str, execution_id: str, task_id: int, name: str, input_text: str | None

@@ -24,6 +24,7 @@ from devhost.durable.protocol import ActivityRunner, OrchestratorRunner
 from devhost.durable.state import Instance, Message, MessageKind, RuntimeStatus
 from devhost.durable.store import Store, WriteBatch
 from devhost.durable.timers import TimerHeap, TimerKey
+from devhost.lifetime import cancel_and_wait
 from devhost.settings import DurableSettings
 
 ROUND_SIZE = 64
@@ -68,8 +69,7 @@ class Dispatcher:
     async def stop(self) -> None:
         """Stop dispatching; work in flight is abandoned and resumes from the store later."""
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])
             self._task = None
         await self.pool.stop()
         await self.timers.stop()
