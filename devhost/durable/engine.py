@@ -156,16 +156,18 @@ class DurableEngine:
 
     def restart(self, instance_id: str, new_instance_id: bool) -> str:
         """Start the orchestration again with its original input."""
-        row = self.store.status(instance_id)
-        if row is None:
-            raise DurableError(404, f"No instance with ID '{instance_id}' found.")
+        row = self._existing(instance_id)
         target = None if new_instance_id else instance_id
         return self.start_new(row.name, target, row.input_text)
 
-    def _require_running(self, instance_id: str) -> None:
+    def _existing(self, instance_id: str) -> StatusRow:
         row = self.store.status(instance_id)
         if row is None:
             raise DurableError(404, f"No instance with ID '{instance_id}' found.")
+        return row
+
+    def _require_running(self, instance_id: str) -> None:
+        row = self._existing(instance_id)
         if row.status.is_terminal or instance_id not in self.dispatcher.instances:
             raise DurableError(410, f"Instance with ID {instance_id} is gone: it has finished.")
 
