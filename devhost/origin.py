@@ -14,9 +14,10 @@ import re
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote
+
+from devhost.lifetime import Service
 
 _RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
 
@@ -74,7 +75,7 @@ class _OriginHTTPServer(ThreadingHTTPServer):
     origin: OriginServer
 
 
-class OriginServer:
+class OriginServer(Service):
     """An HTTP server on a free loopback port; `serve()` publishes bytes under /files/."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
@@ -124,15 +125,3 @@ class OriginServer:
             self._server.shutdown()
             self._thread.join(timeout=10)
         self._server.server_close()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

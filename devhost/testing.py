@@ -28,10 +28,10 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import devhost
+from devhost.lifetime import Service
 from devhost.settings import DEFAULT_STORAGE_SETTING, ca_trust_environment
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ class HostStartError(RuntimeError):
     """Raised when devhost exits or stays silent instead of serving; carries its output."""
 
 
-class AppHost:
+class AppHost(Service):
     """One devhost process serving one app; start, stop and restart it at will."""
 
     def __init__(
@@ -150,18 +150,6 @@ class AppHost:
         """Stop the host and remove its temporary files."""
         self.stop()
         shutil.rmtree(self._workdir, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def storage_env(stack: StorageStack, account: str | None = None) -> dict[str, str]:

@@ -1,15 +1,14 @@
 """Names vulture cannot see used (`make lint` runs it): called by a framework, not by our code.
 
 Each line references the real object, so a rename breaks this file instead of hiding dead code.
-The last block is dead code vulture rightly reports, kept until issue 10 §3 reshapes
-devhost/storage and devhost/durable; delete those lines with the code.
+Dead code is deleted, not listed here.
 """
 
 from blobcopy import client, render
 from devhost import testing
 from devhost.durable import protocol
 from devhost.functions import bindings, logs
-from devhost.storage import engine, faults, proxy, stack
+from devhost.storage import proxy
 from shared import requests
 
 # Azure Functions indexes every decorated trigger of function_app.py (`@app.*`, ignored in
@@ -37,11 +36,3 @@ protocol.EventType.EVENT_SENT
 proxy.web.StreamResponse.content_length
 # devhost.testing's public helper for apps' own tests (its module docstring shows it).
 testing.run_app
-
-# Dead: issue 10 §6, inside devhost/storage and devhost/durable (left for the §3 untangling).
-engine.EngineConfig.public_origin
-faults.FaultInjector.copies_held
-stack.StorageStack.astart
-stack.StorageStack.astop
-stack.StorageStack.engine_loop
-protocol.Reply.has_output  # set from the SDK's reply, never read

@@ -10,12 +10,12 @@ import asyncio
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from devhost.durable import protocol as p
-from devhost.durable.protocol import EventType, JsonDict
+from devhost.durable.protocol import ActivityRunner, EventType, JsonDict
+from devhost.lifetime import cancel_and_wait
 
-ActivityRunner = Callable[[str | None], Awaitable[str]]
 ResultCallback = Callable[[str, str, JsonDict], None]  # instance id, execution id, event
 
 log = logging.getLogger("devhost.durable")
@@ -42,10 +42,7 @@ class ActivityPool:
 
     async def stop(self) -> None:
         """Abandon activities in flight (they run again when their instance resumes)."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
 
     async def _run(
         self, instance_id: str, execution_id: str, task_id: int, name: str, input_text: str | None

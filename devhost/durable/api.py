@@ -7,7 +7,9 @@ them (protocol §8, §9).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 from typing import Any
 
 from aiohttp import web
@@ -16,8 +18,15 @@ from devhost.durable import status as st
 from devhost.durable.engine import DurableEngine
 from devhost.durable.protocol import RPC_PATH, DurableError, hub_query, management_urls
 from devhost.durable.state import MessageKind, RuntimeStatus
+from devhost.durable.store import StatusRow
 
 RUNNING = {RuntimeStatus.PENDING, RuntimeStatus.RUNNING, RuntimeStatus.SUSPENDED}
+# HttpApiHandler: "Ask for 5 seconds before retry" on a running instance's status (202), and the
+# async-HTTP 202 of CreateCheckStatusResponseMessage (start, restart, a wait that timed out): 10.
+STATUS_RETRY_AFTER = "5"
+CHECK_STATUS_RETRY_AFTER = "10"
+BAD_ARGUMENTS = "One or more of the arguments submitted is incorrect"
+RESTART_UNKNOWN = "InstanceId does not match a valid orchestration instance."
 CONTROLS = {
     "terminate": MessageKind.TERMINATE,
     "suspend": MessageKind.SUSPEND,
@@ -75,16 +84,41 @@ class DurableApi:
             return error(exc.status, str(exc))
         return await self._created(request, instance_id)
 
-    async def _created(self, request: web.Request, instance_id: str) -> web.Response:
+    async def _created(
+        self, request: web.Request, instance_id: str, bad_arguments: str = BAD_ARGUMENTS
+    ) -> web.Response:
+        """The answer to a start or restart: the check-status 202, or the end when waited for.
+
+        As HttpApiHandler: it waits only when both `timeout` and `pollingInterval` are numbers of
+        seconds (Azure Storage has no poll-free wait), reading the status every interval, as
+        WaitForCompletionOrCreateCheckStatusResponseAsync does; an interval longer than the
+        timeout is an ArgumentException, answered 400 after the instance has started.
+        """
         timeout = _seconds(request.query.get("timeout"))
-        if timeout is not None:
-            done = await self.engine.wait_for_instance(instance_id, timeout)
-            row = self.engine.status(instance_id)
-            if done is RuntimeStatus.COMPLETED and row is not None:
-                return web.json_response(row.output)
-            if row is not None and done is not None and done.is_terminal:
-                return web.json_response(st.payload(row, show_input=True))
+        interval = _seconds(request.query.get("pollingInterval"))
+        if timeout is None or interval is None:
+            return self._check_status_response(request, instance_id)
+        if interval > timeout or not math.isfinite(timeout):
+            return error(400, bad_arguments)
+        row = await self._poll_until_final(instance_id, timeout, interval)
+        if row is not None and row.status is RuntimeStatus.COMPLETED:
+            return web.json_response(row.output)
+        if row is not None and row.status.is_terminal:
+            return self._status_response(request, row, fail_with_500=False)
         return self._check_status_response(request, instance_id)
+
+    async def _poll_until_final(
+        self, instance_id: str, timeout: float, interval: float
+    ) -> StatusRow | None:
+        """Read the status every `interval` until it is final or `timeout` has passed."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            row = self.engine.status(instance_id)
+            remaining = deadline - loop.time()
+            if (row is not None and row.status.is_terminal) or remaining <= 0:
+                return row
+            await asyncio.sleep(min(remaining, interval))
 
     def _check_status_response(self, request: web.Request, instance_id: str) -> web.Response:
         origin = f"{request.scheme}://{request.host}"
@@ -92,31 +126,34 @@ class DurableApi:
         instance_url = f"{origin}{RPC_PATH}instances/{instance_id}"
         urls = management_urls(instance_url, instance_id, query)
         body = {k: v for k, v in urls.items() if k != "rewindPostUri"}
-        headers = {"Location": urls["statusQueryGetUri"], "Retry-After": "10"}
+        headers = {"Location": urls["statusQueryGetUri"], "Retry-After": CHECK_STATUS_RETRY_AFTER}
         return web.json_response(body, status=202, headers=headers)
 
     async def get_status(self, request: web.Request) -> web.Response:
         """GET instances/{id}: 404, 202 + Location while running, 200 (or 500 on request) after."""
-        instance_id = request.match_info["instance_id"]
-        row = self.engine.status(instance_id)
+        row = self.engine.status(request.match_info["instance_id"])
         if row is None:
             return web.Response(status=404)
+        fail_with_500 = st.flag(request.query, "returnInternalServerErrorOnFailure", False)
+        return self._status_response(request, row, fail_with_500=fail_with_500)
+
+    def _status_response(
+        self, request: web.Request, row: StatusRow, *, fail_with_500: bool
+    ) -> web.Response:
+        """HttpApiHandler.HandleGetStatusRequestAsync: Location and Retry-After only on a 202."""
         query = request.query
         history = None
         if st.flag(query, "showHistory", False):
-            events = self.engine.history(instance_id)
+            events = self.engine.history(row.instance_id)
             history = st.history_events(
                 events, show_output=st.flag(query, "showHistoryOutput", False)
             )
         document = st.payload(row, show_input=st.flag(query, "showInput", True), history=history)
         if row.status in RUNNING:
-            headers = {"Location": str(request.url), "Retry-After": "5"}
+            headers = {"Location": str(request.url), "Retry-After": STATUS_RETRY_AFTER}
             return web.json_response(document, status=202, headers=headers)
         failed = row.status is RuntimeStatus.FAILED
-        code = (
-            500 if failed and st.flag(query, "returnInternalServerErrorOnFailure", False) else 200
-        )
-        return web.json_response(document, status=code)
+        return web.json_response(document, status=500 if failed and fail_with_500 else 200)
 
     async def list_instances(self, request: web.Request) -> web.Response:
         """GET instances/: one page of matching instances, 100 unless `top` says otherwise.
@@ -188,15 +225,25 @@ class DurableApi:
             kind = CONTROLS[operation]
             return self._apply(lambda: self.engine.control(instance_id, kind, reason))
         if operation == "restart":
-            new_id = st.flag(request.query, "restartWithNewInstanceId", True)
-            try:
-                started = self.engine.restart(instance_id, new_id)
-            except DurableError as exc:
-                return error(exc.status, str(exc))
-            return self._check_status_response(request, started)
+            return await self._restart(request, instance_id)
         if operation == "rewind":
             return self._rewind(instance_id)
         return web.Response(status=404)
+
+    async def _restart(self, request: web.Request, instance_id: str) -> web.Response:
+        """POST instances/{id}/restart: like a start; an unknown id is the extension's 400.
+
+        DurableClient.RestartAsync throws ArgumentException for an unknown id, and
+        HandleRestartInstanceRequestAsync answers every ArgumentException with this 400.
+        """
+        if self.engine.status(instance_id) is None:
+            return error(400, RESTART_UNKNOWN)
+        new_id = st.flag(request.query, "restartWithNewInstanceId", True)
+        try:
+            started = self.engine.restart(instance_id, new_id)
+        except DurableError as exc:
+            return error(exc.status, str(exc))
+        return await self._created(request, started, bad_arguments=RESTART_UNKNOWN)
 
     def _rewind(self, instance_id: str) -> web.Response:
         row = self.engine.status(instance_id)

@@ -11,21 +11,22 @@ import asyncio
 import logging
 import sqlite3
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 
 from devhost.durable import carryover as co
 from devhost.durable import episode as ep
 from devhost.durable import inbox as ib
 from devhost.durable import protocol as p
-from devhost.durable.activities import ActivityPool, ActivityRunner
+from devhost.durable.activities import ActivityPool
 from devhost.durable.lifecycle import Effect, Lifecycle
+from devhost.durable.protocol import ActivityRunner, OrchestratorRunner
 from devhost.durable.state import Instance, Message, MessageKind, RuntimeStatus
 from devhost.durable.store import Store, WriteBatch
 from devhost.durable.timers import TimerHeap, TimerKey
+from devhost.lifetime import cancel_and_wait
 from devhost.settings import DurableSettings
 
-OrchestratorRunner = Callable[[str], str]
 ROUND_SIZE = 64
 COMMIT_RETRY_FIRST_S = 0.05
 COMMIT_RETRY_MAX_S = 2.0
@@ -68,8 +69,7 @@ class Dispatcher:
     async def stop(self) -> None:
         """Stop dispatching; work in flight is abandoned and resumes from the store later."""
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])
             self._task = None
         await self.pool.stop()
         await self.timers.stop()

@@ -14,10 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from devhost.durable import protocol as p
-from devhost.durable.activities import ActivityRunner
-from devhost.durable.dispatcher import Dispatcher, OrchestratorRunner
+from devhost.durable.dispatcher import Dispatcher
 from devhost.durable.lifecycle import Effect, new_instance
-from devhost.durable.protocol import DurableError
+from devhost.durable.protocol import ActivityRunner, DurableError, OrchestratorRunner
 from devhost.durable.state import Instance, Message, MessageKind, RuntimeStatus
 from devhost.durable.store import Query, StatusRow, Store
 from devhost.settings import DurableSettings
@@ -157,16 +156,18 @@ class DurableEngine:
 
     def restart(self, instance_id: str, new_instance_id: bool) -> str:
         """Start the orchestration again with its original input."""
-        row = self.store.status(instance_id)
-        if row is None:
-            raise DurableError(404, f"No instance with ID '{instance_id}' found.")
+        row = self._existing(instance_id)
         target = None if new_instance_id else instance_id
         return self.start_new(row.name, target, row.input_text)
 
-    def _require_running(self, instance_id: str) -> None:
+    def _existing(self, instance_id: str) -> StatusRow:
         row = self.store.status(instance_id)
         if row is None:
             raise DurableError(404, f"No instance with ID '{instance_id}' found.")
+        return row
+
+    def _require_running(self, instance_id: str) -> None:
+        row = self._existing(instance_id)
         if row.status.is_terminal or instance_id not in self.dispatcher.instances:
             raise DurableError(410, f"Instance with ID {instance_id} is gone: it has finished.")
 

@@ -11,6 +11,10 @@ completion that let the code create a task would get the number after that task;
 cannot see that interleaving in the reply. Put first, they are numbered before any task the
 batch lets the code create, which is the order the engine numbers in (`episode.finish`). Those
 events complete no task the code waits on, so which race wins and what the code sees is unchanged.
+
+One exception to "everything": the first episode of an execution that continued as new holds its
+ExecutionStarted and the carried events only. DTFx (TaskOrchestrationDispatcher) runs it inside
+the work item that continued as new, so what arrived meanwhile waits for the next work item.
 """
 
 from __future__ import annotations
@@ -46,9 +50,10 @@ def take_batch(inbox: deque[Message], inst: Instance) -> tuple[list[Message], li
     stale = _drop_stale(inbox, inst.execution)
     batch: list[Message] = []
     if not inst.history:
-        batch = _take_start(inbox)
-        if not batch:
-            return [], stale
+        carried = inst.execution.carried_events
+        batch = _take_start(inbox, carried or 0)
+        if not batch or carried is not None:
+            return batch, stale
     while inbox and len(batch) < MAX_BATCH:
         batch.append(inbox.popleft())
     return in_sdk_order(batch, inst.execution), stale
@@ -67,12 +72,17 @@ def in_sdk_order(batch: list[Message], state: ExecutionState) -> list[Message]:
     return first + [m for m in batch if not _takes_a_number(m, state)]
 
 
-def _take_start(inbox: deque[Message]) -> list[Message]:
-    """A fresh execution starts with its ExecutionStarted, wherever it sits in the inbox."""
-    for message in inbox:
+def _take_start(inbox: deque[Message], carried: int) -> list[Message]:
+    """An execution starts with its ExecutionStarted, wherever it sits in the inbox, and the
+    `carried` events stored right after it (lifecycle writes them together, so they follow it
+    both in memory and in row order after a restart)."""
+    items = list(inbox)
+    for index, message in enumerate(items):
         if _event_type(message) == EventType.EXECUTION_STARTED:
-            inbox.remove(message)
-            return [message]
+            end = index + 1 + carried
+            inbox.clear()
+            inbox.extend(items[:index] + items[end:])
+            return items[index:end]
     return []
 
 

@@ -40,6 +40,20 @@ class Runtime(Protocol):
     def mark_ready(self, instance_id: str) -> None: ...
 
 
+def custom_status(state: ExecutionState, reported: object, *, first: bool) -> object:
+    """The instance's custom status after an episode that reported `reported`.
+
+    As DurableTask.Core's TaskOrchestrationDispatcher.OnProcessWorkItemAsync: the work item that
+    continues as new runs the new execution's first episode at once and stores
+    `runtimeState.Status ?? carryOverStatus`, the previous execution's last reported status (the
+    one before it, not what that one carried); every later work item stores what the code
+    reports, null included (AzureTableTrackingStore.UpdateStateAsync writes `Status ?? "null"`).
+    """
+    if first and reported is None:
+        return state.carried_custom_status
+    return reported
+
+
 def new_instance(
     name: str,
     instance_id: str,
@@ -96,13 +110,14 @@ class Lifecycle:
         self, inst: Instance, result: ep.EpisodeResult, batch: WriteBatch, effects: list[Effect]
     ) -> None:
         """Record an episode's events and outcome."""
+        first = not inst.history
         self._append_history(inst, result.new_events, batch)
-        inst.custom_status = result.custom_status
+        inst.custom_status = custom_status(inst.execution, result.custom_status, first=first)
         if inst.status is RuntimeStatus.PENDING:
             inst.status = RuntimeStatus.RUNNING
             log.info("%s (Orchestrator) %s: Orchestration started", inst.name, inst.instance_id)
         if result.outcome is ep.Outcome.CONTINUED_AS_NEW:
-            self._continue_as_new(inst, result.continue_input, result.carried, batch, effects)
+            self._continue_as_new(inst, result, batch, effects)
         elif result.outcome is ep.Outcome.COMPLETED:
             self._finish(inst, RuntimeStatus.COMPLETED, result.output, batch, effects)
         elif result.outcome is ep.Outcome.FAILED:
@@ -213,22 +228,24 @@ class Lifecycle:
         self.register_start(child_inst, batch, effects)
 
     def _continue_as_new(
-        self,
-        inst: Instance,
-        input_text: str | None,
-        carried: list[JsonDict],
-        batch: WriteBatch,
-        effects: list[Effect],
+        self, inst: Instance, result: ep.EpisodeResult, batch: WriteBatch, effects: list[Effect]
     ) -> None:
         """New execution, empty history, first episode = start + the carried events (carryover.py).
 
         Messages that arrived after this episode's batch was taken stay in the inbox: on Azure
-        they are new queue messages, read by the new execution (completions of the old one are
-        dropped as stale). Events of the batch that the SDK read are gone with the old history.
+        they are new queue messages, read by the new execution in its second episode (DTFx runs
+        the first one in the same work item, with only the carried events; inbox.py), while
+        completions of the old one are dropped as stale. Events of the batch that the SDK read
+        are gone with the old history.
         """
-        version = inst.execution.version
-        inst.execution = ExecutionState(execution_id=uuid.uuid4().hex, version=version)
-        inst.input_text = input_text
+        carried = result.carried
+        inst.execution = ExecutionState(
+            execution_id=uuid.uuid4().hex,
+            version=inst.execution.version,
+            carried_events=len(carried),
+            carried_custom_status=result.custom_status,
+        )
+        inst.input_text = result.continue_input
         inst.history, inst.played = [], []
         batch.clear_instance(inst.instance_id, keep_messages=True)
         batch.save_instance(inst)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +25,10 @@ UPPER_SCHEMA_VERSION_NEW = 2
 DEFAULT_HTTP_ASYNC_SLEEP_MS = 30000
 
 JsonDict = dict[str, Any]
+# How the engine calls user code, JSON text both ways; the function host builds them
+# (devhost/functions/durable.py), the engine runs them, so the one definition lives here.
+OrchestratorRunner = Callable[[str], str]  # context JSON -> the SDK's state JSON
+ActivityRunner = Callable[[str | None], Awaitable[str]]  # input JSON -> result JSON
 
 
 class EventType(enum.IntEnum):
@@ -115,7 +120,6 @@ class Reply:
 
     is_done: bool
     actions: list[Action] = field(default_factory=list)
-    has_output: bool = False
     output: Any = None
     error: str | None = None
     custom_status: Any = None
@@ -218,7 +222,6 @@ def parse_reply(state_text: str) -> Reply:
     return Reply(
         is_done=bool(state.get("isDone", False)),
         actions=actions,
-        has_output="output" in state,
         output=state.get("output"),
         error=state.get("error"),
         custom_status=state.get("customStatus"),

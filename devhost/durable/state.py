@@ -110,6 +110,10 @@ class ExecutionState:
     retries: dict[int, RetryState] = field(default_factory=dict)  # retry key -> state
     retry_of_task: dict[int, int] = field(default_factory=dict)  # attempt task id -> retry key
     retry_of_timer: dict[int, int] = field(default_factory=dict)  # retry timer id -> retry key
+    # Continued as new: how many carried events follow ExecutionStarted in the inbox (None: a
+    # fresh start), and the custom status the previous execution last reported (lifecycle.py).
+    carried_events: int | None = None
+    carried_custom_status: Any = None
 
     def take_id(self) -> int:
         """The next task number, exactly as the SDK will assign it."""
@@ -134,6 +138,8 @@ class ExecutionState:
                 "retries": {k: asdict(v) for k, v in self.retries.items()},
                 "retry_of_task": self.retry_of_task,
                 "retry_of_timer": self.retry_of_timer,
+                "carried_events": self.carried_events,
+                "carried_custom_status": self.carried_custom_status,
             }
         )
 
@@ -152,6 +158,8 @@ class ExecutionState:
             retries={int(k): RetryState(**v) for k, v in data["retries"].items()},
             retry_of_task={int(k): v for k, v in data["retry_of_task"].items()},
             retry_of_timer={int(k): v for k, v in data["retry_of_timer"].items()},
+            carried_events=data.get("carried_events"),
+            carried_custom_status=data.get("carried_custom_status"),
         )
 
 

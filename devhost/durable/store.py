@@ -207,14 +207,7 @@ class Store:
     def _instance(self, row: tuple[Any, ...]) -> Instance:
         history = self.history(row[0])
         return Instance(
-            instance_id=row[0],
-            name=row[1],
-            status=RuntimeStatus(row[2]),
-            input_text=row[3],
-            output=json.loads(row[4]) if row[4] else None,
-            custom_status=json.loads(row[5]) if row[5] else None,
-            created=row[6],
-            updated=row[7],
+            **_shared_columns(row),
             parent_instance_id=row[8],
             parent_execution_id=row[9],
             parent_task_id=row[10],
@@ -282,13 +275,19 @@ def _where(query: Query) -> tuple[str, tuple[Any, ...]]:
 
 
 def _status_row(row: tuple[Any, ...]) -> StatusRow:
-    return StatusRow(
-        instance_id=row[0],
-        name=row[1],
-        status=RuntimeStatus(row[2]),
-        input_text=row[3],
-        output=json.loads(row[4]) if row[4] else None,
-        custom_status=json.loads(row[5]) if row[5] else None,
-        created=row[6],
-        updated=row[7],
-    )
+    return StatusRow(**_shared_columns(row))
+
+
+def _shared_columns(row: tuple[Any, ...]) -> dict[str, Any]:
+    """The first eight columns of an instances row, decoded, named as both StatusRow and
+    Instance name them: one reading of the row for the status API and for resuming."""
+    return {
+        "instance_id": row[0],
+        "name": row[1],
+        "status": RuntimeStatus(row[2]),
+        "input_text": row[3],
+        "output": json.loads(row[4]) if row[4] else None,
+        "custom_status": json.loads(row[5]) if row[5] else None,
+        "created": row[6],
+        "updated": row[7],
+    }

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from devhost.durable.protocol import utc_now
+from devhost.lifetime import cancel_and_wait
 
 TimerKey = tuple[str, str, int]  # instance id, execution id, timer task id
 FireCallback = Callable[[TimerKey], None]
@@ -48,8 +49,7 @@ class TimerHeap:
     async def stop(self) -> None:
         """Stop the sleeper; armed timers are forgotten (they are re-armed from the store)."""
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])
             self._task = None
         self._heap.clear()
         self._live.clear()

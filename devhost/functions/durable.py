@@ -10,7 +10,8 @@ function name.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from devhost.functions.bindings import decode_activity_input, encode_activity_output
 from devhost.functions.indexer import (
@@ -21,8 +22,8 @@ from devhost.functions.indexer import (
 )
 from devhost.functions.invoker import Invoker
 
-OrchestratorRunner = Callable[[str], str]
-ActivityRunner = Callable[[str | None], Awaitable[str]]
+if TYPE_CHECKING:  # the host imports the engine only for apps that use it (host.py)
+    from devhost.durable.protocol import ActivityRunner, OrchestratorRunner
 
 DURABLE_REASON = "(null)"
 

@@ -28,6 +28,7 @@ from devhost.functions.bindings import ReceivedMessage, decode_queue_body, queue
 from devhost.functions.indexer import FunctionSpec
 from devhost.functions.invoker import Invoker
 from devhost.functions.queue_clients import QueueClients, connection_setting, queue_name
+from devhost.lifetime import cancel_and_wait
 
 log = logging.getLogger(logs.HOST_LOGGER)
 
@@ -85,9 +86,7 @@ class QueueListener:
                 await self._poller
         if self._in_flight:
             _, pending = await asyncio.wait(self._in_flight, timeout=SHUTDOWN_GRACE_SECONDS)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            await cancel_and_wait(pending)
 
     def _back_off(self) -> float:
         ceiling = self._options.max_polling_interval.total_seconds()

@@ -31,28 +31,21 @@ def _is_int(text: str, low: int, high: int) -> bool:
     return re.fullmatch(r"-?\d+", text) is not None and low <= int(text) <= high
 
 
-def _is_number(text: str) -> bool:
-    try:
-        Decimal(text)
-    except InvalidOperation:
-        return False
-    return True
+def _parses(parse: Callable[[str], object], error: type[Exception]) -> Check:
+    """A check that `parse` accepts the text: ASP.NET Core's guid, datetime and number
+    constraints are "the framework's parser accepts it", so each is a parser here too."""
+
+    def check(text: str) -> bool:
+        try:
+            parse(text)
+        except error:
+            return False
+        return True
+
+    return check
 
 
-def _is_guid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _is_datetime(text: str) -> bool:
-    try:
-        datetime.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
+_is_number = _parses(Decimal, InvalidOperation)
 
 
 def _numbers(arg: str | None, count: int, constraint: str) -> list[int]:
@@ -72,8 +65,8 @@ def _constraint(spec: str) -> Check:
         "int": lambda t: _is_int(t, -(2**31), 2**31 - 1),
         "long": lambda t: _is_int(t, -(2**63), 2**63 - 1),
         "bool": lambda t: t.lower() in ("true", "false"),
-        "guid": _is_guid,
-        "datetime": _is_datetime,
+        "guid": _parses(uuid.UUID, ValueError),
+        "datetime": _parses(datetime.fromisoformat, ValueError),
         "decimal": _is_number,
         "double": _is_number,
         "float": _is_number,

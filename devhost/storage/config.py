@@ -24,8 +24,3 @@ class EngineConfig:
     chunk_bytes: int = 4 * 1024 * 1024
     server_ssl: ssl.SSLContext | None = None
     client_ssl: ssl.SSLContext | None = None
-
-    @property
-    def public_origin(self) -> URL:
-        scheme = "https" if self.server_ssl is not None else "http"
-        return URL.build(scheme=scheme, host=self.host, port=self.port)

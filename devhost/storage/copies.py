@@ -13,7 +13,6 @@ Everything else, including same-account copies, goes to Azurite untouched.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 
@@ -22,6 +21,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
+from devhost.lifetime import cancel_and_wait
 from devhost.storage import abort, leases, listing, proxy
 from devhost.storage.auth import authorize_write
 from devhost.storage.config import EngineConfig
@@ -93,15 +93,9 @@ class CopyManager:
         #: Destinations whose Copy Blob is being verified and started (not yet in `jobs`).
         self._starting: set[BlobKey] = set()
 
-    async def start(self) -> None:
-        """Nothing to start: records were loaded (and stale pending ones failed) by the store."""
-
     async def stop(self) -> None:
         """Cancel running copies; a persisted pending record reads as failed after a restart."""
-        tasks = [j.task for j in self.jobs.values() if j.task is not None and not j.task.done()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(j.task for j in self.jobs.values() if j.task is not None)
         self.jobs.clear()
         self.store.close()
 

@@ -15,6 +15,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from devhost.lifetime import cancel_and_wait
 from devhost.storage.copystate import CopyRecord, CopyStore
 from devhost.storage.faults import FaultInjector
 from devhost.storage.source import CopySource, SourceError, SourceReader
@@ -233,9 +234,7 @@ class CopyJob:
         try:
             await asyncio.gather(*workers)
         finally:
-            for task in workers:
-                task.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            await cancel_and_wait(workers)
 
     async def _copy_in_order(self, began: float) -> None:
         """Append blobs and plain streams: chunks in order, the next read overlapping a write."""
@@ -250,8 +249,7 @@ class CopyJob:
                 if ahead > 0:
                     await asyncio.sleep(ahead)
         finally:
-            pending.cancel()
-            await asyncio.gather(pending, return_exceptions=True)
+            await cancel_and_wait([pending])
 
     async def _fail(self, description: str) -> None:
         # A deleted destination (or container) is never re-created, nor its record re-stored.

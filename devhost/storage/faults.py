@@ -200,11 +200,6 @@ class FaultInjector:
         with self._lock:
             self._credits += count
 
-    @property
-    def copies_held(self) -> bool:
-        with self._lock:
-            return self._held
-
     def _may_pass(self, path: str) -> bool:
         with self._lock:
             if not self._held:

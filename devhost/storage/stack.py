@@ -16,11 +16,11 @@ import tempfile
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from yarl import URL
 
+from devhost.lifetime import Service
 from devhost.storage.azurite import DEV_ACCOUNT_KEY, AzuriteOptions, AzuriteProcess
 from devhost.storage.certs import CertFiles, make_certs
 from devhost.storage.config import EngineConfig
@@ -126,7 +126,7 @@ class _EngineThread:
             self._thread.join(timeout=30)
 
 
-class StorageStack:
+class StorageStack(Service):
     """Azurite + copy engine, started and stopped together."""
 
     def __init__(self, config: StorageConfig) -> None:
@@ -222,26 +222,6 @@ class StorageStack:
             shutil.rmtree(temp, ignore_errors=True)
             self.ca_cert_path = None
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    async def astart(self) -> None:
-        """`start()` off the caller's event loop."""
-        await asyncio.to_thread(self.start)
-
-    async def astop(self) -> None:
-        """`stop()` off the caller's event loop."""
-        await asyncio.to_thread(self.stop)
-
     # -- addresses ---------------------------------------------------------------------------
 
     @property
@@ -253,12 +233,6 @@ class StorageStack:
         """The running copy engine (for tests that need its internals)."""
         assert self._engine is not None, "storage stack not started"
         return self._engine.engine
-
-    @property
-    def engine_loop(self) -> asyncio.AbstractEventLoop:
-        """The copy engine's event loop (to run coroutines on it from tests)."""
-        assert self._engine is not None, "storage stack not started"
-        return self._engine.loop
 
     def _endpoint(self, port: int, account: str) -> str:
         if account not in ACCOUNTS:

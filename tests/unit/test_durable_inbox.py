@@ -46,6 +46,20 @@ def test_completions_timers_and_events_share_one_batch() -> None:
     assert not stale and not inbox
 
 
+def test_a_continued_execution_starts_with_its_carried_events_only() -> None:
+    """After continue-as-new the first batch is ExecutionStarted + the carried events: DTFx
+    runs that episode inside the work item that continued (TaskOrchestrationDispatcher), so an
+    event that arrived meanwhile waits for the next one. After a restart the older message's
+    row comes first; the carried events still follow their start."""
+    inst = make_instance()
+    inst.execution.carried_events = 1
+    late, carried = raised("late", "1"), raised("carried", "2")
+    inbox = deque(history_message(e) for e in (late, started(), carried))
+    batch, _ = take_batch(inbox, inst)
+    assert [m.event for m in batch] == [started(), carried]
+    assert [m.event for m in inbox] == [late]
+
+
 def test_a_fresh_execution_takes_its_start_and_what_follows() -> None:
     """ExecutionStarted leads the first batch; an event already queued joins it."""
     inst = make_instance()

@@ -235,6 +235,30 @@ def counting(ctx: df.DurableOrchestrationContext) -> Gen:
     return n
 
 
+def status_then_continue(ctx: df.DurableOrchestrationContext) -> Gen:
+    """Gen 0 sets a custom status and continues as new; gen 1 sets none, waits for x then y."""
+    if ctx.get_input() == 0:
+        ctx.set_custom_status({"set by": "gen 0"})
+        yield ctx.call_activity("double", 1)
+        ctx.continue_as_new(1)
+        return None
+    x = yield ctx.wait_for_external_event("x")
+    y = yield ctx.wait_for_external_event("y")
+    return [x, y]
+
+
+def status_then_continue_twice(ctx: df.DurableOrchestrationContext) -> Gen:
+    """Gen 0 sets a custom status; gen 1 continues as new at once, setting none; gen 2 waits."""
+    gen = ctx.get_input()
+    if gen == 0:
+        ctx.set_custom_status({"set by": "gen 0"})
+        yield ctx.call_activity("double", 1)
+    if gen < 2:
+        ctx.continue_as_new(gen + 1)
+        return None
+    return (yield ctx.wait_for_external_event("x"))
+
+
 def twin_children(ctx: df.DurableOrchestrationContext) -> Gen:
     """Two sub-orchestrations asking for the same explicit instance id in one episode."""
     twin_id = f"{ctx.instance_id}-twin"
@@ -351,6 +375,8 @@ ORCHESTRATORS: dict[str, Callable[[str], str]] = {
         continuing,
         continuing_held,
         counting,
+        status_then_continue,
+        status_then_continue_twice,
         parent,
         twin_children,
         child_fail_once,

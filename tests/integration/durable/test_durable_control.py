@@ -181,7 +181,7 @@ async def test_webhook_start_with_timeout_waits_for_the_output(durable: Harness)
     url = f"{durable.base_url}/runtime/webhooks/durabletask/orchestrators/one/wait-1"
     async with (
         aiohttp.ClientSession() as session,
-        session.post(url + "?timeout=10&pollingInterval=1", json=21) as response,
+        session.post(url + "?timeout=10&pollingInterval=0.05", json=21) as response,
     ):
         assert response.status == 200
         assert await response.json() == 42

@@ -7,7 +7,14 @@ import asyncio
 import azure.durable_functions as df
 import pytest
 from durable_apps import GATES, HOLDS
-from durable_harness import Harness, completion_queued, held, until_status, until_waiting
+from durable_harness import (
+    Harness,
+    completion_queued,
+    episodes,
+    held,
+    until_status,
+    until_waiting,
+)
 
 pytestmark = pytest.mark.integration
 Status = df.OrchestrationRuntimeStatus
@@ -87,7 +94,8 @@ async def test_event_raised_during_the_final_episode_reaches_the_new_execution(
     durable_threaded: Harness, key: str
 ) -> None:
     """An event raised after the final episode's batch was taken is a new message: the new
-    execution reads it (on Azure it waits in the control queue for the next work item)."""
+    execution reads it in its second episode (on Azure it waits in the control queue for the
+    next work item; DTFx runs the first episode inside the one that continued as new)."""
     harness = durable_threaded
     instance_id = await harness.client.start_new(
         "continuing_held", client_input={"gen": 0, "key": key}
@@ -97,6 +105,8 @@ async def test_event_raised_during_the_final_episode_reaches_the_new_execution(
     HOLDS.get(HOLDS.released, key).set()
     status = await harness.finished(instance_id)
     assert status.output == {"gen": 1, "x": '"after"'}
+    assert harness.engine is not None
+    assert episodes(harness.engine.history(instance_id)) == [[0], [15, 1]]  # 15: EventRaised
 
 
 async def test_raise_event_to_unknown_or_finished_instance_raises(durable: Harness) -> None:
