@@ -1,14 +1,21 @@
 """The Functions app: its table of contents. Each blueprint is declared beside its logic.
 
-    shared/api.py            HTTP API and the `copy-requests` queue
+    shared/api.py            the copy API
         POST /api/copies               start_copy_http      start a copy
         GET  /api/copies/{id}          get_copy_http        the copy's status document
         POST /api/copies/{id}/abort    abort_copy_http      ask a running copy to stop
         GET  /api/copies               list_copies_http     one page of copies
-        queue copy-requests            copy_requests_queue  start or abort, from a message
+    shared/batchapi.py       the batch API: every blob under a prefix
+        POST /api/batches              start_batch_http     start a batch
+        GET  /api/batches/{id}         get_batch_http       the batch's status document
+        POST /api/batches/{id}/abort   abort_batch_http     start no more, abort the pending
+        GET  /api/batches              list_batches_http    one page of batches
+    shared/queueapi.py       queue copy-requests   copy_requests_queue  copies, batches, aborts
     shared/orchestration.py  copy_orchestrator: one copy, from lease to result
+    shared/batch_orchestration.py  batch_orchestrator: a batch, in rounds
     shared/blobops.py        the storage activities: snapshot, lease (acquire, renew, release),
                              start / check / abort the copy, restore, verify, publish
+    shared/batchops.py       the batch activities: a round (read, report, start), abort all
     shared/control.py        the abort-record activities: read, forget
 
 The activities' jobs and answers are typed in shared/contracts.py. Runs unmodified under the
@@ -20,11 +27,27 @@ import os
 import azure.durable_functions as df
 import azure.functions as func
 
-from shared import api, blobops, control, orchestration
+from shared import (
+    api,
+    batch_orchestration,
+    batchapi,
+    batchops,
+    blobops,
+    control,
+    orchestration,
+    queueapi,
+)
 from shared.settings import http_auth_level
 
 app = df.DFApp(http_auth_level=func.AuthLevel[http_auth_level(os.environ).upper()])
-app.register_functions(api.bp)
-app.register_functions(orchestration.bp)
-app.register_functions(blobops.bp)
-app.register_functions(control.bp)
+for blueprint in (
+    api.bp,
+    batchapi.bp,
+    queueapi.bp,
+    orchestration.bp,
+    batch_orchestration.bp,
+    blobops.bp,
+    batchops.bp,
+    control.bp,
+):
+    app.register_functions(blueprint)

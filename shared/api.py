@@ -33,11 +33,9 @@ from shared.errors import RequestRejected, StorageError, UnsafeBlobPath
 from shared.instances import Cursor, InstancePages, InvalidContinuation, ManagementApiPages, collect
 from shared.orchestration import ORCHESTRATOR
 from shared.requests import (
-    AbortRequest,
     CopyRequest,
     decode_json,
     is_copy_id,
-    parse_queue_message,
 )
 from shared.requests import parse_copy_request as parse_request
 from shared.settings import Settings, get_settings
@@ -107,9 +105,12 @@ def rejected(exc: RequestRejected) -> ApiResponse:
     return ApiResponse(exc.status, {"error": error})
 
 
-def status_url(base_url: str, instance_id: str, code: str | None = None) -> str:
-    """The status URL of a copy (keeps the caller's function key so Logic Apps can poll)."""
-    url = f"{base_url.rstrip('/')}/api/copies/{quote(instance_id, safe='')}"
+def status_url(
+    base_url: str, instance_id: str, code: str | None = None, path: str = "copies"
+) -> str:
+    """The status URL of a copy or batch (keeps the caller's function key so Logic Apps can
+    poll)."""
+    url = f"{base_url.rstrip('/')}/api/{path}/{quote(instance_id, safe='')}"
     return f"{url}?code={quote(code, safe='')}" if code else url
 
 
@@ -184,7 +185,7 @@ def _input_of(existing: InstanceStatus | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _exists(found: InstanceStatus | None) -> TypeGuard[InstanceStatus]:
+def exists(found: InstanceStatus | None) -> TypeGuard[InstanceStatus]:
     return bool(found) and getattr(found, "runtime_status", None) is not None
 
 
@@ -200,6 +201,27 @@ def document_of(found: InstanceStatus) -> dict[str, Any]:
         created=found.created_time,
         updated=found.last_updated_time,
     )
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A kind of long-running job the API serves (copies, batches): where it lives, which
+    orchestrator runs it, how its instance reads as a status document."""
+
+    noun: str  # "copy": in messages and the 409 body
+    path: str  # "copies": the route, and the list's key
+    orchestrator: str
+    describe: Callable[[InstanceStatus], dict[str, Any]]
+
+    def owns(self, found: InstanceStatus) -> bool:
+        """Whether an instance is one of ours (instance ids are shared by every kind)."""
+        return getattr(found, "name", self.orchestrator) in (None, self.orchestrator)
+
+    def unknown(self) -> ApiResponse:
+        return rejected(RequestRejected(404, f"no such {self.noun}", {"id": "unknown"}))
+
+
+COPIES = Resource("copy", "copies", ORCHESTRATOR, document_of)
 
 
 async def start(
@@ -218,37 +240,56 @@ async def start(
     try:
         request = parse_request(raw, settings)
         plan = build_plan(request, settings, request.id or default_id or uuid.uuid4().hex)
-        existing = await client.get_status(plan.id, show_input=True)
-        if not _exists(existing):
-            try:
-                await client.start_new(ORCHESTRATOR, plan.id, plan.to_input())
-            except Exception:
-                existing = await client.get_status(plan.id, show_input=True)  # lost a race?
-                if not _exists(existing):
-                    raise
-        if _exists(existing) and _input_of(existing).get("fingerprint") != plan.fingerprint:
-            raise RequestRejected(409, "id already used for a different request", {"id": "in use"})
+        await start_instance(client, COPIES, plan.id, plan.to_input(), plan.fingerprint)
     except RequestRejected as exc:
         return rejected(exc)
-    location = status_url(base_url, plan.id, code)
-    body = {"id": plan.id, "status_url": location}
-    return ApiResponse(202, body, {"Location": location, "Retry-After": "2"})
+    return accepted(base_url, plan.id, code, COPIES, "2")
+
+
+async def start_instance(
+    client: DurableClient, kind: Resource, instance_id: str, plan: Any, fingerprint: str
+) -> None:
+    """Start the instance, or find the one this same request started (same fingerprint): a
+    request retried, or redelivered, starts nothing twice. 409 for an id used otherwise."""
+    existing = await client.get_status(instance_id, show_input=True)
+    if not exists(existing):
+        try:
+            await client.start_new(kind.orchestrator, instance_id, plan)
+        except Exception:
+            existing = await client.get_status(instance_id, show_input=True)  # lost a race?
+            if not exists(existing):
+                raise
+    if exists(existing) and _input_of(existing).get("fingerprint") != fingerprint:
+        raise RequestRejected(409, "id already used for a different request", {"id": "in use"})
+
+
+def accepted(
+    base_url: str, instance_id: str, code: str | None, kind: Resource, retry: str
+) -> ApiResponse:
+    """202 for a job started (or an abort asked): where to read its status, and when."""
+    location = status_url(base_url, instance_id, code, kind.path)
+    body = {"id": instance_id, "status_url": location}
+    return ApiResponse(202, body, {"Location": location, "Retry-After": retry})
 
 
 async def get(
-    client: InstanceReader, instance_id: str, base_url: str, code: str | None = None
+    client: InstanceReader,
+    instance_id: str,
+    base_url: str,
+    code: str | None = None,
+    kind: Resource = COPIES,
 ) -> ApiResponse:
     """GET /api/copies/{id}: 202 + Retry-After while running, 200 when over, 404 unknown."""
     if not is_copy_id(instance_id):
-        return rejected(RequestRejected(404, "no such copy", {"id": "unknown"}))
+        return kind.unknown()
     found = await client.get_status(instance_id, show_input=True)
-    if not _exists(found) or getattr(found, "name", ORCHESTRATOR) not in (None, ORCHESTRATOR):
-        return rejected(RequestRejected(404, "no such copy", {"id": "unknown"}))
-    doc = status.as_of(document_of(found), dt.datetime.now(dt.UTC))
+    if not exists(found) or not kind.owns(found):
+        return kind.unknown()
+    doc = status.as_of(kind.describe(found), dt.datetime.now(dt.UTC))
     if doc["state"] in status.FINAL_STATES:
         return ApiResponse(200, doc)
-    headers = {"Location": status_url(base_url, instance_id, code), "Retry-After": retry_after(doc)}
-    return ApiResponse(202, doc, headers)
+    location = status_url(base_url, instance_id, code, kind.path)
+    return ApiResponse(202, doc, {"Location": location, "Retry-After": retry_after(doc)})
 
 
 async def record_abort(records: AbortRecorder | None, instance_id: str, reason: str | None) -> bool:
@@ -267,14 +308,14 @@ async def record_abort(records: AbortRecorder | None, instance_id: str, reason: 
     return True
 
 
-def _already_over(doc: dict[str, Any]) -> ApiResponse:
-    """409 for an abort of a copy that has ended: the body carries its final document."""
-    error = {"code": "Conflict", "message": "copy already over", "fields": []}
-    return ApiResponse(409, {"error": error, "copy": doc})
+def _already_over(doc: dict[str, Any], kind: Resource) -> ApiResponse:
+    """409 for an abort of a job that has ended: the body carries its final document."""
+    error = {"code": "Conflict", "message": f"{kind.noun} already over", "fields": []}
+    return ApiResponse(409, {"error": error, kind.noun: doc})
 
 
-async def _raise_abort(
-    client: EventSender, instance_id: str, reason: str | None
+async def raise_abort(
+    client: EventSender, instance_id: str, reason: str | None, kind: Resource = COPIES
 ) -> ApiResponse | None:
     """Raise `abort`; None when it was delivered, else the answer for an instance that ended.
 
@@ -284,19 +325,19 @@ async def _raise_abort(
     try:
         await client.raise_event(instance_id, "abort", {"reason": reason})
     except Exception:
-        ended = _not_abortable(await client.get_status(instance_id))
+        ended = _not_abortable(await client.get_status(instance_id), kind)
         if ended is None:
             raise  # it still runs: a real failure, not the race with its end
         return ended
     return None
 
 
-def _not_abortable(found: InstanceStatus | None) -> ApiResponse | None:
-    """404 for an unknown copy, 409 (with its document) for one that is over, else None."""
-    if not _exists(found):
-        return rejected(RequestRejected(404, "no such copy", {"id": "unknown"}))
-    doc = document_of(found)
-    return _already_over(doc) if doc["state"] in status.FINAL_STATES else None
+def _not_abortable(found: InstanceStatus | None, kind: Resource) -> ApiResponse | None:
+    """404 for an unknown job, 409 (with its document) for one that is over, else None."""
+    if not exists(found) or not kind.owns(found):
+        return kind.unknown()
+    doc = kind.describe(found)
+    return _already_over(doc, kind) if doc["state"] in status.FINAL_STATES else None
 
 
 async def abort(
@@ -306,6 +347,7 @@ async def abort(
     base_url: str,
     code: str | None = None,
     records: AbortRecorder | None = None,
+    kind: Resource = COPIES,
 ) -> ApiResponse:
     """POST /api/copies/{id}/abort: record and raise `abort`; 409 if already over, 404 unknown."""
     try:
@@ -316,20 +358,17 @@ async def abort(
     except RequestRejected as exc:
         return rejected(exc)
     if not is_copy_id(instance_id):  # the SDK puts ids into URLs unquoted: `a#b` is `a`
-        return rejected(RequestRejected(404, "no such copy", {"id": "unknown"}))
-    ended = _not_abortable(await client.get_status(instance_id))
+        return kind.unknown()
+    ended = _not_abortable(await client.get_status(instance_id), kind)
     if ended is not None:
         return ended
     recorded = await record_abort(records, instance_id, reason)
-    refused = await _raise_abort(client, instance_id, reason)
+    refused = await raise_abort(client, instance_id, reason, kind)
     if refused is not None:
         if recorded and records is not None:  # it ended first: the record must not outlive it
             await asyncio.to_thread(records.forget, instance_id)
         return refused
-    location = status_url(base_url, instance_id, code)
-    return ApiResponse(
-        202, {"id": instance_id, "status_url": location}, {"Location": location, "Retry-After": "1"}
-    )
+    return accepted(base_url, instance_id, code, kind, "1")
 
 
 DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT = 100, 1000
@@ -341,6 +380,7 @@ async def list_copies(
     state: str | None = None,
     limit: str | None = None,
     continuation: str | None = None,
+    kind: Resource = COPIES,
 ) -> ApiResponse:
     """GET /api/copies[?state=&limit=&continuation=]: one page of status documents.
 
@@ -355,11 +395,11 @@ async def list_copies(
     if fields or cursor is None:
         return rejected(RequestRejected(400, "invalid list query", fields))
     try:
-        docs, following = await collect(pages, _copy_in_state(state), size, cursor)
+        docs, following = await collect(pages, _in_state(state, kind), size, cursor)
     except InvalidContinuation as exc:  # the management API refused the token inside ours
         return rejected(RequestRejected(400, "invalid list query", {"continuation": str(exc)}))
     token = following.encode() if following else None
-    return ApiResponse(200, {"copies": docs, "continuation": token})
+    return ApiResponse(200, {kind.path: docs, "continuation": token})
 
 
 def _list_limit(raw: str | None, fields: dict[str, str]) -> int:
@@ -386,70 +426,30 @@ def _list_cursor(raw: str | None, fields: dict[str, str]) -> Cursor | None:
         return None
 
 
-def _copy_in_state(state: str | None) -> Callable[[InstanceStatus], dict[str, Any] | None]:
-    """The document of a copy instance in `state` (any state when None), else None."""
+def _in_state(
+    state: str | None, kind: Resource
+) -> Callable[[InstanceStatus], dict[str, Any] | None]:
+    """The document of an instance of `kind` in `state` (any state when None), else None."""
 
     def select(found: InstanceStatus) -> dict[str, Any] | None:
-        if getattr(found, "name", ORCHESTRATOR) not in (None, ORCHESTRATOR):
+        if not kind.owns(found):
             return None
-        doc = status.as_of(document_of(found), dt.datetime.now(dt.UTC))
+        doc = status.as_of(kind.describe(found), dt.datetime.now(dt.UTC))
         return doc if state in (None, doc["state"]) else None
 
     return select
 
 
-async def handle_queue_message(
-    client: DurableClient,
-    body: bytes | str,
-    settings: Settings,
-    message_id: str | None = None,
-    records: AbortRecorder | None = None,
-) -> str:
-    """A `copy-requests` message: start or abort. Bad input is described, never raised.
-
-    Queue delivery is at least once: a copy message without `id` uses `q-<message id>`, which
-    a redelivery of the same message repeats, so it finds the copy it already started. Nor is
-    it ordered: an abort for a copy not started yet is recorded, and the start honours it.
-    """
-    try:
-        message = parse_queue_message(body, settings)
-    except RequestRejected as exc:
-        return f"dropped invalid message: {exc.message}: {json.dumps(exc.fields, sort_keys=True)}"
-    if isinstance(message, AbortRequest):
-        answer = await abort(
-            client, message.id, json.dumps({"reason": message.reason}).encode(), "", None, records
-        )
-        if answer.status == 404:
-            if records is None:
-                return f"abort {message.id}: 404"
-            # Raises on a storage error, so the host retries the message rather than lose it.
-            await asyncio.to_thread(records.record, message.id, message.reason)
-            # The copy message may have been handled meanwhile (messages are handled
-            # concurrently): if its start_copy read no record, only the event reaches it now.
-            if _exists(await client.get_status(message.id)):
-                if await _raise_abort(client, message.id, message.reason) is not None:
-                    await asyncio.to_thread(records.forget, message.id)  # it is over already
-                return f"abort {message.id}: recorded as its copy started, and raised"
-            return f"abort {message.id}: recorded before its copy started; the start will honour it"
-        return f"abort {message.id}: {answer.status}"
-    raw = message.model_dump(mode="json", exclude_none=True)
-    default_id = f"q-{message_id}" if message_id else None
-    answer = await start(client, raw, settings, "", default_id=default_id)
-    if answer.status >= 400:
-        return f"dropped message: {answer.status} {json.dumps(answer.body, sort_keys=True)}"
-    return f"started {answer.body['id']}"
-
-
 # --- the triggers (function_app.py registers `bp`) -----------------------------------------
 
 
-def _origin(req: func.HttpRequest) -> str:
+def origin(req: func.HttpRequest) -> str:
     """The scheme and host the caller used: status URLs point back the same way."""
     parts = urlsplit(req.url)
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _encode(answer: ApiResponse) -> func.HttpResponse:
+def encode(answer: ApiResponse) -> func.HttpResponse:
     return func.HttpResponse(
         json.dumps(answer.body),
         status_code=answer.status,
@@ -467,9 +467,9 @@ async def start_copy_http(
     try:
         body = decode_json(req.get_body() or b"")
     except RequestRejected as exc:
-        return _encode(rejected(exc))
+        return encode(rejected(exc))
     settings, code = get_settings(), req.params.get("code")
-    return _encode(await start(client, body, settings, _origin(req), code))
+    return encode(await start(client, body, settings, origin(req), code))
 
 
 @bp.route(route="copies/{id}", methods=["GET"])
@@ -479,7 +479,7 @@ async def get_copy_http(
 ) -> func.HttpResponse:
     """GET /api/copies/{id}: the copy's status document."""
     instance_id, code = req.route_params["id"], req.params.get("code")
-    return _encode(await get(client, instance_id, _origin(req), code))
+    return encode(await get(client, instance_id, origin(req), code))
 
 
 @bp.route(route="copies/{id}/abort", methods=["POST"])
@@ -490,7 +490,7 @@ async def abort_copy_http(
     """POST /api/copies/{id}/abort: ask a running copy to stop."""
     instance_id, code = req.route_params["id"], req.params.get("code")
     body = req.get_body() or b""
-    return _encode(await abort(client, instance_id, body, _origin(req), code, abort_requests()))
+    return encode(await abort(client, instance_id, body, origin(req), code, abort_requests()))
 
 
 @bp.route(route="copies", methods=["GET"])
@@ -501,17 +501,4 @@ async def list_copies_http(
     """GET /api/copies[?state=&limit=&continuation=]: one page of copies."""
     params = req.params
     query = (params.get("state"), params.get("limit"), params.get("continuation"))
-    return _encode(await list_copies(ManagementApiPages(client), *query))
-
-
-@bp.queue_trigger(arg_name="msg", queue_name="copy-requests", connection="AzureWebJobsStorage")
-@bp.durable_client_input(client_name="client")
-async def copy_requests_queue(
-    msg: func.QueueMessage, client: df.DurableOrchestrationClient
-) -> None:
-    """`copy-requests`: start or abort; invalid messages are logged and dropped, not retried."""
-    outcome = await handle_queue_message(
-        client, msg.get_body(), get_settings(), msg.id, abort_requests()
-    )
-    level = logging.WARNING if outcome.startswith("dropped") else logging.INFO
-    log.log(level, "queue message %s: %s", msg.id, outcome)
+    return encode(await list_copies(ManagementApiPages(client), *query))

@@ -16,7 +16,7 @@ Stdlib only: the orchestrator imports this module and must stay free of the stor
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, astuple, dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any, Generic, Self, TypeVar
 
@@ -196,6 +196,92 @@ class Done(WireRecord):
     """An activity with nothing to say but that it worked."""
 
 
+# --- batches (shared/batchops.py) --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchBlob(WireRecord):
+    """One blob of a batch whose copy is pending: the source name, what the listing said of
+    it (so verification needs no extra read), and our copy's id on the destination."""
+
+    name: str
+    copy_id: str
+    size: int | None = None
+    md5: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchTally(WireRecord):
+    """Counts and bytes of blobs that reached an end (or, in a dry run, a verdict)."""
+
+    listed: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    aborted: int = 0
+    skipped: int = 0
+    bytes_copied: int = 0
+
+    def plus(self, other: BatchTally) -> BatchTally:
+        return BatchTally(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+
+@dataclass(frozen=True)
+class BatchRoundJob(WireRecord):
+    """One round of a batch: read the pending copies' status in one listing, report those that
+    ended, list up to `free` more source blobs and start their copies.
+
+    `created` lets a retried round recognise copies its lost attempt already started."""
+
+    batch_id: str
+    request: dict[str, Any]
+    created: str
+    deadline: str
+    pending: list[BatchBlob]
+    marker: str | None
+    free: int
+    report_length: int
+    page_size: int
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> Self:
+        job = super().from_wire(data)
+        return replace(job, pending=[BatchBlob.from_wire(b) for b in data.get("pending") or []])
+
+
+@dataclass(frozen=True)
+class BatchRound(WireRecord):
+    """What a round found: the copies still pending, where the source listing resumes (None
+    once it is exhausted), the blobs that ended, and the report's new length."""
+
+    pending: list[BatchBlob] = field(default_factory=list)
+    marker: str | None = None
+    exhausted: bool = False
+    tally: BatchTally = field(default_factory=BatchTally)
+    pending_bytes_copied: int = 0
+    pending_bytes_total: int = 0
+    report_length: int = 0
+    errors: dict[str, int] = field(default_factory=dict)  # error code -> blobs, this round
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> Self:
+        found = super().from_wire(data)
+        pending = [BatchBlob.from_wire(b) for b in data.get("pending") or []]
+        return replace(found, pending=pending, tally=BatchTally.from_wire(data.get("tally") or {}))
+
+
+@dataclass(frozen=True)
+class BatchAbortJob(WireRecord):
+    """Abort every pending copy of a batch (a copy that already ended is left as it is)."""
+
+    request: dict[str, Any]
+    pending: list[BatchBlob]
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> Self:
+        job = super().from_wire(data)
+        return replace(job, pending=[BatchBlob.from_wire(b) for b in data.get("pending") or []])
+
+
 # --- the envelope -------------------------------------------------------------------------
 
 R = TypeVar("R")
@@ -262,7 +348,10 @@ PUBLISH_RESULT = Activity("publish_result", PublishJob, Done.from_wire)
 READ_ABORT_REQUEST = Activity("read_abort_request", InstanceJob, RecordedAbort.from_wire)
 FORGET_ABORT_REQUEST = Activity("forget_abort_request", InstanceJob, Done.from_wire)
 
-#: Every activity of the copy orchestration, for registration checks and docs.
+BATCH_ROUND = Activity("batch_round", BatchRoundJob, BatchRound.from_wire)
+BATCH_ABORT = Activity("batch_abort", BatchAbortJob, Done.from_wire)
+
+#: Every activity of the app, for registration checks and docs.
 ACTIVITIES: tuple[Activity[Any, Any], ...] = (
     SNAPSHOT_DESTINATION,
     ACQUIRE_SOURCE_LEASE,
@@ -276,4 +365,6 @@ ACTIVITIES: tuple[Activity[Any, Any], ...] = (
     PUBLISH_RESULT,
     READ_ABORT_REQUEST,
     FORGET_ABORT_REQUEST,
+    BATCH_ROUND,
+    BATCH_ABORT,
 )

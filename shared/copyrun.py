@@ -54,16 +54,14 @@ def ran_out_of_retries(result: Result[Any]) -> bool:
     return isinstance(result, Failed) and result.exhausted
 
 
-class CopyRunBase:
-    """One execution of the copy orchestration: its context, plan and evolving state."""
+class DurableRun:
+    """What every orchestration of the app shares: the context, orchestration time, the one
+    `abort` wait, and calling an activity by its contract."""
 
-    def __init__(self, context: Any, plan: CopyPlan) -> None:
-        self.ctx, self.plan = context, plan
-        self.retry = RetryOptions(plan.retry_first_ms, plan.retry_attempts)
+    def __init__(self, context: Any, retry_first_ms: int, retry_attempts: int) -> None:
+        self.ctx = context
+        self.retry = RetryOptions(retry_first_ms, retry_attempts)
         self.abort = context.wait_for_external_event("abort")  # once, before any loop
-        self.carry = plan.carry or Carry(
-            deadline=iso(self.now + dt.timedelta(seconds=plan.timeout_seconds))
-        )
         self.wakeups = 0
 
     @property
@@ -79,8 +77,18 @@ class CopyRunBase:
             )
         except Exception as exc:  # the SDK raises a bare Exception for a failed activity
             return Failed(failure_from_exception(exc), exhausted=True)
-        return decode_result(
-            json.loads(answer) if isinstance(answer, str) else answer, activity.read
+        wire = json.loads(answer) if isinstance(answer, str) else answer
+        return decode_result(wire, activity.read)
+
+
+class CopyRunBase(DurableRun):
+    """One execution of the copy orchestration: its context, plan and evolving state."""
+
+    def __init__(self, context: Any, plan: CopyPlan) -> None:
+        super().__init__(context, plan.retry_first_ms, plan.retry_attempts)
+        self.plan = plan
+        self.carry = plan.carry or Carry(
+            deadline=iso(self.now + dt.timedelta(seconds=plan.timeout_seconds))
         )
 
     def warn(self, code: str, error: Error | None) -> None:

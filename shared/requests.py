@@ -20,30 +20,43 @@ from shared.errors import RequestRejected
 from shared.settings import Settings
 
 MAX_BODY_BYTES = 64 * 1024
-_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
 _QUEUE = r"^[a-z0-9](?:[a-z0-9]|-[a-z0-9]){1,62}$"
 _METADATA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TAG_TEXT = re.compile(r"^[A-Za-z0-9 +\-./:=_]*$")
 _HEADER_TEXT = re.compile(r"^[\x20-\x7e]*$")  # metadata travels as HTTP header values
-_URL_UNSAFE = re.compile(r"[\x00-\x20\x7f]")
+URL_UNSAFE = re.compile(r"[\x00-\x20\x7f]")
 MAX_METADATA_BYTES = 8 * 1024  # Azure's limit on all names and values together
-_FROZEN = ConfigDict(frozen=True, extra="forbid", strict=True)
+FROZEN = ConfigDict(frozen=True, extra="forbid", strict=True)
 #: Both URLs travel in the orchestration's custom status, which Azure caps at 16 KB (8192 UTF-16
 #: units; the extension fails an out-of-process orchestration over it): 2 x 2048 leaves room
 #: for the rest of the document, its error and its warnings.
 URL_MAX_LENGTH = 2048
 
 
+def check_metadata(value: dict[str, str]) -> dict[str, str]:
+    """Metadata Azure accepts: C#-identifier names, printable ASCII values, 8 KiB in all."""
+    bad = [k for k in value if not _METADATA_NAME.match(k)]
+    if bad:
+        raise ValueError(f"names must be C# identifiers: {', '.join(sorted(bad))}")
+    unprintable = [k for k, v in value.items() if not _HEADER_TEXT.match(v)]
+    if unprintable:
+        raise ValueError(f"values must be printable ASCII: {', '.join(sorted(unprintable))}")
+    if sum(len(k) + len(v) for k, v in value.items()) > MAX_METADATA_BYTES:
+        raise ValueError("names and values together must be at most 8 KiB")
+    return value
+
+
 class BlobRef(BaseModel):
     """A source or destination: an absolute http(s) URL."""
 
-    model_config = _FROZEN
+    model_config = FROZEN
     url: Annotated[str, Field(min_length=1, max_length=URL_MAX_LENGTH)]
 
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if _URL_UNSAFE.search(value):
+        if URL_UNSAFE.search(value):
             raise ValueError("must not contain spaces or control characters (percent-encode)")
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -63,7 +76,7 @@ class BlobRef(BaseModel):
 class PollBounds(BaseModel):
     """Caller's bounds on the interval between two status reads, in seconds."""
 
-    model_config = _FROZEN
+    model_config = FROZEN
     min_seconds: Annotated[float, Field(gt=0, le=3600)] | None = None
     max_seconds: Annotated[float, Field(gt=0, le=604800)] | None = None
 
@@ -74,17 +87,17 @@ class Notify(BaseModel):
     Without `queue`, the result goes to the app's default results queue (BLOBCOPY_RESULTS_QUEUE).
     """
 
-    model_config = _FROZEN
+    model_config = FROZEN
     queue: Annotated[str, Field(min_length=3, max_length=63, pattern=_QUEUE)] | None = None
 
 
 class CopyRequest(BaseModel):
     """One blob copy, as callers send it over HTTP or the `copy-requests` queue."""
 
-    model_config = _FROZEN
+    model_config = FROZEN
     source: BlobRef
     destination: BlobRef
-    id: Annotated[str, Field(pattern=_ID)] | None = None
+    id: Annotated[str, Field(pattern=ID_PATTERN)] | None = None
     overwrite: Literal["always", "never", "if_newer"] = "always"
     lease_source: Literal["renewed", "none", "infinite"] = "renewed"
     metadata: dict[str, Annotated[str, Field(max_length=8192)]] = Field(default_factory=dict)
@@ -96,18 +109,7 @@ class CopyRequest(BaseModel):
     verify: bool = False
     notify: Notify | None = None
 
-    @field_validator("metadata")
-    @classmethod
-    def _metadata_names(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = [k for k in value if not _METADATA_NAME.match(k)]
-        if bad:
-            raise ValueError(f"names must be C# identifiers: {', '.join(sorted(bad))}")
-        unprintable = [k for k, v in value.items() if not _HEADER_TEXT.match(v)]
-        if unprintable:
-            raise ValueError(f"values must be printable ASCII: {', '.join(sorted(unprintable))}")
-        if sum(len(k) + len(v) for k, v in value.items()) > MAX_METADATA_BYTES:
-            raise ValueError("names and values together must be at most 8 KiB")
-        return value
+    _metadata_names = field_validator("metadata")(check_metadata)
 
     @field_validator("tags")
     @classmethod
@@ -128,9 +130,9 @@ class CopyRequest(BaseModel):
 class AbortRequest(BaseModel):
     """A queue message asking to abort a running copy."""
 
-    model_config = _FROZEN
+    model_config = FROZEN
     action: Literal["abort"]
-    id: Annotated[str, Field(pattern=_ID)]
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
     reason: Annotated[str, Field(max_length=500)] | None = None
 
 
@@ -138,7 +140,7 @@ def _field(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "body"
 
 
-def _errors_of(exc: ValidationError) -> dict[str, str]:
+def errors_of(exc: ValidationError) -> dict[str, str]:
     fields: dict[str, str] = {}
     for err in exc.errors(include_url=False, include_input=False):
         name, message = _field(err["loc"]), err["msg"].removeprefix("Value error, ")
@@ -206,7 +208,7 @@ def parse_copy_request(raw: Any, settings: Settings) -> CopyRequest:
     try:
         request = CopyRequest.model_validate(raw)
     except ValidationError as exc:
-        fields.update(_errors_of(exc))
+        fields.update(errors_of(exc))
     for name, message in _cross_field_errors(raw, settings).items():
         fields.setdefault(name, message)
     if fields or request is None:
@@ -221,7 +223,7 @@ def parse_queue_message(body: bytes | str, settings: Settings) -> CopyRequest | 
         try:
             return AbortRequest.model_validate(raw)
         except ValidationError as exc:
-            raise RequestRejected(400, "invalid abort message", _errors_of(exc)) from None
+            raise RequestRejected(400, "invalid abort message", errors_of(exc)) from None
     return parse_copy_request(raw, settings)
 
 
@@ -231,4 +233,4 @@ def is_copy_id(text: str) -> bool:
     The Durable SDK builds management URLs with ids unquoted, so an id holding `#`, `?` or `/`
     would address another instance or route: such ids are unknown, never looked up.
     """
-    return re.fullmatch(_ID, text) is not None
+    return re.fullmatch(ID_PATTERN, text) is not None

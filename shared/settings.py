@@ -22,6 +22,8 @@ Copy behaviour (seconds; defaults in brackets):
     BLOBCOPY_LEASE_SECONDS [60] (15..60)   BLOBCOPY_POLLS_PER_EXECUTION [100]
     BLOBCOPY_RETRY_ATTEMPTS [4]   BLOBCOPY_RETRY_FIRST_SECONDS [2]
     BLOBCOPY_RESULTS_QUEUE [copy-results]
+    BLOBCOPY_BATCH_PAGE_SIZE [5000] (1..5000): the most names one List Blobs of a batch reads
+    BLOBCOPY_REPORT_CONTAINER [blobcopy-reports]: batch reports, in the destination account
     BLOBCOPY_HTTP_AUTH_LEVEL [function]: `anonymous` behind Entra ID authentication
 
 Result notifications and abort records (shared/control.py) use the Functions host's own storage:
@@ -82,6 +84,8 @@ class Settings:
     retry_attempts: int = 4
     retry_first_seconds: float = 2.0
     results_queue: str = "copy-results"
+    batch_page_size: int = 5000  # List Blobs' largest page; small in tests
+    report_container: str = "blobcopy-reports"
     host_connection_string: str | None = None
     queue_service_url: str | None = None
     host_blob_service_url: str | None = None
@@ -100,6 +104,8 @@ class Settings:
         self._check_timeout_limits()
         if self.retry_first_seconds < 0.001:
             raise ConfigurationError(f"{PREFIX}RETRY_FIRST_SECONDS must be at least 0.001")
+        if not 1 <= self.batch_page_size <= 5000:
+            raise ConfigurationError(f"{PREFIX}BATCH_PAGE_SIZE must be between 1 and 5000")
         if self.polls_per_execution < 1 or self.retry_attempts < 1:
             raise ConfigurationError(
                 f"{PREFIX}POLLS_PER_EXECUTION and {PREFIX}RETRY_ATTEMPTS must be >= 1"
@@ -175,6 +181,7 @@ TUNABLE_NUMBERS = (
     "polls_per_execution",
     "retry_attempts",
     "retry_first_seconds",
+    "batch_page_size",
 )
 
 
@@ -203,6 +210,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         ),
         **_tunables(env),
         results_queue=env.get(PREFIX + "RESULTS_QUEUE", default("results_queue")),
+        report_container=env.get(PREFIX + "REPORT_CONTAINER") or default("report_container"),
         host_connection_string=env.get("AzureWebJobsStorage") or None,
         queue_service_url=env.get("AzureWebJobsStorage__queueServiceUri") or None,
         host_blob_service_url=env.get("AzureWebJobsStorage__blobServiceUri") or None,

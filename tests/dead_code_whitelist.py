@@ -9,7 +9,7 @@ from devhost import testing
 from devhost.durable import protocol
 from devhost.functions import bindings, logs
 from devhost.storage import proxy
-from shared import requests
+from shared import batchrequests, requests
 
 # Azure Functions indexes every decorated trigger of function_app.py (`@app.*`, ignored in
 # pyproject.toml) and of the test apps.
@@ -29,6 +29,7 @@ render.ServerEtaColumn.render
 requests.BlobRef._http_url
 requests.CopyRequest._metadata_names
 requests.CopyRequest._tag_rules
+batchrequests.ContainerRef._container_url
 # The SDK's history event numbering, complete even where devhost never writes the event.
 protocol.EventType.EXECUTION_FAILED
 protocol.EventType.EVENT_SENT

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared import blobops, contracts, control, settings
+from shared import batchops, blobops, contracts, control, settings
 from shared.blueprints import ActivityBlueprint
 from shared.contracts import CopyStatus
 from shared.errors import CopyFailed, TransientStorageError
@@ -123,7 +123,7 @@ def test_every_contract_has_one_activity_of_its_name() -> None:
     """Each contract of shared/contracts.py is declared exactly once, under its own name."""
     declared = [
         builder._function._name
-        for module in (blobops, control)
+        for module in (blobops, batchops, control)
         for builder in module.bp._function_builders
     ]
     assert sorted(declared) == sorted(a.name for a in contracts.ACTIVITIES)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shared import api
+from shared import api, queueapi
 from shared.instances import InstancePage
 from shared.orchestration import ORCHESTRATOR
 from shared.settings import Settings, settings_from_env
@@ -355,7 +355,7 @@ async def test_list_with_an_unknown_state_is_a_400() -> None:
 async def test_queue_copy_message_starts_a_copy() -> None:
     """A valid copy message starts an orchestration."""
     client = FakeClient()
-    outcome = await api.handle_queue_message(client, json.dumps(body(id="q-1")), settings())
+    outcome = await queueapi.handle_queue_message(client, json.dumps(body(id="q-1")), settings())
     assert outcome == "started q-1" and client.started[0][1] == "q-1"
 
 
@@ -363,7 +363,7 @@ async def test_queue_message_and_http_request_are_the_same_request() -> None:
     """The same request sent by HTTP and then by queue is recognised as one copy."""
     client = FakeClient()
     await api.start(client, body(id="q-1"), settings(), BASE)
-    outcome = await api.handle_queue_message(client, json.dumps(body(id="q-1")), settings())
+    outcome = await queueapi.handle_queue_message(client, json.dumps(body(id="q-1")), settings())
     assert outcome == "started q-1" and len(client.started) == 1
 
 
@@ -371,16 +371,18 @@ async def test_queue_abort_message_raises_the_event() -> None:
     """`{"action": "abort", "id": ...}` aborts the running copy."""
     client = FakeClient()
     await api.start(client, body(id="q-1"), settings(), BASE)
-    await api.handle_queue_message(client, b'{"action": "abort", "id": "q-1"}', settings())
+    await queueapi.handle_queue_message(client, b'{"action": "abort", "id": "q-1"}', settings())
     assert client.events == [("q-1", "abort", {"reason": None})]
 
 
 async def test_invalid_queue_message_is_described_not_raised() -> None:
     """A bad message yields a 'dropped' description naming the fields; nothing starts."""
     client = FakeClient()
-    outcome = await api.handle_queue_message(client, b'{"source": 1}', settings())
+    outcome = await queueapi.handle_queue_message(client, b'{"source": 1}', settings())
     assert outcome.startswith("dropped") and "destination" in outcome and not client.started
-    assert (await api.handle_queue_message(client, b"not json", settings())).startswith("dropped")
+    assert (await queueapi.handle_queue_message(client, b"not json", settings())).startswith(
+        "dropped"
+    )
 
 
 async def test_dot_segments_are_refused_over_http_and_the_queue() -> None:
@@ -392,7 +394,7 @@ async def test_dot_segments_are_refused_over_http_and_the_queue() -> None:
     assert answer.status == 400
     assert [f["field"] for f in answer.body["error"]["fields"]] == ["destination.url"]
     message = json.dumps(body(destination={"url": climbing})).encode()
-    outcome = await api.handle_queue_message(client, message, settings())
+    outcome = await queueapi.handle_queue_message(client, message, settings())
     assert outcome.startswith("dropped") and "destination.url" in outcome
     assert client.started == []
 
@@ -451,8 +453,8 @@ async def test_redelivered_queue_message_finds_its_copy() -> None:
     """A message without id delivered twice (same message id) starts one copy, not two."""
     client = FakeClient()
     message = json.dumps(body())
-    first = await api.handle_queue_message(client, message, settings(), "m-1")
-    again = await api.handle_queue_message(client, message, settings(), "m-1")
+    first = await queueapi.handle_queue_message(client, message, settings(), "m-1")
+    again = await queueapi.handle_queue_message(client, message, settings(), "m-1")
     assert first == again == "started q-m-1" and len(client.started) == 1
 
 
@@ -554,7 +556,7 @@ async def test_a_queued_abort_racing_its_copy_message_still_reaches_the_copy() -
     instance (so its start read no record), the abort is raised as an event as well."""
     client, records = StartsMeanwhile(), MemoryRecords()
     message = json.dumps({"action": "abort", "id": "job-9", "reason": "late"}).encode()
-    outcome = await api.handle_queue_message(client, message, settings(), "m1", records)
+    outcome = await queueapi.handle_queue_message(client, message, settings(), "m1", records)
     assert records.kept == {"job-9": "late"} and "raised" in outcome
     assert client.events == [("job-9", "abort", {"reason": "late"})]
 

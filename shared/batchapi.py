@@ -1,0 +1,176 @@
+"""The batch API: `POST /api/batches`, `GET /api/batches[/{id}]`, `POST /api/batches/{id}/abort`.
+
+It answers as the copy API does (shared/api.py, whose handlers it reuses with the `BATCHES`
+resource): 202 + Location + Retry-After while a batch runs, 200 once it is over, 400 naming
+each wrong field, 403 for a container outside the allowlists, checked for both containers
+before any storage call.
+
+No `from __future__ import annotations` here: the Functions worker reads the triggers'
+annotations at runtime.
+"""
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from shared import api
+from shared.accounts import BlobLocation
+from shared.batch_orchestration import BATCH_ORCHESTRATOR
+from shared.batchops import report_name
+from shared.batchrequests import BatchRequest, parse_batch_request
+from shared.batchstate import BatchPlan
+from shared.control import abort_requests
+from shared.errors import RequestRejected
+from shared.instances import ManagementApiPages
+from shared.requests import decode_json
+from shared.settings import Settings, get_settings
+from shared.status import from_instance
+from shared.timestamps import iso
+
+bp = df.Blueprint()
+
+
+def batch_document_of(found: api.InstanceStatus) -> dict[str, Any]:
+    """A batch instance's status document: its output once over, its custom status while it
+    runs; for an orchestrator that crashed or was terminated, a document that says so."""
+    runtime = _runtime(found)
+    held = found.output if runtime == "Completed" else found.custom_status
+    if runtime not in ("Failed", "Terminated", "Canceled") and _is_batch_document(held):
+        return dict(held)
+    doc = from_instance(
+        instance_id=str(found.instance_id),
+        runtime_status=runtime,
+        request=None,
+        custom_status=None,
+        output=found.output,
+        created=found.created_time,
+        updated=found.last_updated_time,
+    )
+    return {**doc, "kind": "batch"}
+
+
+def _is_batch_document(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("kind") == "batch" and "state" in value
+
+
+def _runtime(found: api.InstanceStatus) -> str:
+    return str(getattr(found.runtime_status, "value", found.runtime_status))
+
+
+BATCHES = api.Resource("batch", "batches", BATCH_ORCHESTRATOR, batch_document_of)
+
+
+def _container(settings: Settings, url: str, field: str) -> BlobLocation:
+    """The configured container a batch URL names; 400/403 naming the field otherwise."""
+    try:
+        location = settings.registry.locate(url)
+    except ValueError as exc:  # UnsafeBlobPath
+        raise RequestRejected(400, "invalid batch request", {field: str(exc)}) from None
+    if location is None:
+        raise RequestRejected(403, "container not allowed", {field: "not a configured account"})
+    if location.blob or not location.container:
+        raise RequestRejected(400, "invalid batch request", {field: "must name a container"})
+    return location
+
+
+def build_batch_plan(request: BatchRequest, settings: Settings, batch_id: str) -> BatchPlan:
+    """Resolve both containers and the settings into the batch's input."""
+    registry = settings.registry
+    dest = _container(settings, request.destination.url, "destination.url")
+    source = _container(settings, request.source.url, "source.url")
+    if not registry.allowed_destinations or not registry.destination_allowed(dest):
+        raise RequestRejected(
+            403, "destination not allowed", {"destination.url": "outside the allowlist"}
+        )
+    if not registry.source_allowed(source):
+        raise RequestRejected(
+            403, "source not allowed", {"source.url": "outside BLOBCOPY_ALLOWED_SOURCES"}
+        )
+    report = BlobLocation(dest.account, settings.report_container, report_name(batch_id))
+    return BatchPlan(
+        id=batch_id,
+        request=request.model_dump(mode="json"),
+        fingerprint=request.fingerprint(),
+        created=iso(dt.datetime.now(dt.UTC)),
+        report_url=report.base_url,
+        timeout_seconds=request.timeout_seconds or settings.default_timeout_seconds,
+        poll_min=settings.poll_min_seconds,
+        poll_max=settings.poll_max_seconds,
+        rounds_per_execution=settings.polls_per_execution,
+        retry_attempts=settings.retry_attempts,
+        retry_first_ms=int(settings.retry_first_seconds * 1000),
+        page_size=settings.batch_page_size,
+        results_queue=settings.results_queue,
+    )
+
+
+async def start_batch(
+    client: api.DurableClient,
+    raw: Any,
+    settings: Settings,
+    base_url: str,
+    code: str | None = None,
+    default_id: str | None = None,
+) -> api.ApiResponse:
+    """POST /api/batches: validate, then start (or find the same) batch; 202 + Location."""
+    try:
+        request = parse_batch_request(raw, settings)
+        batch_id = request.id or default_id or uuid.uuid4().hex
+        plan = build_batch_plan(request, settings, batch_id)
+        await api.start_instance(client, BATCHES, plan.id, plan.to_input(), plan.fingerprint)
+    except RequestRejected as exc:
+        return api.rejected(exc)
+    return api.accepted(base_url, plan.id, code, BATCHES, "2")
+
+
+# --- the triggers (function_app.py registers `bp`) -----------------------------------------
+
+
+@bp.route(route="batches", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def start_batch_http(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """POST /api/batches: start a batch."""
+    try:
+        body = decode_json(req.get_body() or b"")
+    except RequestRejected as exc:
+        return api.encode(api.rejected(exc))
+    code = req.params.get("code")
+    return api.encode(await start_batch(client, body, get_settings(), api.origin(req), code))
+
+
+@bp.route(route="batches/{id}", methods=["GET"])
+@bp.durable_client_input(client_name="client")
+async def get_batch_http(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """GET /api/batches/{id}: the batch's status document."""
+    instance_id, code = req.route_params["id"], req.params.get("code")
+    return api.encode(await api.get(client, instance_id, api.origin(req), code, BATCHES))
+
+
+@bp.route(route="batches/{id}/abort", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def abort_batch_http(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """POST /api/batches/{id}/abort: start no more copies, abort the pending ones."""
+    instance_id, code = req.route_params["id"], req.params.get("code")
+    body, records = req.get_body() or b"", abort_requests()
+    answer = await api.abort(client, instance_id, body, api.origin(req), code, records, BATCHES)
+    return api.encode(answer)
+
+
+@bp.route(route="batches", methods=["GET"])
+@bp.durable_client_input(client_name="client")
+async def list_batches_http(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """GET /api/batches[?state=&limit=&continuation=]: one page of batches."""
+    params = req.params
+    query = (params.get("state"), params.get("limit"), params.get("continuation"))
+    return api.encode(await api.list_copies(ManagementApiPages(client), *query, BATCHES))

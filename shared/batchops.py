@@ -1,0 +1,431 @@
+"""The storage side of a batch: one round reads every pending copy and starts the next ones.
+
+A round costs, whatever the number of blobs in it:
+
+- one List Blobs of the source (the next `free` names, from the carried continuation token);
+- one List Blobs `include=copy` of the destination over the window from the first pending name
+  to the last new one (the names' common prefix, stopping past the last): the status of every
+  pending copy, and what the new names' destinations already hold;
+- one Copy Blob per new blob, and nothing for a blob that needs no copy (`overwrite: never`
+  with a destination, `if_newer` with a newer one: seen in that listing);
+- one Append Block of report lines for the blobs that ended.
+
+So a blob costs one Copy Blob plus its share of a few listings per round: no Get Blob
+Properties, no per-blob SAS (one container SAS per round), no per-blob activity.
+
+A round may run twice (its answer lost to a crash, then retried): it never starts a second copy
+into a destination that already holds this batch's copy (same source, started since the batch
+was created), and the report's append is conditional on its length, so no line is written twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError
+from azure.storage.blob import (
+    BlobPrefix,
+    BlobProperties,
+    ContainerClient,
+    ContainerSasPermissions,
+    StandardBlobTier,
+    generate_container_sas,
+)
+
+from shared.accounts import BlobLocation
+from shared.batchrequests import BatchRequest
+from shared.blobops import BlobOps, storage
+from shared.blueprints import ActivityBlueprint
+from shared.contracts import (
+    BATCH_ABORT,
+    BATCH_ROUND,
+    BatchAbortJob,
+    BatchBlob,
+    BatchRound,
+    BatchRoundJob,
+    BatchTally,
+    BlobCopyStatus,
+)
+from shared.copylimits import CLOCK_SKEW, MAX_DELEGATION, SAS_MARGIN
+from shared.errors import CopyFailed, PermanentStorageError, StorageError, map_storage_errors
+from shared.timestamps import parse_iso, utc
+
+#: Source pages read at most in one round when filters drop names (bounds a round's time).
+MAX_PAGES_PER_ROUND = 10
+#: Refusals of Copy Blob that mean "nothing to do" under the request's overwrite rule.
+_SKIP_CODES = {
+    "never": {"ConditionNotMet", "BlobAlreadyExists"},
+    "if_newer": {"SourceConditionNotMet", "ConditionNotMet"},
+}
+
+
+def report_name(batch_id: str) -> str:
+    """The report blob of a batch, in the report container of the destination account."""
+    return f"{batch_id}.jsonl"
+
+
+@dataclass
+class RoundLedger:
+    """What one round has found so far: the pending copies, the report lines, the tally."""
+
+    pending: list[BatchBlob] = field(default_factory=list)
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    tally: BatchTally = field(default_factory=BatchTally)
+    errors: dict[str, int] = field(default_factory=dict)
+    pending_copied: int = 0
+    pending_total: int = 0
+
+    def end(self, line: dict[str, Any]) -> None:
+        """A blob reached its end (or, in a dry run, its verdict): report and count it."""
+        self.lines.append(line)
+        state = line["state"]
+        counted = {"would_copy": "succeeded", "would_skip": "skipped"}.get(state, state)
+        delta = BatchTally(**{counted: 1, "bytes_copied": line.get("bytes") or 0})
+        if state in ("would_copy", "would_skip"):
+            delta = replace(delta, bytes_copied=0)
+        self.tally = self.tally.plus(delta)
+        if line.get("error"):
+            self.errors[line["error"]] = self.errors.get(line["error"], 0) + 1
+
+
+class BatchOps:
+    """One batch round's storage calls, through the process's BlobOps clients."""
+
+    def __init__(self, ops: BlobOps, job: BatchRoundJob | BatchAbortJob) -> None:
+        self.ops = ops
+        self.request = BatchRequest.model_validate(job.request)
+        self.source = self._container(self.request.source.url)
+        self.destination = self._container(self.request.destination.url)
+
+    def _container(self, url: str) -> BlobLocation:
+        location = self.ops.locate(url)
+        if location is None:
+            raise CopyFailed("ContainerNotConfigured", "batches copy between configured accounts")
+        return location
+
+    def client(self, location: BlobLocation) -> ContainerClient:
+        return self.ops.service(location.account).get_container_client(location.container)
+
+    def source_url(self, name: str) -> str:
+        """A source blob's URL (no SAS), spelled as the service expects."""
+        return BlobLocation(self.source.account, self.source.container, name).base_url
+
+    # --- reading ------------------------------------------------------------------------
+
+    def list_sources(
+        self, marker: str | None, wanted: int, page_size: int
+    ) -> tuple[list[BlobProperties], str | None, bool]:
+        """Up to `wanted` selected source blobs from `marker`: (blobs, next marker, exhausted)."""
+        client, prefix = self.client(self.source), self.request.source.prefix
+        found: list[BlobProperties] = []
+        for _ in range(MAX_PAGES_PER_ROUND):
+            size = max(1, min(wanted - len(found), page_size))
+            with map_storage_errors():
+                listing = client.list_blobs(name_starts_with=prefix, results_per_page=size)
+                page_iter = listing.by_page(continuation_token=marker)
+                page = list(next(page_iter, []))
+                marker = getattr(page_iter, "continuation_token", None)  # azure-core PageIterator
+            found += [b for b in page if self.request.selects(b.name[len(prefix) :])]
+            if not marker or len(found) >= wanted:
+                break
+        return found, marker, not marker
+
+    def destinations(self, names: list[str]) -> dict[str, BlobProperties]:
+        """The destination blobs with these names, with their copy properties, in one listing
+        over the window the names span (they come in name order)."""
+        if not names:
+            return {}
+        first, last = min(names), max(names)
+        common = _common_prefix(first, last)
+        client, wanted = self.client(self.destination), set(names)
+        found: dict[str, BlobProperties] = {}
+        with map_storage_errors():
+            for blob in client.list_blobs(name_starts_with=common, include=["copy"]):
+                if isinstance(blob, BlobPrefix):
+                    continue
+                if blob.name > last:
+                    break
+                if blob.name in wanted:
+                    found[blob.name] = blob
+        return found
+
+    # --- the round ----------------------------------------------------------------------
+
+    def run_round(self, job: BatchRoundJob, now: dt.datetime) -> BatchRound:
+        """Read the pending copies, start up to `free` more, append the report."""
+        ledger = RoundLedger()
+        sources: list[BlobProperties] = []
+        marker, exhausted = job.marker, False
+        if job.free > 0:
+            sources, marker, exhausted = self.list_sources(job.marker, job.free, job.page_size)
+        names = [self.request.destination_name(p.name) for p in job.pending]
+        names += [self.request.destination_name(b.name) for b in sources]
+        seen = self.destinations(names)
+        for blob in job.pending:
+            self.follow(blob, seen.get(self.request.destination_name(blob.name)), ledger)
+        if sources:
+            sas = self.source_sas(parse_iso(job.deadline) + SAS_MARGIN, now)
+            created = parse_iso(job.created)
+            for props in sources:
+                self.take(props, seen, sas, created, ledger)
+        length = self.append_report(job.batch_id, job.report_length, ledger.lines)
+        return BatchRound(
+            pending=ledger.pending,
+            marker=marker,
+            exhausted=exhausted,
+            tally=ledger.tally,
+            pending_bytes_copied=ledger.pending_copied,
+            pending_bytes_total=ledger.pending_total,
+            report_length=length,
+            errors=ledger.errors,
+        )
+
+    def follow(self, blob: BatchBlob, dest: BlobProperties | None, ledger: RoundLedger) -> None:
+        """A pending copy: still pending, or ended (as the destination's copy status says)."""
+        name = self.request.destination_name(blob.name)
+        if dest is None or dest.copy.id != blob.copy_id:
+            code = "DestinationDeleted" if dest is None else "CopyReplaced"
+            ledger.end(_line(blob.name, name, "failed", None, blob.copy_id, code))
+            return
+        status = dest.copy.status or BlobCopyStatus.SUCCESS
+        copied, total = _progress(dest)
+        if status == BlobCopyStatus.PENDING:
+            ledger.pending.append(blob)
+            ledger.pending_copied += copied or 0
+            ledger.pending_total += total or blob.size or 0
+            return
+        ledger.end(self.ended(blob, name, dest, status))
+
+    def ended(
+        self, blob: BatchBlob, name: str, dest: BlobProperties, status: str
+    ) -> dict[str, Any]:
+        """The report line of a copy that is over, verified against the listing if asked."""
+        if status == BlobCopyStatus.SUCCESS:
+            problem = self.verification_problem(blob, dest) if self.request.verify else None
+            if problem:
+                return _line(blob.name, name, "failed", None, blob.copy_id, "VerificationFailed")
+            return _line(blob.name, name, "succeeded", dest.size, blob.copy_id, None)
+        state = "aborted" if status == BlobCopyStatus.ABORTED else "failed"
+        code = "Aborted" if state == "aborted" else "CopyFailed"
+        return _line(blob.name, name, state, None, blob.copy_id, code)
+
+    @staticmethod
+    def verification_problem(blob: BatchBlob, dest: BlobProperties) -> str | None:
+        """Length, and MD5 where both sides have one, from the two listings: no extra read."""
+        if blob.size is not None and dest.size != blob.size:
+            return "length"
+        theirs = dest.content_settings.content_md5
+        if blob.md5 and theirs and bytes(theirs).hex() != blob.md5:
+            return "md5"
+        return None
+
+    def take(
+        self,
+        props: BlobProperties,
+        seen: dict[str, BlobProperties],
+        sas: str,
+        created: dt.datetime,
+        ledger: RoundLedger,
+    ) -> None:
+        """A newly listed source blob: copy it, skip it, or adopt the copy a lost attempt of
+        this round already started."""
+        ledger.tally = ledger.tally.plus(BatchTally(listed=1))
+        name = self.request.destination_name(props.name)
+        dest = seen.get(name)
+        md5 = props.content_settings.content_md5
+        blob = BatchBlob(props.name, "", props.size, bytes(md5).hex() if md5 else None)
+        if dest is not None and self.ours(dest, props, created):
+            adopted = replace(blob, copy_id=str(dest.copy.id))
+            self.follow(adopted, dest, ledger)
+            return
+        verdict = self.needs_no_copy(props, dest)
+        if self.request.dry_run:
+            state = "would_skip" if verdict else "would_copy"
+            ledger.end(_line(props.name, name, state, props.size, None, verdict))
+            return
+        if verdict:
+            ledger.end(_line(props.name, name, "skipped", None, None, None))
+            return
+        self.start(blob, name, dest, sas, ledger)
+
+    def ours(self, dest: BlobProperties, props: BlobProperties, created: dt.datetime) -> bool:
+        """Whether the destination holds a copy of this source that this batch started."""
+        copy = dest.copy
+        if not copy.id or not self.ops.same_source(copy.source, self.source_url(props.name)):
+            return False
+        started = dest.creation_time or dest.last_modified
+        return started is not None and utc(started) >= utc(created) - CLOCK_SKEW
+
+    def needs_no_copy(self, props: BlobProperties, dest: BlobProperties | None) -> str | None:
+        """Why the overwrite rule leaves this destination alone (None: copy it)."""
+        if dest is None:
+            return None
+        if self.request.overwrite == "never":
+            return "DestinationExists"
+        if self.request.overwrite == "if_newer" and utc(dest.last_modified) >= utc(
+            props.last_modified
+        ):
+            return "DestinationNewer"
+        return None
+
+    def start(
+        self,
+        blob: BatchBlob,
+        name: str,
+        dest: BlobProperties | None,
+        sas: str,
+        ledger: RoundLedger,
+    ) -> None:
+        """Start one copy (asynchronous), honouring overwrite, metadata and tier."""
+        target = self.client(self.destination).get_blob_client(name)
+        options: dict[str, Any] = {"requires_sync": False}
+        if self.request.tier:
+            options["standard_blob_tier"] = StandardBlobTier(self.request.tier)
+        if self.request.overwrite == "never":
+            options["match_condition"] = MatchConditions.IfMissing
+        elif self.request.overwrite == "if_newer" and dest is not None:
+            options["source_if_modified_since"] = dest.last_modified
+        try:
+            with map_storage_errors():
+                started = target.start_copy_from_url(
+                    f"{self.source_url(blob.name)}?{sas}", self.request.metadata or None, **options
+                )
+        except PermanentStorageError as exc:
+            if exc.code in _SKIP_CODES.get(self.request.overwrite, set()):
+                ledger.end(_line(blob.name, name, "skipped", None, None, None))
+            else:
+                ledger.end(_line(blob.name, name, "failed", None, None, exc.code))
+            return
+        copy_id = str(started.get("copy_id") or "")
+        if started.get("copy_status") == BlobCopyStatus.PENDING:
+            ledger.pending.append(replace(blob, copy_id=copy_id))
+            ledger.pending_total += blob.size or 0
+        else:
+            ledger.end(_line(blob.name, name, "succeeded", blob.size, copy_id, None))
+
+    def source_sas(self, expiry: dt.datetime, now: dt.datetime) -> str:
+        """One read-only container SAS for the round's copies (one delegation key, if any)."""
+        start = now - CLOCK_SKEW
+        account = self.source.account
+        common: dict[str, Any] = {
+            "account_name": account.name,
+            "container_name": self.source.container,
+            "permission": ContainerSasPermissions(read=True),
+            "start": start,
+        }
+        if account.account_key:
+            return generate_container_sas(account_key=account.account_key, expiry=expiry, **common)
+        expiry = min(expiry, start + MAX_DELEGATION)
+        with map_storage_errors():
+            key = self.ops.service(account).get_user_delegation_key(start, expiry)
+        return generate_container_sas(user_delegation_key=key, expiry=expiry, **common)
+
+    # --- the report ---------------------------------------------------------------------
+
+    def report_client(self, batch_id: str) -> Any:
+        container = self.ops.service(self.destination.account).get_container_client(
+            self.ops.settings.report_container
+        )
+        return container, container.get_blob_client(report_name(batch_id))
+
+    def append_report(self, batch_id: str, length: int, lines: list[dict[str, Any]]) -> int:
+        """Append the round's lines at `length`; the report's new length.
+
+        Conditional on the position: if a lost attempt of this round appended already, the
+        lines it wrote are read back and only the others are appended.
+        """
+        if not lines:
+            return length
+        container, report = self.report_client(batch_id)
+        if length == 0:
+            self.create_report(container, report)
+        try:
+            return self._append(report, length, lines)
+        except StorageError as exc:
+            if exc.code != "AppendPositionConditionNotMet":
+                raise
+        with map_storage_errors():
+            written = report.download_blob(offset=length).readall()
+        done = {json.loads(line)["name"] for line in written.decode().splitlines() if line}
+        rest = [line for line in lines if line["name"] not in done]
+        return self._append(report, length + len(written), rest) if rest else length + len(written)
+
+    @staticmethod
+    def create_report(container: ContainerClient, report: Any) -> None:
+        with map_storage_errors():
+            with contextlib.suppress(ResourceExistsError):
+                container.create_container()
+            with contextlib.suppress(ResourceExistsError):  # a lost attempt created it
+                report.create_append_blob(match_condition=MatchConditions.IfMissing)
+
+    @staticmethod
+    def _append(report: Any, length: int, lines: list[dict[str, Any]]) -> int:
+        data = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines).encode()
+        with map_storage_errors():
+            report.append_block(data, appendpos_condition=length)
+        return length + len(data)
+
+    # --- abort --------------------------------------------------------------------------
+
+    def abort_all(self, pending: list[BatchBlob]) -> None:
+        """Abort each pending copy; one that already ended is left as it is."""
+        client = self.client(self.destination)
+        for blob in pending:
+            target = client.get_blob_client(self.request.destination_name(blob.name))
+            try:
+                with map_storage_errors():
+                    target.abort_copy(blob.copy_id)
+            except PermanentStorageError:
+                continue  # ended, or replaced: the next round reads how
+
+
+def _common_prefix(a: str, b: str) -> str:
+    """The longest prefix both names share: the listing window's `name_starts_with`."""
+    size = 0
+    while size < min(len(a), len(b)) and a[size] == b[size]:
+        size += 1
+    return a[:size]
+
+
+def _progress(dest: BlobProperties) -> tuple[int | None, int | None]:
+    try:
+        copied, total = (dest.copy.progress or "").split("/")
+        return int(copied), int(total)
+    except ValueError:
+        return None, None
+
+
+def _line(
+    source: str, name: str, state: str, size: int | None, copy_id: str | None, error: str | None
+) -> dict[str, Any]:
+    """One report line: a blob's name, where it went, how it ended."""
+    return {
+        "name": source,
+        "destination": name,
+        "state": state,
+        "bytes": size,
+        "copy_id": copy_id or None,
+        "error": error,
+    }
+
+
+# --- the batch activities (shared/contracts.py) ------------------------------------------
+
+bp = ActivityBlueprint()
+
+
+@bp.activity(BATCH_ROUND)
+def batch_round(job: BatchRoundJob) -> BatchRound:
+    """One round of a batch: read the pending copies, report those that ended, start more."""
+    return BatchOps(storage(), job).run_round(job, dt.datetime.now(dt.UTC))
+
+
+@bp.activity(BATCH_ABORT)
+def batch_abort(job: BatchAbortJob) -> None:
+    """Abort every pending copy of a batch."""
+    BatchOps(storage(), job).abort_all(job.pending)

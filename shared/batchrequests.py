@@ -1,0 +1,136 @@
+"""Batch requests: every blob under a prefix, validated once where the request enters.
+
+    {"source": {"url": CONTAINER_URL, "prefix": "p/"},
+     "destination": {"url": CONTAINER_URL, "prefix": "q/"},
+     "include": ["*.csv"], "exclude": ["tmp/*"], "max_concurrency": 32, "dry_run": false,
+     "id": "nightly-2026-12-02", "overwrite": "never", "tier": "Cool", "metadata": {...},
+     "verify": true, "timeout_seconds": 86400, "notify": {"queue": "copy-results"}}
+
+A blob `p/a/b.csv` is copied to `q/a/b.csv`: the source prefix is replaced by the destination's.
+Globs match the name after the prefix (`fnmatch`, case-sensitive: `*` crosses `/`). Like
+`parse_copy_request`, `parse_batch_request` names every wrong field in one 400.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from shared.errors import RequestRejected
+from shared.requests import (
+    FROZEN,
+    ID_PATTERN,
+    URL_MAX_LENGTH,
+    URL_UNSAFE,
+    Notify,
+    check_metadata,
+    errors_of,
+)
+from shared.settings import Settings
+
+#: The most copies a batch may keep pending at once: each is carried in orchestration history
+#: between rounds, so this bounds the history a round writes.
+MAX_CONCURRENCY = 500
+#: Azure's longest blob name.
+MAX_BLOB_NAME = 1024
+_Glob = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class ContainerRef(BaseModel):
+    """A container (its URL, no blob path) and the prefix of the names taken in it."""
+
+    model_config = FROZEN
+    url: Annotated[str, Field(min_length=1, max_length=URL_MAX_LENGTH)]
+    prefix: Annotated[str, Field(max_length=MAX_BLOB_NAME)] = ""
+
+    @field_validator("url")
+    @classmethod
+    def _container_url(cls, value: str) -> str:
+        if URL_UNSAFE.search(value):
+            raise ValueError("must not contain spaces or control characters (percent-encode)")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http(s) URL")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("must not carry a user name or password")
+        if parts.query or parts.fragment:
+            raise ValueError("must be a plain container URL (no query: the service signs)")
+        return value.rstrip("/")
+
+
+class BatchRequest(BaseModel):
+    """Copy every blob under `source.prefix` to the same name under `destination.prefix`."""
+
+    model_config = FROZEN
+    kind: Literal["batch"] = "batch"  # the discriminator on the copy-requests queue
+    source: ContainerRef
+    destination: ContainerRef
+    include: Annotated[list[_Glob], Field(max_length=20)] = Field(default_factory=list)
+    exclude: Annotated[list[_Glob], Field(max_length=20)] = Field(default_factory=list)
+    max_concurrency: Annotated[int, Field(ge=1, le=MAX_CONCURRENCY)] = 32
+    dry_run: bool = False
+    id: Annotated[str, Field(pattern=ID_PATTERN)] | None = None
+    overwrite: Literal["always", "never", "if_newer"] = "always"
+    metadata: dict[str, Annotated[str, Field(max_length=8192)]] = Field(default_factory=dict)
+    tier: Literal["Hot", "Cool", "Cold", "Archive"] | None = None
+    timeout_seconds: Annotated[int, Field(gt=0)] | None = None
+    verify: bool = False
+    notify: Notify | None = None
+
+    _metadata_names = field_validator("metadata")(check_metadata)
+
+    def selects(self, relative_name: str) -> bool:
+        """Whether a name (after the source prefix) is taken: any include, no exclude."""
+        if self.include and not any(fnmatch.fnmatchcase(relative_name, g) for g in self.include):
+            return False
+        return not any(fnmatch.fnmatchcase(relative_name, g) for g in self.exclude)
+
+    def destination_name(self, source_name: str) -> str:
+        """The destination blob's name for a source blob's name."""
+        return self.destination.prefix + source_name[len(self.source.prefix) :]
+
+    def fingerprint(self) -> str:
+        """A hash of the normalized request (equal for the same request in any key order)."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _overlap_error(raw: dict[str, Any]) -> dict[str, str]:
+    """A batch into its own source range would list its own copies: refused."""
+    src, dst = raw.get("source"), raw.get("destination")
+    if not (isinstance(src, dict) and isinstance(dst, dict)):
+        return {}
+    same = str(src.get("url", "")).rstrip("/") == str(dst.get("url", "")).rstrip("/")
+    a, b = str(src.get("prefix") or ""), str(dst.get("prefix") or "")
+    if same and (a.startswith(b) or b.startswith(a)):
+        return {"destination.prefix": "must not overlap source.prefix in the same container"}
+    return {}
+
+
+def _timeout_error(raw: dict[str, Any], settings: Settings) -> dict[str, str]:
+    timeout = raw.get("timeout_seconds")
+    if isinstance(timeout, int) and timeout > settings.max_timeout_seconds:
+        return {"timeout_seconds": f"must be <= {settings.max_timeout_seconds}"}
+    return {}
+
+
+def parse_batch_request(raw: Any, settings: Settings) -> BatchRequest:
+    """Validate a decoded body into a BatchRequest, or raise RequestRejected naming each field."""
+    if not isinstance(raw, dict):
+        raise RequestRejected(400, "invalid batch request", {"body": "must be a JSON object"})
+    fields: dict[str, str] = {}
+    request: BatchRequest | None = None
+    try:
+        request = BatchRequest.model_validate(raw)
+    except ValidationError as exc:
+        fields.update(errors_of(exc))
+    for name, message in {**_overlap_error(raw), **_timeout_error(raw, settings)}.items():
+        fields.setdefault(name, message)
+    if fields or request is None:
+        raise RequestRejected(400, "invalid batch request", fields)
+    return request

@@ -1,0 +1,87 @@
+"""A batch orchestration's input (`BatchPlan`) and what it carries across continue_as_new.
+
+Like the copy's plan (shared/copystate.py), the plan holds every setting the orchestrator needs,
+resolved at the edge, and crosses the Durable boundary as plain JSON. The carry is bounded
+whatever the batch's size: the pending copies (at most `max_concurrency`), the source
+listing's continuation token, and counts. Each blob's outcome is in the report, not here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from shared.contracts import BatchBlob, BatchTally
+from shared.outcomes import Outcome
+from shared.settings import default
+from shared.status import State
+
+
+@dataclass(frozen=True)
+class BatchCarry:
+    """What one execution of a batch hands the next."""
+
+    deadline: str
+    pending: list[BatchBlob] = field(default_factory=list)
+    marker: str | None = None  # where the source listing resumes
+    exhausted: bool = False  # every source blob has been listed
+    tally: BatchTally = field(default_factory=BatchTally)
+    pending_bytes_copied: int = 0
+    pending_bytes_total: int = 0
+    report_length: int = 0
+    errors: dict[str, int] = field(default_factory=dict)  # error code -> blobs
+    stopping: Outcome | None = None
+    idle_rounds: int = 0  # rounds in a row in which nothing started or ended
+    troubles: int = 0  # rounds in a row that ran out of retries
+    rounds: int = 0
+    executions: int = 1
+    estimated_finish: str | None = None
+    warnings: list[dict[str, str]] | None = None
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> BatchCarry:
+        known = {k: v for k, v in data.items() if k in {f.name for f in fields(cls)}}
+        known["pending"] = [BatchBlob.from_wire(b) for b in known.get("pending") or []]
+        known["tally"] = BatchTally.from_wire(known.get("tally") or {})
+        if known.get("stopping"):
+            stop = known["stopping"]
+            known["stopping"] = Outcome(State(stop["state"]), stop.get("error"))
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """The batch orchestration's input: the validated request plus settings from the edge."""
+
+    id: str
+    request: dict[str, Any]
+    fingerprint: str
+    created: str
+    report_url: str
+    timeout_seconds: int = default("default_timeout_seconds")
+    poll_min: float = default("poll_min_seconds")
+    poll_max: float = default("poll_max_seconds")
+    rounds_per_execution: int = default("polls_per_execution")
+    retry_attempts: int = default("retry_attempts")
+    retry_first_ms: int = int(default("retry_first_seconds") * 1000)
+    page_size: int = default("batch_page_size")
+    results_queue: str = default("results_queue")
+    carry: BatchCarry | None = None
+
+    @property
+    def max_concurrency(self) -> int:
+        return int(self.request.get("max_concurrency") or 32)
+
+    def to_input(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def with_carry(self, carry: BatchCarry) -> BatchPlan:
+        return replace(self, carry=carry)
+
+    @classmethod
+    def from_input(cls, raw: Any) -> BatchPlan:
+        data = json.loads(raw) if isinstance(raw, str) else dict(raw)
+        carry = data.pop("carry", None)
+        known = {k: v for k, v in data.items() if k in {f.name for f in fields(cls)}}
+        return cls(**known, carry=BatchCarry.from_wire(carry) if carry else None)
