@@ -380,6 +380,7 @@ async def list_copies(
     state: str | None = None,
     limit: str | None = None,
     continuation: str | None = None,
+    *,
     kind: Resource = COPIES,
 ) -> ApiResponse:
     """GET /api/copies[?state=&limit=&continuation=]: one page of status documents.

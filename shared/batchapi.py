@@ -173,4 +173,4 @@ async def list_batches_http(
     """GET /api/batches[?state=&limit=&continuation=]: one page of batches."""
     params = req.params
     query = (params.get("state"), params.get("limit"), params.get("continuation"))
-    return api.encode(await api.list_copies(ManagementApiPages(client), *query, BATCHES))
+    return api.encode(await api.list_copies(ManagementApiPages(client), *query, kind=BATCHES))
