@@ -286,12 +286,14 @@ async def test_list_filters_by_state() -> None:
     assert sorted(d["id"] for d in running.body["copies"]) == ["job-1", "job-2"]
 
 
-async def list_every_page(client: FakeClient, **query: str) -> list[dict[str, Any]]:
+async def list_every_page(
+    client: FakeClient, state: str | None = None, limit: str | None = None
+) -> list[dict[str, Any]]:
     """GET /api/copies page after page, following `continuation` until it is null."""
     docs: list[dict[str, Any]] = []
     token: str | None = None
     for _ in range(100):
-        answer = await api.list_copies(client, continuation=token, **query)
+        answer = await api.list_copies(client, state, limit, continuation=token)
         assert answer.status == 200, answer.body
         docs += answer.body["copies"]
         token = answer.body["continuation"]
