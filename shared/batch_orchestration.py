@@ -131,7 +131,7 @@ class BatchRun(DurableRun):
         job = BatchRoundJob(
             batch_id=self.plan.id,
             request=self.plan.request,
-            created=self.plan.created,
+            asked_at=iso(self.now),
             deadline=self.carry.deadline,
             pending=self.carry.pending,
             marker=self.carry.marker,

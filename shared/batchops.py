@@ -55,6 +55,9 @@ from shared.copylimits import CLOCK_SKEW, MAX_DELEGATION, SAS_MARGIN
 from shared.errors import CopyFailed, PermanentStorageError, StorageError, map_storage_errors
 from shared.timestamps import parse_iso, utc
 
+#: How far storage's clock may lag the orchestration's when a retried round judges whether a
+#: copy it finds was started by its lost attempt (a larger lag makes it copy that blob again).
+ADOPTION_SKEW = dt.timedelta(seconds=2)
 #: Source pages read at most in one round when filters drop names (bounds a round's time).
 MAX_PAGES_PER_ROUND = 10
 #: Refusals of Copy Blob that mean "nothing to do" under the request's overwrite rule.
@@ -170,9 +173,9 @@ class BatchOps:
             self.follow(blob, seen.get(self.request.destination_name(blob.name)), ledger)
         if sources:
             sas = self.source_sas(parse_iso(job.deadline) + SAS_MARGIN, now)
-            created = parse_iso(job.created)
+            asked = parse_iso(job.asked_at)
             for props in sources:
-                self.take(props, seen, sas, created, ledger)
+                self.take(props, seen, sas, asked, ledger)
         length = self.append_report(job.batch_id, job.report_length, ledger.lines)
         return BatchRound(
             pending=ledger.pending,
@@ -229,7 +232,7 @@ class BatchOps:
         props: BlobProperties,
         seen: dict[str, BlobProperties],
         sas: str,
-        created: dt.datetime,
+        asked: dt.datetime,
         ledger: RoundLedger,
     ) -> None:
         """A newly listed source blob: copy it, skip it, or adopt the copy a lost attempt of
@@ -239,7 +242,7 @@ class BatchOps:
         dest = seen.get(name)
         md5 = props.content_settings.content_md5
         blob = BatchBlob(props.name, "", props.size, bytes(md5).hex() if md5 else None)
-        if dest is not None and self.ours(dest, props, created):
+        if dest is not None and self.ours(dest, props, asked):
             adopted = replace(blob, copy_id=str(dest.copy.id))
             self.follow(adopted, dest, ledger)
             return
@@ -253,13 +256,16 @@ class BatchOps:
             return
         self.start(blob, name, dest, sas, ledger)
 
-    def ours(self, dest: BlobProperties, props: BlobProperties, created: dt.datetime) -> bool:
-        """Whether the destination holds a copy of this source that this batch started."""
+    def ours(self, dest: BlobProperties, props: BlobProperties, asked: dt.datetime) -> bool:
+        """Whether the destination holds a copy of this source that this round started (in a
+        lost attempt): a pending one, or one written since the round was decided. A copy that
+        an earlier batch made was written before, so a re-run judges it afresh."""
         copy = dest.copy
         if not copy.id or not self.ops.same_source(copy.source, self.source_url(props.name)):
             return False
-        started = dest.creation_time or dest.last_modified
-        return started is not None and utc(started) >= utc(created) - CLOCK_SKEW
+        if copy.status == BlobCopyStatus.PENDING:
+            return True
+        return utc(dest.last_modified) >= utc(asked) - ADOPTION_SKEW
 
     def needs_no_copy(self, props: BlobProperties, dest: BlobProperties | None) -> str | None:
         """Why the overwrite rule leaves this destination alone (None: copy it)."""

@@ -230,11 +230,12 @@ class BatchRoundJob(WireRecord):
     """One round of a batch: read the pending copies' status in one listing, report those that
     ended, list up to `free` more source blobs and start their copies.
 
-    `created` lets a retried round recognise copies its lost attempt already started."""
+    `asked_at` (orchestration time when the round was decided: the same in every attempt) lets
+    a retried round recognise the copies its lost attempt already started."""
 
     batch_id: str
     request: dict[str, Any]
-    created: str
+    asked_at: str
     deadline: str
     pending: list[BatchBlob]
     marker: str | None
