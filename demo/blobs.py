@@ -1,7 +1,7 @@
 """The demo's side of storage: seed the sources, prepare the destination, check what arrived.
 
 This is the only place the demo touches blob content, and it does so as a user would, with the
-storage SDK and the account key. The app itself never reads a byte (DESIGN.md §1).
+storage SDK and the account key. The app itself never reads a byte (docs/architecture.md).
 """
 
 from __future__ import annotations

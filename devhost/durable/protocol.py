@@ -1,6 +1,6 @@
 """The Durable Functions out-of-proc JSON protocol, and nothing else.
 
-This is the only module that knows the SDK's wire shapes (see shared/durable-protocol.md): it builds
+This is the only module that knows the SDK's wire shapes (see devhost/durable/README.md): it builds
 history events and the orchestration context, and reads the SDK's reply into small typed records.
 Everything else in the engine works on those records, so a protocol change touches one file.
 """

@@ -33,6 +33,7 @@ def app_settings(stack: StorageStack) -> dict[str, str]:
         )
     env["BLOBCOPY_ALLOWED_DESTINATIONS"] = ACCOUNTS[0]
     env["BLOBCOPY_POLL_MIN_SECONDS"] = "0.5"
+    env["BLOBCOPY_BATCH_PAGE_SIZE"] = "7"  # every batch lists its source in several pages
     env["DEVHOST_TIMER_DELAY_SECONDS"] = os.environ.get(
         "DEVHOST_TIMER_DELAY_SECONDS", E2E_TIMER_DELAY
     )

@@ -1,6 +1,6 @@
 """Replays an orchestrator through the real azure-functions-durable SDK, episode by episode.
 
-A minimal stand-in for the Durable extension (see ../shared/durable-protocol.md §2-6): it keeps
+A minimal stand-in for the Durable extension (devhost/durable/README.md, "Protocol notes"): it keeps
 the history, numbers each new activity or timer the orchestrator asks for, and lets a test append
 the completions. Only first-attempt successes are modelled (no retry bookkeeping).
 """

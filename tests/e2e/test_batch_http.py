@@ -1,0 +1,179 @@
+"""Batches end to end: POST /api/batches on the real app under devhost, Azurite + copy engine.
+
+Sources are in devstoreaccount2 and destinations in devstoreaccount1, so every copy is an
+asynchronous cross-account Copy Blob run by the copy engine. The app lists sources in pages of
+at most BLOBCOPY_BATCH_PAGE_SIZE (small in e2e), so every batch here spans several pages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from azure.storage.blob import ContainerClient
+
+from devhost.storage.stack import StorageStack
+from devhost.testing import AppHost, Reply, http, wait_for
+from shared.batchops import ADOPTION_SKEW
+from tests.e2e.e2e_helpers import DEST_ACCOUNT, SOURCE_ACCOUNT, TestBlobs, assert_no_signature
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+FINAL = {"succeeded", "failed", "aborted", "timed_out"}
+
+
+class BatchApi:
+    """The batch API as a caller sees it."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+
+    def post(self, request: dict[str, Any]) -> Reply:
+        body = json.dumps(request).encode()
+        headers = {"Content-Type": "application/json"}
+        return http("POST", f"{self.base_url}/api/batches", body=body, headers=headers)
+
+    def start(self, request: dict[str, Any]) -> str:
+        reply = self.post(request)
+        assert reply.status == 202, reply.body
+        assert reply.headers["location"].endswith(quote(reply.json()["id"], safe=""))
+        batch_id: str = reply.json()["id"]
+        return batch_id
+
+    def status(self, batch_id: str) -> Reply:
+        reply = http("GET", f"{self.base_url}/api/batches/{quote(batch_id, safe='')}")
+        assert_no_signature(reply.body)
+        return reply
+
+    def wait_final(self, batch_id: str, limit_s: float = 90.0) -> dict[str, Any]:
+        def probe() -> dict[str, Any] | None:
+            reply = self.status(batch_id)
+            doc: dict[str, Any] = reply.json()
+            return doc if reply.status == 200 and doc["state"] in FINAL else None
+
+        return wait_for(probe, what=f"batch {batch_id} to end", limit_s=limit_s)
+
+    def abort(self, batch_id: str, reason: str) -> Reply:
+        body = json.dumps({"reason": reason}).encode()
+        return http(
+            "POST", f"{self.base_url}/api/batches/{quote(batch_id, safe='')}/abort", body=body
+        )
+
+
+@pytest.fixture
+def batches(copy_service: AppHost) -> BatchApi:
+    return BatchApi(copy_service.base_url)
+
+
+def batch_request(src: ContainerClient, dst: ContainerClient, **extra: Any) -> dict[str, Any]:
+    return {
+        "source": {"url": src.url, "prefix": "in/"},
+        "destination": {"url": dst.url, "prefix": "out/"},
+        **extra,
+    }
+
+
+def fill(src: ContainerClient, count: int, size: int = 2048) -> dict[str, bytes]:
+    data = {f"in/{i:03d}.bin": os.urandom(size) for i in range(count)}
+    for name, content in data.items():
+        src.upload_blob(name, content)
+    return data
+
+
+def report(blobs: TestBlobs, doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The batch's report lines, read from the report blob its document links."""
+    url = doc["report"]["url"]
+    container, name = url.split("/")[-2], url.split("/")[-1]
+    blob = blobs.services[DEST_ACCOUNT].get_blob_client(container, name)
+    return [json.loads(line) for line in blob.download_blob().readall().decode().splitlines()]
+
+
+def test_a_batch_copies_every_blob_across_accounts_byte_identical(
+    batches: BatchApi, blobs: TestBlobs
+) -> None:
+    """60 blobs, 8 at a time, listed in small pages: each lands byte-identical under the new
+    prefix, the document counts them, and the report has one line per blob."""
+    src, dst = blobs.container(SOURCE_ACCOUNT), blobs.container(DEST_ACCOUNT)
+    data = fill(src, 60)
+    batch_id = batches.start(batch_request(src, dst, max_concurrency=8))
+    doc = batches.wait_final(batch_id)
+    assert doc["state"] == "succeeded", doc
+    assert doc["counts"]["listed"] == 60 and doc["counts"]["succeeded"] == 60
+    assert doc["listing_complete"] and doc["progress"]["bytes_copied"] == 60 * 2048
+    for name, content in data.items():
+        copied = dst.get_blob_client("out/" + name[3:]).download_blob().readall()
+        assert copied == content, name
+    lines = report(blobs, doc)
+    assert sorted(line["name"] for line in lines) == sorted(data)
+    assert {line["state"] for line in lines} == {"succeeded"}
+
+
+def test_a_rerun_with_overwrite_never_skips_every_blob(batches: BatchApi, blobs: TestBlobs) -> None:
+    """Running the same batch again (new id, overwrite=never) copies nothing: every blob is
+    counted skipped and the destinations keep their ETags."""
+    src, dst = blobs.container(SOURCE_ACCOUNT), blobs.container(DEST_ACCOUNT)
+    fill(src, 20)
+    first = batches.wait_final(batches.start(batch_request(src, dst, max_concurrency=8)))
+    assert first["state"] == "succeeded"
+    before = {b.name: b.etag for b in dst.list_blobs(name_starts_with="out/")}
+    time.sleep(ADOPTION_SKEW.total_seconds() + 0.5)
+    again = batches.wait_final(batches.start(batch_request(src, dst, overwrite="never")))
+    assert again["state"] == "succeeded"
+    assert again["counts"]["skipped"] == 20 and again["counts"]["succeeded"] == 0
+    assert {b.name: b.etag for b in dst.list_blobs(name_starts_with="out/")} == before
+
+
+def test_a_dry_run_touches_no_destination(batches: BatchApi, blobs: TestBlobs) -> None:
+    """dry_run lists and judges every blob and writes nothing into the destination container."""
+    src, dst = blobs.container(SOURCE_ACCOUNT), blobs.container(DEST_ACCOUNT)
+    fill(src, 12)
+    doc = batches.wait_final(batches.start(batch_request(src, dst, dry_run=True)))
+    assert doc["state"] == "succeeded" and doc["dry_run"]
+    assert doc["counts"]["listed"] == 12 and doc["counts"]["succeeded"] == 12
+    assert list(dst.list_blobs()) == []
+    assert {line["state"] for line in report(blobs, doc)} == {"would_copy"}
+
+
+def test_abort_in_the_middle_starts_no_more_and_leaves_nothing_pending(
+    batches: BatchApi, blobs: TestBlobs, e2e_stack: StorageStack
+) -> None:
+    """With copies held pending, an abort ends the batch aborted: the pending copies are
+    aborted, no copy was started after the abort, and none is left pending."""
+    src, dst = blobs.container(SOURCE_ACCOUNT), blobs.container(DEST_ACCOUNT)
+    fill(src, 30)
+    e2e_stack.faults.hold_copies()
+    batch_id = batches.start(batch_request(src, dst, max_concurrency=4))
+
+    def running() -> dict[str, Any] | None:
+        doc: dict[str, Any] = batches.status(batch_id).json()
+        return doc if doc.get("counts", {}).get("running") == 4 else None
+
+    wait_for(running, what="four copies pending", limit_s=30)
+    assert batches.abort(batch_id, "enough").status == 202
+    doc = batches.wait_final(batch_id)
+    e2e_stack.faults.release_copies()
+    assert doc["state"] == "aborted" and doc["error"]["message"] == "enough"
+    assert doc["counts"]["listed"] == 4 and doc["counts"]["aborted"] == 4
+    assert len(list(dst.list_blobs())) == 4
+    props = [dst.get_blob_client(b.name).get_blob_properties() for b in dst.list_blobs()]
+    assert all(p.copy.status != "pending" for p in props)
+
+
+def test_bad_batch_requests_answer_400_and_403_naming_the_field(
+    batches: BatchApi, blobs: TestBlobs
+) -> None:
+    """A blob URL for a container, an overlap with the source, and a destination outside the
+    allowlist are refused before any storage call, each naming its field."""
+    src, dst = blobs.container(SOURCE_ACCOUNT), blobs.container(DEST_ACCOUNT)
+    bad = batches.post(batch_request(src, dst, max_concurrency=0))
+    assert bad.status == 400 and "max_concurrency" in bad.body.decode()
+    blob_url = {"url": dst.url + "/x.bin"}
+    bad = batches.post({"source": {"url": src.url}, "destination": blob_url})
+    assert bad.status == 400 and "destination.url" in bad.body.decode()
+    same = batches.post({"source": {"url": src.url}, "destination": {"url": src.url}})
+    assert same.status == 400 and "destination.prefix" in same.body.decode()
+    outside = batches.post({"source": {"url": dst.url}, "destination": {"url": src.url}})
+    assert outside.status == 403 and "destination.url" in outside.body.decode()

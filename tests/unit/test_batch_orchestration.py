@@ -1,0 +1,198 @@
+"""The batch orchestrator, driven with a fake context against a simulated storage side.
+
+The simulation answers `batch_round` as shared/batchops.py does (pending copies end after a
+few seconds, the listing hands out `free` names at a time) and `batch_abort` by aborting every
+pending copy, so the orchestrator's decisions are pinned without I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.batch_orchestration import batch_orchestration
+from shared.batchstate import BatchPlan
+from tests.unit.fakedurable import FakeContext, drive, names
+
+
+@dataclass
+class SimBatch:
+    """A source of `blobs` names; each copy takes `seconds` to end, or `fails` those named."""
+
+    blobs: int = 10
+    seconds: float = 3.0
+    fails: set[str] = field(default_factory=set)
+    abort_at: float | None = None
+    abort_payload: Any = '{"reason": "stop it"}'
+    activity_seconds: float = 0.05
+    started: dict[str, float] = field(default_factory=dict)
+    aborted: set[str] = field(default_factory=set)
+    most_pending: int = 0
+    rounds: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+
+    def elapsed(self, ctx: FakeContext) -> float:
+        from tests.unit.fakedurable import T0
+
+        return (ctx.now - T0).total_seconds()
+
+    def activity(self, name: str, payload: dict[str, Any], t: float) -> Any:
+        if name == "batch_round":
+            self.rounds.append((t, payload))
+            return self.round(payload, t)
+        if name == "batch_abort":
+            self.aborted |= {p["name"] for p in payload["pending"]}
+            return {"ok": True}
+        if name == "read_abort_request":
+            return {"ok": True, "requested": False}
+        return {"ok": True}
+
+    def round(self, job: dict[str, Any], t: float) -> dict[str, Any]:
+        tally = {"listed": 0, "succeeded": 0, "failed": 0, "aborted": 0, "skipped": 0}
+        tally["bytes_copied"] = 0
+        pending = []
+        for blob in job["pending"]:
+            name = blob["name"]
+            if name in self.aborted:
+                tally["aborted"] += 1
+            elif t - self.started[name] < self.seconds:
+                pending.append(blob)
+            elif name in self.fails:
+                tally["failed"] += 1
+            else:
+                tally["succeeded"] += 1
+                tally["bytes_copied"] += 100
+        start = int(job["marker"] or 0)
+        new = [f"p/{i:04d}" for i in range(start, min(start + job["free"], self.blobs))]
+        for name in new:
+            self.started[name] = t
+            pending.append({"name": name, "copy_id": f"c-{name}", "size": 100, "md5": None})
+        tally["listed"] = len(new)
+        self.most_pending = max(self.most_pending, len(pending))
+        following = start + len(new)
+        exhausted = following >= self.blobs
+        return {
+            "ok": True,
+            "pending": pending,
+            "marker": None if exhausted else str(following),
+            "exhausted": exhausted,
+            "tally": tally,
+            "pending_bytes_copied": 0,
+            "pending_bytes_total": 100 * len(pending),
+            "report_length": job["report_length"] + 10 * (sum(tally.values()) - len(new)),
+            "errors": {"CopyFailed": tally["failed"]} if tally["failed"] else {},
+        }
+
+
+def plan(**request: Any) -> dict[str, Any]:
+    body = {
+        "kind": "batch",
+        "source": {"url": "https://a.blob.core.windows.net/src", "prefix": "p/"},
+        "destination": {"url": "https://b.blob.core.windows.net/dst", "prefix": "q/"},
+        "max_concurrency": request.pop("max_concurrency", 4),
+        **request,
+    }
+    rounds = request.pop("rounds", 100)
+    return BatchPlan(
+        id="batch-1",
+        request=body,
+        fingerprint="fp",
+        created="2026-01-01T00:00:00.000000Z",
+        report_url="https://b.blob.core.windows.net/blobcopy-reports/batch-1.jsonl",
+        rounds_per_execution=rounds,
+    ).to_input()
+
+
+def run(raw: dict[str, Any], sim: SimBatch) -> tuple[Any, FakeContext]:
+    ctx = FakeContext(raw)
+    return drive(batch_orchestration(ctx), ctx, sim), ctx
+
+
+def test_every_blob_is_copied_never_more_than_max_concurrency_at_once() -> None:
+    """Ten blobs, four at a time: the batch succeeds with every blob counted once, and no
+    round ever holds more than four copies pending."""
+    sim = SimBatch(blobs=10)
+    doc, _ = run(plan(max_concurrency=4), sim)
+    assert doc["state"] == "succeeded" and doc["kind"] == "batch"
+    assert doc["counts"] == {
+        "listed": 10,
+        "pending": 0,
+        "running": 0,
+        "succeeded": 10,
+        "failed": 0,
+        "aborted": 0,
+        "skipped": 0,
+    }
+    assert sim.most_pending == 4 and doc["listing_complete"]
+    assert doc["progress"]["bytes_copied"] == 1000
+    assert doc["report"] == {
+        "url": "https://b.blob.core.windows.net/blobcopy-reports/batch-1.jsonl"
+    }
+
+
+def test_one_activity_a_round_far_fewer_than_one_per_blob() -> None:
+    """A batch costs rounds, not blobs: 40 blobs at 20 at a time take a handful of rounds."""
+    sim = SimBatch(blobs=40, seconds=1.0)
+    _, ctx = run(plan(max_concurrency=20), sim)
+    calls = names(ctx)
+    assert calls.count("batch_round") <= 8
+    assert len(calls) <= 0.25 * 40
+
+
+def test_a_failed_blob_fails_the_batch_and_is_counted() -> None:
+    """Blobs that fail are counted and named by code; the batch ends failed, saying how many."""
+    sim = SimBatch(blobs=5, fails={"p/0002"})
+    doc, _ = run(plan(), sim)
+    assert doc["state"] == "failed" and doc["error"]["code"] == "BlobsFailed"
+    assert doc["counts"]["failed"] == 1 and doc["counts"]["succeeded"] == 4
+    assert doc["errors"] == {"CopyFailed": 1}
+
+
+def test_abort_starts_no_more_copies_and_aborts_the_pending_ones() -> None:
+    """An abort mid-batch: no round after it lists more blobs, the pending copies are
+    aborted, and the batch ends aborted with the caller's reason."""
+    sim = SimBatch(blobs=20, seconds=5.0, abort_at=2.0)
+    doc, ctx = run(plan(max_concurrency=4), sim)
+    assert doc["state"] == "aborted" and doc["error"]["message"] == "stop it"
+    after = [job for t, job in sim.rounds if t > 2.0]
+    assert after and all(job["free"] == 0 for job in after)
+    assert "batch_abort" in names(ctx) and names(ctx)[-1] == "forget_abort_request"
+    assert doc["counts"]["aborted"] == 4 and doc["counts"]["listed"] == 4
+
+
+def test_history_stays_bounded_by_continuing_as_new() -> None:
+    """After `rounds_per_execution` rounds the execution continues as new, carrying the
+    pending copies and the listing's position, not every blob seen."""
+    sim = SimBatch(blobs=100, seconds=10.0)
+    doc, ctx = run(plan(max_concurrency=4, rounds=3), sim)
+    assert doc is None and ctx.continued_with is not None
+    carry = ctx.continued_with["carry"]
+    assert len(carry["pending"]) <= 4 and carry["marker"] is not None
+    assert len(json.dumps(ctx.continued_with)) < 5000
+    assert carry["executions"] == 2
+
+
+def test_a_batch_replays_through_the_real_sdk() -> None:
+    """round (two copies pending, listing done) -> timer -> round (both ended) -> the result,
+    replayed episode by episode through the SDK's own executor: the same decisions."""
+    import datetime as dt
+
+    from tests.unit.sdkreplay import Replay
+
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    r = Replay(batch_orchestration, plan(), now)
+    [(read_id, read)] = r.episode()
+    assert read["functionName"] == "read_abort_request"
+    [(round_id, first)] = r.episode(r.completed(read_id, {"ok": True, "requested": False}))
+    assert first["functionName"] == "batch_round"
+    pending = [{"name": "p/a", "copy_id": "c1"}, {"name": "p/b", "copy_id": "c2"}]
+    started = {"ok": True, "pending": pending, "exhausted": True, "tally": {"listed": 2}}
+    [(timer_id, timer)] = r.episode(r.completed(round_id, started))
+    assert timer["actionType"] == 5
+    r.now += dt.timedelta(seconds=1)
+    [(again_id, again)] = r.episode(r.fired(timer_id))
+    assert again["functionName"] == "batch_round"
+    ended = {"ok": True, "pending": [], "exhausted": True, "tally": {"succeeded": 2}}
+    assert r.episode(r.completed(again_id, {**ended, "report_length": 80})) == []
+    assert r.state["isDone"] and r.state["output"]["state"] == "succeeded"
+    assert r.state["output"]["counts"]["succeeded"] == 2
