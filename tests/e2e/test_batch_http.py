@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -17,8 +18,9 @@ import pytest
 from azure.storage.blob import ContainerClient
 
 from devhost.storage.stack import StorageStack
-from devhost.testing import AppHost, Reply, http, wait_for
+from devhost.testing import REPO_ROOT, AppHost, Reply, http, wait_for
 from shared.batchops import ADOPTION_SKEW
+from tests.e2e.conftest import app_settings
 from tests.e2e.e2e_helpers import DEST_ACCOUNT, SOURCE_ACCOUNT, TestBlobs, assert_no_signature
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -177,3 +179,36 @@ def test_bad_batch_requests_answer_400_and_403_naming_the_field(
     assert same.status == 400 and "destination.prefix" in same.body.decode()
     outside = batches.post({"source": {"url": dst.url}, "destination": {"url": src.url}})
     assert outside.status == 403 and "destination.url" in outside.body.decode()
+
+
+@pytest.fixture
+def short_history_service(e2e_stack: StorageStack) -> Iterator[AppHost]:
+    """A service whose batches continue as new every 3 rounds."""
+    env = app_settings(e2e_stack) | {"BLOBCOPY_POLLS_PER_EXECUTION": "3"}
+    with AppHost(REPO_ROOT, env=env) as host:
+        yield host
+
+
+def history_length(host: AppHost, instance_id: str) -> int:
+    """Events in the instance's current execution, from the management API."""
+    url = f"{host.base_url}/runtime/webhooks/durabletask/instances/{instance_id}?showHistory=true"
+    return len(http("GET", url).json().get("historyEvents") or [])
+
+
+def test_the_history_of_every_execution_stays_bounded_whatever_the_batch_size(
+    short_history_service: AppHost, blobs: TestBlobs
+) -> None:
+    """48 blobs at 4 at a time take a dozen rounds; continued as new every 3, no execution's
+    history ever holds more than a fixed number of events, and nothing is lost."""
+    src, dst = blobs.container(SOURCE_ACCOUNT), blobs.container(DEST_ACCOUNT)
+    fill(src, 48, size=256)
+    api = BatchApi(short_history_service.base_url)
+    batch_id = api.start(batch_request(src, dst, max_concurrency=4))
+    longest = 0
+    while api.status(batch_id).status == 202:
+        longest = max(longest, history_length(short_history_service, batch_id))
+        time.sleep(0.05)
+    doc = api.wait_final(batch_id)
+    assert doc["state"] == "succeeded" and doc["counts"]["succeeded"] == 48
+    assert short_history_service.output().count(f"{batch_id}: Orchestration continued as new") >= 3
+    assert 0 < longest <= 40, longest
