@@ -12,7 +12,7 @@ import json
 import uuid
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -144,8 +144,20 @@ class SimCopy:
         return {"ok": True}
 
 
+class Simulation(Protocol):
+    """The storage side a driver plays against: SimCopy, or a batch's simulation."""
+
+    abort_at: float | None
+    abort_payload: Any
+    activity_seconds: float
+
+    def elapsed(self, ctx: FakeContext) -> float: ...
+
+    def activity(self, name: str, payload: dict[str, Any], t: float) -> Any: ...
+
+
 def drive(
-    gen: Generator[Any, Any, Any], ctx: FakeContext, sim: SimCopy, max_steps: int = 10_000
+    gen: Generator[Any, Any, Any], ctx: FakeContext, sim: Simulation, max_steps: int = 10_000
 ) -> Any:
     """Run the orchestrator generator to its end, answering each yielded task from `sim`."""
     send: Any = None
