@@ -89,6 +89,10 @@ def build_batch_plan(request: BatchRequest, settings: Settings, batch_id: str) -
         raise RequestRejected(
             403, "source not allowed", {"source.url": "outside BLOBCOPY_ALLOWED_SOURCES"}
         )
+    limit = settings.max_timeout_for(source)
+    if request.timeout_seconds and request.timeout_seconds > limit.seconds:
+        reason = f"must be <= {limit.seconds} ({limit.reason})"
+        raise RequestRejected(400, "invalid batch request", {"timeout_seconds": reason})
     report = BlobLocation(dest.account, settings.report_container, report_name(batch_id))
     return BatchPlan(
         id=batch_id,
@@ -117,7 +121,7 @@ async def start_batch(
 ) -> api.ApiResponse:
     """POST /api/batches: validate, then start (or find the same) batch; 202 + Location."""
     try:
-        request = parse_batch_request(raw, settings)
+        request = parse_batch_request(raw)
         batch_id = request.id or default_id or uuid.uuid4().hex
         plan = build_batch_plan(request, settings, batch_id)
         await api.start_instance(client, BATCHES, plan.id, plan.to_input(), plan.fingerprint)

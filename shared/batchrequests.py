@@ -31,7 +31,6 @@ from shared.requests import (
     check_metadata,
     errors_of,
 )
-from shared.settings import Settings
 
 #: The most copies a batch may keep pending at once: each is carried in orchestration history
 #: between rounds, so this bounds the history a round writes.
@@ -112,15 +111,9 @@ def _overlap_error(raw: dict[str, Any]) -> dict[str, str]:
     return {}
 
 
-def _timeout_error(raw: dict[str, Any], settings: Settings) -> dict[str, str]:
-    timeout = raw.get("timeout_seconds")
-    if isinstance(timeout, int) and timeout > settings.max_timeout_seconds:
-        return {"timeout_seconds": f"must be <= {settings.max_timeout_seconds}"}
-    return {}
-
-
-def parse_batch_request(raw: Any, settings: Settings) -> BatchRequest:
-    """Validate a decoded body into a BatchRequest, or raise RequestRejected naming each field."""
+def parse_batch_request(raw: Any) -> BatchRequest:
+    """Validate a decoded body into a BatchRequest, or raise RequestRejected naming each field.
+    (The timeout's limit depends on the source's account: shared/batchapi.py checks it.)"""
     if not isinstance(raw, dict):
         raise RequestRejected(400, "invalid batch request", {"body": "must be a JSON object"})
     fields: dict[str, str] = {}
@@ -129,7 +122,7 @@ def parse_batch_request(raw: Any, settings: Settings) -> BatchRequest:
         request = BatchRequest.model_validate(raw)
     except ValidationError as exc:
         fields.update(errors_of(exc))
-    for name, message in {**_overlap_error(raw), **_timeout_error(raw, settings)}.items():
+    for name, message in _overlap_error(raw).items():
         fields.setdefault(name, message)
     if fields or request is None:
         raise RequestRejected(400, "invalid batch request", fields)

@@ -60,7 +60,9 @@ class FakeClient:
 
     async def start_new(self, name: str, instance_id: str, client_input: Any) -> str:
         self.started.append((name, instance_id, client_input))
-        self.instances[instance_id] = FakeStatus(instance_id, json.dumps(client_input), "Pending")
+        self.instances[instance_id] = FakeStatus(
+            instance_id, json.dumps(client_input), "Pending", name=name
+        )
         return instance_id
 
     async def get_status(self, instance_id: str, show_input: bool = False) -> Any:
