@@ -35,24 +35,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from azure.storage.blob import BlobSasPermissions, BlobServiceClient, generate_blob_sas
 
 from devhost.storage.stack import DEV_ACCOUNT_KEY, StorageConfig, StorageStack
-from shared.polling import Observation, next_poll
+from shared.polling import ProgressPoint, next_poll
 
 MIB = 1024 * 1024
-Policy = Callable[[list[Observation], int], float]
+Policy = Callable[[list[ProgressPoint], int], float]
 
 
-def ours(history: list[Observation], idle_reads: int) -> float:
+def ours(history: list[ProgressPoint], idle_reads: int) -> float:
     """The service's policy, with its default bounds."""
     previous = history[-2] if len(history) > 1 else None
     return next_poll(history[-1], previous, idle_reads, 1.0, 86400.0).delay
 
 
-def rclone(history: list[Observation], idle_reads: int) -> float:
+def rclone(history: list[ProgressPoint], idle_reads: int) -> float:
     """100 ms, doubling after every read, capped at 1 s."""
-    return min(0.1 * 2 ** (len(history) - 1), 1.0)
+    return min(0.1 * 2.0 ** (len(history) - 1), 1.0)
 
 
-def fixed_5s(history: list[Observation], idle_reads: int) -> float:
+def fixed_5s(history: list[ProgressPoint], idle_reads: int) -> float:
     """Microsoft's samples: every 5 s."""
     return 5.0
 
@@ -72,7 +72,7 @@ class PollerResult:
 
 def watch(blob_client: object, policy: Policy, started: float, result: PollerResult) -> None:
     """Poll until the copy is no longer pending, counting reads (runs in its own thread)."""
-    history = [Observation(0.0, 0, None)]
+    history = [ProgressPoint(0.0, 0, None)]
     idle = 0
     while True:
         time.sleep(policy(history, idle))
@@ -85,7 +85,7 @@ def watch(blob_client: object, policy: Policy, started: float, result: PollerRes
         copied, total = (int(x) for x in copy.progress.split("/"))
         moved = copied > (history[-1].bytes_copied or 0)
         idle = 0 if moved else idle + 1
-        history.append(Observation(time.monotonic() - started, copied, total))
+        history.append(ProgressPoint(time.monotonic() - started, copied, total))
 
 
 def completion_time(stack: StorageStack, blob: str) -> datetime:
