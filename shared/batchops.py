@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -58,6 +59,8 @@ from shared.timestamps import parse_iso, utc
 #: How far storage's clock may lag the orchestration's when a retried round judges whether a
 #: copy it finds was started by its lost attempt (a larger lag makes it copy that blob again).
 ADOPTION_SKEW = dt.timedelta(seconds=2)
+#: Copy Blob calls of one round in flight at once (each is one short request).
+START_THREADS = 8
 #: Source pages read at most in one round when filters drop names (bounds a round's time).
 MAX_PAGES_PER_ROUND = 10
 #: Refusals of Copy Blob that mean "nothing to do" under the request's overwrite rule.
@@ -70,6 +73,16 @@ _SKIP_CODES = {
 def report_name(batch_id: str) -> str:
     """The report blob of a batch, in the report container of the destination account."""
     return f"{batch_id}.jsonl"
+
+
+@dataclass(frozen=True)
+class PlannedStart:
+    """A copy a round will start: the blob as listed, its destination name, and what the
+    destination listing said of that name (for `if_newer`)."""
+
+    blob: BatchBlob
+    name: str
+    dest: BlobProperties | None
 
 
 @dataclass
@@ -171,11 +184,10 @@ class BatchOps:
         seen = self.destinations(names)
         for blob in job.pending:
             self.follow(blob, seen.get(self.request.destination_name(blob.name)), ledger)
-        if sources:
-            sas = self.source_sas(parse_iso(job.deadline) + SAS_MARGIN, now)
-            asked = parse_iso(job.asked_at)
-            for props in sources:
-                self.take(props, seen, sas, asked, ledger)
+        asked = parse_iso(job.asked_at)
+        starts = [s for p in sources if (s := self.take(p, seen, asked, ledger)) is not None]
+        if starts:
+            self.start_all(starts, parse_iso(job.deadline) + SAS_MARGIN, now, ledger)
         length = self.append_report(job.batch_id, job.report_length, ledger.lines)
         return BatchRound(
             pending=ledger.pending,
@@ -231,12 +243,11 @@ class BatchOps:
         self,
         props: BlobProperties,
         seen: dict[str, BlobProperties],
-        sas: str,
         asked: dt.datetime,
         ledger: RoundLedger,
-    ) -> None:
-        """A newly listed source blob: copy it, skip it, or adopt the copy a lost attempt of
-        this round already started."""
+    ) -> PlannedStart | None:
+        """A newly listed source blob: skip it, adopt the copy a lost attempt of this round
+        already started, or plan its copy (the copies of a round start together)."""
         ledger.tally = ledger.tally.plus(BatchTally(listed=1))
         name = self.request.destination_name(props.name)
         dest = seen.get(name)
@@ -245,16 +256,16 @@ class BatchOps:
         if dest is not None and self.ours(dest, props, asked):
             adopted = replace(blob, copy_id=str(dest.copy.id))
             self.follow(adopted, dest, ledger)
-            return
+            return None
         verdict = self.needs_no_copy(props, dest)
         if self.request.dry_run:
             state = "would_skip" if verdict else "would_copy"
             ledger.end(_line(props.name, name, state, props.size, None, verdict))
-            return
+            return None
         if verdict:
             ledger.end(_line(props.name, name, "skipped", None, None, None))
-            return
-        self.start(blob, name, dest, sas, ledger)
+            return None
+        return PlannedStart(blob, name, dest)
 
     def ours(self, dest: BlobProperties, props: BlobProperties, asked: dt.datetime) -> bool:
         """Whether the destination holds a copy of this source that this round started (in a
@@ -279,15 +290,25 @@ class BatchOps:
             return "DestinationNewer"
         return None
 
-    def start(
-        self,
-        blob: BatchBlob,
-        name: str,
-        dest: BlobProperties | None,
-        sas: str,
-        ledger: RoundLedger,
+    def start_all(
+        self, starts: list[PlannedStart], expiry: dt.datetime, now: dt.datetime, ledger: RoundLedger
     ) -> None:
-        """Start one copy (asynchronous), honouring overwrite, metadata and tier."""
+        """Start the round's copies, `START_THREADS` at a time (one container SAS for all),
+        and take each answer into the ledger in listing order."""
+        sas = self.source_sas(expiry, now)
+        with ThreadPoolExecutor(max_workers=min(START_THREADS, len(starts))) as pool:
+            answers = list(pool.map(lambda planned: self.start(planned, sas), starts))
+        for planned, answer in zip(starts, answers, strict=True):
+            if isinstance(answer, BatchBlob):
+                ledger.pending.append(answer)
+                ledger.pending_total += planned.blob.size or 0
+            else:
+                ledger.end(answer)
+
+    def start(self, planned: PlannedStart, sas: str) -> BatchBlob | dict[str, Any]:
+        """Start one copy (asynchronous), honouring overwrite, metadata and tier: the pending
+        copy, or the report line of a copy that ended at once or was refused."""
+        blob, name, dest = planned.blob, planned.name, planned.dest
         target = self.client(self.destination).get_blob_client(name)
         options: dict[str, Any] = {"requires_sync": False}
         if self.request.tier:
@@ -303,16 +324,12 @@ class BatchOps:
                 )
         except PermanentStorageError as exc:
             if exc.code in _SKIP_CODES.get(self.request.overwrite, set()):
-                ledger.end(_line(blob.name, name, "skipped", None, None, None))
-            else:
-                ledger.end(_line(blob.name, name, "failed", None, None, exc.code))
-            return
+                return _line(blob.name, name, "skipped", None, None, None)
+            return _line(blob.name, name, "failed", None, None, exc.code)
         copy_id = str(started.get("copy_id") or "")
         if started.get("copy_status") == BlobCopyStatus.PENDING:
-            ledger.pending.append(replace(blob, copy_id=copy_id))
-            ledger.pending_total += blob.size or 0
-        else:
-            ledger.end(_line(blob.name, name, "succeeded", blob.size, copy_id, None))
+            return replace(blob, copy_id=copy_id)
+        return _line(blob.name, name, "succeeded", blob.size, copy_id, None)
 
     def source_sas(self, expiry: dt.datetime, now: dt.datetime) -> str:
         """One read-only container SAS for the round's copies (one delegation key, if any)."""
