@@ -12,6 +12,10 @@ Same operations as `FaultInjector` in-process, as JSON over HTTP:
     POST   /__copyengine/hold                {"path": regex or null}: hold copies pending
     POST   /__copyengine/allow               {"chunks": n}: let n chunks through
     POST   /__copyengine/release             let held copies run
+    GET    /__copyengine/transactions        {"by_operation": {op: n}, "by_account": {account:
+                                              {op: n}}, "accepted_copies": {"acct/cont/blob":
+                                              n}, "refused_copies": {...}}
+    DELETE /__copyengine/transactions        zero the counts
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from aiohttp import web
 
 from devhost.storage.copystate import CopyStore
 from devhost.storage.faults import FaultInjector
+from devhost.storage.transactions import TransactionCounter
 
 PREFIX = "/__copyengine"
 
@@ -54,9 +59,9 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 
 
 async def handle(
-    request: web.Request, faults: FaultInjector, store: CopyStore
+    request: web.Request, faults: FaultInjector, store: CopyStore, counter: TransactionCounter
 ) -> web.StreamResponse:
-    """Route one control request: fault rules go to `faults`, copy records come from `store`."""
+    """Route one control request to `faults`, the copy records in `store`, or the `counter`."""
     path = request.path.removeprefix(PREFIX).rstrip("/")
     try:
         body = await _json_body(request) if request.method == "POST" else {}
@@ -64,6 +69,11 @@ async def handle(
             return web.json_response({"ok": True})
         if request.method == "GET" and path == "/copies":
             return web.json_response(_record_json(store))
+        if request.method == "GET" and path == "/transactions":
+            return web.json_response(counter.snapshot().to_json())
+        if request.method == "DELETE" and path == "/transactions":
+            counter.reset()
+            return web.Response(status=204)
         if request.method == "POST" and path == "/faults":
             filters = {
                 k: body[k] for k in ("target", "method", "path", "query", "header") if k in body

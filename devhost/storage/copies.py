@@ -29,6 +29,7 @@ from devhost.storage.copyjob import CopyJob, DestinationWriter
 from devhost.storage.copystate import BlobKey, CopyRecord, CopyStore
 from devhost.storage.errors import error_response, service_headers, storage_error
 from devhost.storage.faults import FaultInjector
+from devhost.storage.operations import COPY_BLOB, operation
 from devhost.storage.source import (
     SOURCE_CONDITIONS,
     SourceAccess,
@@ -217,12 +218,7 @@ class CopyManager:
     @staticmethod
     def _is_copy_blob(request: web.Request) -> bool:
         """Copy Blob, not Copy Blob From URL (requires-sync) nor Put Blob From URL (blob type)."""
-        headers = request.headers
-        return (
-            "x-ms-copy-source" in headers
-            and headers.get("x-ms-requires-sync", "").lower() != "true"
-            and "x-ms-blob-type" not in headers
-        )
+        return operation(request.method, request.query, request.headers) == COPY_BLOB
 
     def _is_own(self, url: URL) -> bool:
         """Whether `url` points at this engine's public blob endpoint."""

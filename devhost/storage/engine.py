@@ -2,8 +2,9 @@
 
 Every request is forwarded to Azurite unchanged, except the few the engine owns: Copy Blob that
 must run asynchronously, Abort Copy Blob on its own copies, writes to a destination with a
-pending copy, and reads of a destination whose copy properties it must add. Fault rules apply
-first. Routes under `/__copyengine/` are the control API (no storage account starts with `_`).
+pending copy, and reads of a destination whose copy properties it must add. Every client request
+is counted first (transactions.py), then fault rules apply. Routes under `/__copyengine/` are the
+control API (no storage account starts with `_`), neither counted nor faulted.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from devhost.storage.config import EngineConfig
 from devhost.storage.copies import CopyManager
 from devhost.storage.errors import error_response
 from devhost.storage.faults import FaultInjector
+from devhost.storage.operations import COPY_BLOB, operation
+from devhost.storage.transactions import TransactionCounter
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +31,12 @@ CONTROL_PREFIX = control.PREFIX + "/"
 class CopyEngine:
     """Owns the aiohttp server, the upstream session and the copy manager, on one event loop."""
 
-    def __init__(self, config: EngineConfig, faults: FaultInjector) -> None:
+    def __init__(
+        self, config: EngineConfig, faults: FaultInjector, transactions: TransactionCounter
+    ) -> None:
         self.config = config
         self.faults = faults
+        self.transactions = transactions
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._copies: CopyManager | None = None
@@ -81,7 +87,21 @@ class CopyEngine:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         if request.path.startswith(CONTROL_PREFIX):
-            return await control.handle(request, self.faults, self.copies.store)
+            return await control.handle(request, self.faults, self.copies.store, self.transactions)
+        name = operation(request.method, request.query, request.headers)
+        self.transactions.request(request.path.split("/", 2)[1], name)
+        if name != COPY_BLOB:
+            return await self._serve(request)
+        status = 500  # an answer that never came (the handler raised) accepted nothing
+        try:
+            response = await self._serve(request)
+            status = response.status
+            return response
+        finally:
+            self.transactions.copy_answered(request.path.removeprefix("/"), status)
+
+    async def _serve(self, request: web.Request) -> web.StreamResponse:
+        """Apply the fault rules, then answer as the copy manager or Azurite does."""
         action = self.faults.take(
             "request",
             request.method,

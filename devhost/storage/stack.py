@@ -14,9 +14,10 @@ import shutil
 import socket
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from yarl import URL
 
@@ -26,10 +27,13 @@ from devhost.storage.certs import CertFiles, make_certs
 from devhost.storage.config import EngineConfig
 from devhost.storage.engine import CopyEngine
 from devhost.storage.faults import FaultInjector
+from devhost.storage.transactions import TransactionCounter, Transactions
 
 __all__ = ["ACCOUNTS", "DEV_ACCOUNT_KEY", "StorageConfig", "StorageStack"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: The destination account (the default) and a second account used as a copy source.
 ACCOUNTS: tuple[str, str] = ("devstoreaccount1", "devstoreaccount2")
@@ -120,6 +124,16 @@ class _EngineThread:
             self.loop.run_until_complete(self.loop.shutdown_asyncgens())
             self.loop.close()
 
+    def call(self, fn: Callable[[], T]) -> T:
+        """`fn()` run on the engine's loop: what only the loop changes is read there whole."""
+        if not self._thread.is_alive():
+            return fn()
+
+        async def run() -> T:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout=30)
+
     def stop(self) -> None:
         if self._thread.is_alive():
             self.loop.call_soon_threadsafe(self.loop.stop)
@@ -132,6 +146,8 @@ class StorageStack(Service):
     def __init__(self, config: StorageConfig) -> None:
         self.config = config
         self.faults = FaultInjector()
+        # Not public as `faults` is: the counter has no lock, so only the engine's loop reads it.
+        self._transactions = TransactionCounter()
         self.ca_cert_path: Path | None = None
         self._certs: CertFiles | None = None
         self._temp_dir: Path | None = None
@@ -199,6 +215,7 @@ class StorageStack(Service):
                 client_ssl=self._certs.client_context() if self._certs else None,
             ),
             self.faults,
+            self._transactions,
         )
         self._engine = _EngineThread(engine)
         self._engine.start(cfg.start_timeout_s)
@@ -221,6 +238,20 @@ class StorageStack(Service):
         if temp is not None:
             shutil.rmtree(temp, ignore_errors=True)
             self.ca_cert_path = None
+
+    # -- transactions ------------------------------------------------------------------------
+
+    def transactions(self) -> Transactions:
+        """What clients have sent the blob endpoint since the start or the last reset."""
+        return self._on_engine(self._transactions.snapshot)
+
+    def reset_transactions(self) -> None:
+        """Zero the transaction counts (tests share one stack, so each resets before counting)."""
+        self._on_engine(self._transactions.reset)
+
+    def _on_engine(self, fn: Callable[[], T]) -> T:
+        engine = self._engine
+        return fn() if engine is None else engine.call(fn)
 
     # -- addresses ---------------------------------------------------------------------------
 
