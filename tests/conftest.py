@@ -31,9 +31,10 @@ def storage_stack_https() -> Iterator[StorageStack]:
 
 @pytest.fixture(autouse=True)
 def _reset_storage_faults(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Fault rules and held copies never leak from one test into the next."""
+    """Fault rules, held copies and transaction counts never leak from one test into the next."""
     yield
     for name in ("storage_stack", "storage_stack_https"):
         if name in request.fixturenames:
             stack: StorageStack = request.getfixturevalue(name)
             stack.faults.clear()
+            stack.reset_transactions()

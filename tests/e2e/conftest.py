@@ -59,11 +59,13 @@ def copy_service(e2e_stack: StorageStack) -> Iterator[AppHost]:
 
 @pytest.fixture(autouse=True)
 def _reset_e2e_faults(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Fault rules and held copies never leak from one e2e test into the next."""
+    """Fault rules, held copies and transaction counts never leak from one e2e test into the
+    next."""
     yield
     if "e2e_stack" in request.fixturenames:
         stack: StorageStack = request.getfixturevalue("e2e_stack")
         stack.faults.clear()
+        stack.reset_transactions()
 
 
 # -- fixtures of the copy tests (test_copy_*.py) ---------------------------------------------

@@ -13,6 +13,8 @@ from shared import api
 
 pytestmark = pytest.mark.integration
 BASE = "http://127.0.0.1:7071"
+#: The harness's "failing" orchestrator served as if it were the copy orchestrator.
+FAILING = api.Resource("copy", "copies", "failing", api.document_of)
 
 
 class StaleFirstRead:
@@ -24,7 +26,7 @@ class StaleFirstRead:
         self.stale: Any = SimpleNamespace(
             instance_id=instance_id,
             runtime_status=df.OrchestrationRuntimeStatus.Running,
-            name="copy_orchestrator",
+            name="failing",
             input_=None,
             custom_status=None,
             output=None,
@@ -52,7 +54,8 @@ async def test_abort_that_reaches_a_finished_instance_is_a_409(durable: Harness)
     ).runtime_status is df.OrchestrationRuntimeStatus.Failed
     with pytest.raises(Exception, match="is gone"):  # what the SDK does on 410
         await durable.client.raise_event(instance_id, "abort", {"reason": None})
-    answer = await api.abort(StaleFirstRead(durable.client, instance_id), instance_id, b"", BASE)
+    stale = StaleFirstRead(durable.client, instance_id)
+    answer = await api.abort(stale, instance_id, b"", BASE, kind=FAILING)
     assert answer.status == 409 and answer.body["copy"]["state"] == "failed"
 
 
@@ -61,5 +64,6 @@ async def test_abort_that_reaches_a_purged_instance_is_a_404(durable: Harness) -
     instance_id = await durable.client.start_new("failing")
     await durable.finished(instance_id)
     await durable.client.purge_instance_history(instance_id)
-    answer = await api.abort(StaleFirstRead(durable.client, instance_id), instance_id, b"", BASE)
+    stale = StaleFirstRead(durable.client, instance_id)
+    answer = await api.abort(stale, instance_id, b"", BASE, kind=FAILING)
     assert answer.status == 404
