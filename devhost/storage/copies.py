@@ -37,6 +37,7 @@ from devhost.storage.source import (
     SourceReader,
     verify,
 )
+from devhost.storage.transactions import TransactionCounter
 from devhost.storage.upstream import BlobRef, Upstream, UpstreamClient, UpstreamResponse
 from shared.redaction import redact_url
 
@@ -82,9 +83,14 @@ class CopyManager:
     """Holds the copy store and the running jobs of one engine."""
 
     def __init__(
-        self, config: EngineConfig, faults: FaultInjector, session: aiohttp.ClientSession
+        self,
+        config: EngineConfig,
+        faults: FaultInjector,
+        session: aiohttp.ClientSession,
+        counter: TransactionCounter | None = None,
     ) -> None:
         self.config = config
+        self.counter = counter or TransactionCounter()
         self.faults = faults
         self.session = session
         self.store = CopyStore(config.state_path)
@@ -319,6 +325,7 @@ class CopyManager:
             rate_bytes_per_s=self.config.copy_rate_bytes_per_s,
         )
         self.jobs[key] = job
+        self.counter.copy_pending(f"{key[0]}/{key[1]}", +1)
         job.start()
         assert job.task is not None
         job.task.add_done_callback(lambda _t: self._forget(key, job))
@@ -339,5 +346,6 @@ class CopyManager:
         return max(512, chunk - chunk % 512) if chunk >= 512 else chunk
 
     def _forget(self, key: BlobKey, job: CopyJob) -> None:
+        self.counter.copy_pending(f"{key[0]}/{key[1]}", -1)
         if self.jobs.get(key) is job:
             del self.jobs[key]

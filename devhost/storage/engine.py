@@ -59,7 +59,7 @@ class CopyEngine:
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
             auto_decompress=False,
         )
-        self._copies = CopyManager(self.config, self.faults, self._session)
+        self._copies = CopyManager(self.config, self.faults, self._session, self.transactions)
         app = web.Application(client_max_size=1024**3)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)

@@ -16,7 +16,7 @@ import json
 import ssl
 import urllib.request
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,9 @@ class Transactions:
     accepted_copies: dict[str, int]
     #: Copy Blob requests answered anything else: refusals, injected faults, engine errors.
     refused_copies: dict[str, int]
+    #: The most asynchronous copies pending at once since the last reset, by "account/container"
+    #: of the destination: what a client that bounds its concurrency must keep under its bound.
+    peak_pending: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The control API's body."""
@@ -42,6 +45,7 @@ class Transactions:
             "by_account": self.by_account,
             "accepted_copies": self.accepted_copies,
             "refused_copies": self.refused_copies,
+            "peak_pending": self.peak_pending,
         }
 
     @classmethod
@@ -52,6 +56,7 @@ class Transactions:
             by_account={a: dict(ops) for a, ops in data["by_account"].items()},
             accepted_copies=dict(data["accepted_copies"]),
             refused_copies=dict(data["refused_copies"]),
+            peak_pending=dict(data.get("peak_pending") or {}),
         )
 
 
@@ -62,6 +67,8 @@ class TransactionCounter:
         self._by_account: dict[str, Counter[str]] = {}
         self._accepted: Counter[str] = Counter()
         self._refused: Counter[str] = Counter()
+        self._pending: Counter[str] = Counter()
+        self._peak: Counter[str] = Counter()
 
     def request(self, account: str, operation: str) -> None:
         """Count one client request (by_operation is summed when read, not on every request)."""
@@ -74,8 +81,14 @@ class TransactionCounter:
         """Count a Copy Blob's answer to `destination` ("account/container/blob")."""
         (self._accepted if status in ACCEPTED_COPY else self._refused)[destination] += 1
 
+    def copy_pending(self, container: str, change: int) -> None:
+        """An asynchronous copy into `container` began (+1) or ended (-1)."""
+        self._pending[container] += change
+        self._peak[container] = max(self._peak[container], self._pending[container])
+
     def reset(self) -> None:
-        """Forget every count."""
+        """Forget every count (copies still pending stay counted as pending)."""
+        self._peak = Counter({c: n for c, n in self._pending.items() if n > 0})
         self._by_account.clear()
         self._accepted.clear()
         self._refused.clear()
@@ -90,6 +103,7 @@ class TransactionCounter:
             by_account={a: dict(c) for a, c in self._by_account.items()},
             accepted_copies=dict(self._accepted),
             refused_copies=dict(self._refused),
+            peak_pending={c: n for c, n in self._peak.items() if n > 0},
         )
 
 

@@ -94,17 +94,23 @@ def report(blobs: TestBlobs, doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_a_batch_copies_every_blob_across_accounts_byte_identical(
-    batches: BatchApi, blobs: TestBlobs
+    batches: BatchApi, blobs: TestBlobs, e2e_stack: StorageStack
 ) -> None:
     """60 blobs, 8 at a time, listed in small pages: each lands byte-identical under the new
-    prefix, the document counts them, and the report has one line per blob."""
+    prefix, the document counts them, and the report has one line per blob. The copy engine
+    saw one accepted Copy Blob per destination and never more than 8 pending at once."""
     src, dst = blobs.container(SOURCE_ACCOUNT), blobs.container(DEST_ACCOUNT)
-    data = fill(src, 60)
+    data = fill(src, 60, size=256 * 1024)
+    e2e_stack.reset_transactions()
     batch_id = batches.start(batch_request(src, dst, max_concurrency=8))
     doc = batches.wait_final(batch_id)
     assert doc["state"] == "succeeded", doc
     assert doc["counts"]["listed"] == 60 and doc["counts"]["succeeded"] == 60
-    assert doc["listing_complete"] and doc["progress"]["bytes_copied"] == 60 * 2048
+    assert doc["listing_complete"] and doc["progress"]["bytes_copied"] == 60 * 256 * 1024
+    seen = e2e_stack.transactions()
+    container = f"{dst.account_name}/{dst.container_name}"
+    assert seen.accepted_copies == {f"{container}/out/{name[3:]}": 1 for name in data}
+    assert 1 < seen.peak_pending[container] <= 8
     for name, content in data.items():
         copied = dst.get_blob_client("out/" + name[3:]).download_blob().readall()
         assert copied == content, name

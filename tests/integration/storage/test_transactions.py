@@ -107,6 +107,28 @@ def test_a_faulted_copy_is_a_request_but_not_an_accepted_copy(
     assert retried.refused_copies == {_path(target): 1}
 
 
+def test_the_peak_of_pending_copies_is_kept_per_destination_container(
+    storage_stack: StorageStack, src: ContainerClient, dest: ContainerClient
+) -> None:
+    """Three copies held pending at once, then released: the peak says 3 for the destination
+    container; a reset while one is pending starts the peak again from what is pending."""
+    source = src.get_blob_client("s.bin")
+    source.upload_blob(b"s" * 1000)
+    storage_stack.reset_transactions()
+    storage_stack.faults.hold_copies()
+    targets = [dest.get_blob_client(f"p{i}.bin") for i in range(3)]
+    for target in targets:
+        target.start_copy_from_url(sas_url(source))
+    container = f"{dest.account_name}/{dest.container_name}"
+    assert storage_stack.transactions().peak_pending == {container: 3}
+    storage_stack.faults.release_copies()
+    for target in targets:
+        wait_finished(target)
+    assert storage_stack.transactions().peak_pending == {container: 3}
+    storage_stack.reset_transactions()
+    assert storage_stack.transactions().peak_pending == {}
+
+
 def test_a_same_account_copy_azurite_runs_is_accepted_too(
     storage_stack: StorageStack, dest: ContainerClient
 ) -> None:
