@@ -218,3 +218,34 @@ def test_the_history_of_every_execution_stays_bounded_whatever_the_batch_size(
     assert doc["state"] == "succeeded" and doc["counts"]["succeeded"] == 48
     assert short_history_service.output().count(f"{batch_id}: Orchestration continued as new") >= 3
     assert 0 < longest <= 40, longest
+
+
+def test_a_batch_survives_a_host_killed_in_the_middle(
+    own_copy_service: AppHost, blobs: TestBlobs, e2e_stack: StorageStack
+) -> None:
+    """devhost SIGKILLed mid-batch and restarted: the batch ends with every blob copied
+    exactly once (one accepted Copy Blob per destination, from the engine's counter) and a
+    report with one line per blob."""
+    src, dst = blobs.container(SOURCE_ACCOUNT), blobs.container(DEST_ACCOUNT)
+    data = fill(src, 40, size=512 * 1024)
+    e2e_stack.reset_transactions()
+    api = BatchApi(own_copy_service.base_url)
+    batch_id = api.start(batch_request(src, dst, max_concurrency=4))
+
+    def under_way() -> dict[str, Any] | None:
+        doc: dict[str, Any] = api.status(batch_id).json()
+        return doc if doc.get("counts", {}).get("succeeded", 0) >= 8 else None
+
+    wait_for(under_way, what="a fifth of the batch copied", limit_s=60)
+    api.base_url = own_copy_service.restart(kill=True)
+    doc = api.wait_final(batch_id)
+    assert doc["state"] == "succeeded", doc
+    assert doc["counts"]["succeeded"] == 40
+    container = f"{dst.account_name}/{dst.container_name}"
+    assert e2e_stack.transactions().accepted_copies == {
+        f"{container}/out/{name[3:]}": 1 for name in data
+    }
+    lines = report(blobs, doc)
+    assert sorted(line["name"] for line in lines) == sorted(data)
+    for name, content in data.items():
+        assert dst.get_blob_client("out/" + name[3:]).download_blob().readall() == content
