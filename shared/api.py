@@ -17,7 +17,7 @@ import logging
 import math
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeGuard
 from urllib.parse import quote, urlsplit
@@ -459,18 +459,52 @@ def encode(answer: ApiResponse) -> func.HttpResponse:
     )
 
 
+Starter = Callable[..., Awaitable[ApiResponse]]
+
+
+async def serve_start(
+    req: func.HttpRequest, client: DurableClient, starter: Starter
+) -> func.HttpResponse:
+    """A POST that starts a job: the JSON body to `starter` (`start`, or `start_batch`)."""
+    try:
+        body = decode_json(req.get_body() or b"")
+    except RequestRejected as exc:
+        return encode(rejected(exc))
+    settings, code = get_settings(), req.params.get("code")
+    return encode(await starter(client, body, settings, origin(req), code))
+
+
+async def serve_get(
+    req: func.HttpRequest, client: InstanceReader, kind: Resource
+) -> func.HttpResponse:
+    """GET .../{id}: the job's status document."""
+    instance_id, code = req.route_params["id"], req.params.get("code")
+    return encode(await get(client, instance_id, origin(req), code, kind))
+
+
+async def serve_abort(
+    req: func.HttpRequest, client: EventSender, kind: Resource
+) -> func.HttpResponse:
+    """POST .../{id}/abort: record the abort and raise it."""
+    instance_id, code = req.route_params["id"], req.params.get("code")
+    body, records = req.get_body() or b"", abort_requests()
+    return encode(await abort(client, instance_id, body, origin(req), code, records, kind))
+
+
+async def serve_list(req: func.HttpRequest, client: Any, kind: Resource) -> func.HttpResponse:
+    """GET ...[?state=&limit=&continuation=]: one page of jobs of `kind`."""
+    params = req.params
+    query = (params.get("state"), params.get("limit"), params.get("continuation"))
+    return encode(await list_copies(ManagementApiPages(client), *query, kind=kind))
+
+
 @bp.route(route="copies", methods=["POST"])
 @bp.durable_client_input(client_name="client")
 async def start_copy_http(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     """POST /api/copies: start a copy."""
-    try:
-        body = decode_json(req.get_body() or b"")
-    except RequestRejected as exc:
-        return encode(rejected(exc))
-    settings, code = get_settings(), req.params.get("code")
-    return encode(await start(client, body, settings, origin(req), code))
+    return await serve_start(req, client, start)
 
 
 @bp.route(route="copies/{id}", methods=["GET"])
@@ -479,8 +513,7 @@ async def get_copy_http(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     """GET /api/copies/{id}: the copy's status document."""
-    instance_id, code = req.route_params["id"], req.params.get("code")
-    return encode(await get(client, instance_id, origin(req), code))
+    return await serve_get(req, client, COPIES)
 
 
 @bp.route(route="copies/{id}/abort", methods=["POST"])
@@ -489,9 +522,7 @@ async def abort_copy_http(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     """POST /api/copies/{id}/abort: ask a running copy to stop."""
-    instance_id, code = req.route_params["id"], req.params.get("code")
-    body = req.get_body() or b""
-    return encode(await abort(client, instance_id, body, origin(req), code, abort_requests()))
+    return await serve_abort(req, client, COPIES)
 
 
 @bp.route(route="copies", methods=["GET"])
@@ -500,6 +531,4 @@ async def list_copies_http(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     """GET /api/copies[?state=&limit=&continuation=]: one page of copies."""
-    params = req.params
-    query = (params.get("state"), params.get("limit"), params.get("continuation"))
-    return encode(await list_copies(ManagementApiPages(client), *query))
+    return await serve_list(req, client, COPIES)

@@ -19,7 +19,6 @@ trigger's annotations at runtime.
 """
 
 import datetime as dt
-import json
 from collections.abc import Generator
 from dataclasses import replace
 from typing import Any
@@ -32,7 +31,6 @@ from shared.contracts import (
     BATCH_ABORT,
     BATCH_ROUND,
     FORGET_ABORT_REQUEST,
-    PUBLISH_RESULT,
     READ_ABORT_REQUEST,
     BatchAbortJob,
     BatchRound,
@@ -41,10 +39,9 @@ from shared.contracts import (
     Failed,
     InstanceJob,
     Ok,
-    PublishJob,
 )
 from shared.copyrun import DurableRun, Gen, seconds
-from shared.outcomes import Outcome, backoff_seconds
+from shared.outcomes import Outcome, aborted_error, backoff_seconds
 from shared.status import FINAL_STATES, State
 from shared.timestamps import iso, parse_iso
 
@@ -97,7 +94,7 @@ class BatchRun(DurableRun):
         if self.carry.stopping is not None:
             return
         if self.abort.is_completed:
-            self.stop(Outcome(State.ABORTED, _aborted(self.abort_reason())))
+            self.stop(Outcome(State.ABORTED, aborted_error(self.abort_reason())))
         elif self.now >= parse_iso(self.carry.deadline):
             error = {"code": "Timeout", "message": "batch did not finish before its deadline"}
             self.stop(Outcome(State.TIMED_OUT, error))
@@ -111,17 +108,7 @@ class BatchRun(DurableRun):
         batch; its record was not."""
         result = yield from self.call(READ_ABORT_REQUEST, InstanceJob(self.plan.id))
         if isinstance(result, Ok) and result.value.requested:
-            self.stop(Outcome(State.ABORTED, _aborted(result.value.reason or "")))
-
-    def abort_reason(self) -> str:
-        payload = self.abort.result if self.abort.is_completed else None
-        if isinstance(payload, str):
-            try:
-                payload = json.loads(payload)  # the client encodes event data twice
-            except ValueError:
-                payload = {"reason": payload}
-        reason = payload.get("reason") if isinstance(payload, dict) else None
-        return str(reason or "")
+            self.stop(Outcome(State.ABORTED, aborted_error(result.value.reason)))
 
     # --- one round ----------------------------------------------------------------------
 
@@ -230,13 +217,10 @@ class BatchRun(DurableRun):
         if outcome.state == State.ABORTED or self.abort.is_completed:
             yield from self.call(FORGET_ABORT_REQUEST, InstanceJob(self.plan.id))
         doc = self.document(outcome.state, outcome.error)
-        notify = self.plan.request.get("notify")
-        if notify is not None:
-            queue = notify.get("queue") or self.plan.results_queue
-            sent = yield from self.call(PUBLISH_RESULT, PublishJob(queue, doc))
-            if isinstance(sent, Failed):
-                self.warn("ResultNotPublished", sent.error.get("message", ""))
-                doc = self.document(outcome.state, outcome.error)
+        refused = yield from self.notify(self.plan.request, self.plan.results_queue, doc)
+        if refused is not None:
+            self.warn("ResultNotPublished", refused.error.get("message", ""))
+            doc = self.document(outcome.state, outcome.error)
         self.ctx.set_custom_status(doc)
         return doc
 
@@ -268,10 +252,6 @@ class BatchRun(DurableRun):
 
     def publish_progress(self) -> None:
         self.ctx.set_custom_status(self.document(State.RUNNING))
-
-
-def _aborted(reason: str) -> Error:
-    return {"code": "Aborted", "message": (reason or "aborted on request")[:500]}
 
 
 def batch_orchestration(context: Any) -> Gen:

@@ -22,11 +22,8 @@ from shared.batch_orchestration import BATCH_ORCHESTRATOR
 from shared.batchops import report_name
 from shared.batchrequests import BatchRequest, parse_batch_request
 from shared.batchstate import BatchPlan
-from shared.control import abort_requests
 from shared.errors import RequestRejected
-from shared.instances import ManagementApiPages
-from shared.requests import decode_json
-from shared.settings import Settings, get_settings
+from shared.settings import Settings
 from shared.status import from_instance
 from shared.timestamps import iso
 
@@ -139,12 +136,7 @@ async def start_batch_http(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     """POST /api/batches: start a batch."""
-    try:
-        body = decode_json(req.get_body() or b"")
-    except RequestRejected as exc:
-        return api.encode(api.rejected(exc))
-    code = req.params.get("code")
-    return api.encode(await start_batch(client, body, get_settings(), api.origin(req), code))
+    return await api.serve_start(req, client, start_batch)
 
 
 @bp.route(route="batches/{id}", methods=["GET"])
@@ -153,8 +145,7 @@ async def get_batch_http(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     """GET /api/batches/{id}: the batch's status document."""
-    instance_id, code = req.route_params["id"], req.params.get("code")
-    return api.encode(await api.get(client, instance_id, api.origin(req), code, BATCHES))
+    return await api.serve_get(req, client, BATCHES)
 
 
 @bp.route(route="batches/{id}/abort", methods=["POST"])
@@ -163,10 +154,7 @@ async def abort_batch_http(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     """POST /api/batches/{id}/abort: start no more copies, abort the pending ones."""
-    instance_id, code = req.route_params["id"], req.params.get("code")
-    body, records = req.get_body() or b"", abort_requests()
-    answer = await api.abort(client, instance_id, body, api.origin(req), code, records, BATCHES)
-    return api.encode(answer)
+    return await api.serve_abort(req, client, BATCHES)
 
 
 @bp.route(route="batches", methods=["GET"])
@@ -175,6 +163,4 @@ async def list_batches_http(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     """GET /api/batches[?state=&limit=&continuation=]: one page of batches."""
-    params = req.params
-    query = (params.get("state"), params.get("limit"), params.get("continuation"))
-    return api.encode(await api.list_copies(ManagementApiPages(client), *query, kind=BATCHES))
+    return await api.serve_list(req, client, BATCHES)

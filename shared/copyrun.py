@@ -80,6 +80,29 @@ class DurableRun:
         wire = json.loads(answer) if isinstance(answer, str) else answer
         return decode_result(wire, activity.read)
 
+    def abort_reason(self) -> str | None:
+        """The reason the `abort` event carried, if it came and said one."""
+        payload = self.abort.result if self.abort.is_completed else None
+        if isinstance(payload, str):
+            try:
+                payload = json.loads(payload)  # the client encodes event data twice
+            except ValueError:
+                payload = {"reason": payload}
+        reason = payload.get("reason") if isinstance(payload, dict) else None
+        return str(reason) if reason else None
+
+    def notify(
+        self, request: dict[str, Any], default_queue: str, doc: dict[str, Any]
+    ) -> Generator[Any, Any, Failed | None]:
+        """Publish the final document when the request asked to be told; the failure, if
+        the queue refused it (the caller is waiting for a message that will not come)."""
+        asked = request.get("notify")
+        if asked is None:
+            return None
+        queue = asked.get("queue") or default_queue
+        sent = yield from self.call(PUBLISH_RESULT, PublishJob(queue, doc))
+        return sent if isinstance(sent, Failed) else None
+
 
 class CopyRunBase(DurableRun):
     """One execution of the copy orchestration: its context, plan and evolving state."""
@@ -157,13 +180,10 @@ class CopyRunBase(DurableRun):
             # would abort a later copy under this id (after a purge)
             yield from self.call(FORGET_ABORT_REQUEST, InstanceJob(self.plan.id))
         doc = self.document(outcome.state, outcome.error)
-        notify = self.plan.request.get("notify")
-        if notify is not None:
-            queue = notify.get("queue") or self.plan.results_queue
-            sent = yield from self.call(PUBLISH_RESULT, PublishJob(queue, doc))
-            if isinstance(sent, Failed):  # the caller waits for a message that will not come
-                self.warn("ResultNotPublished", sent.error)
-                doc = self.document(outcome.state, outcome.error)
+        refused = yield from self.notify(self.plan.request, self.plan.results_queue, doc)
+        if refused is not None:
+            self.warn("ResultNotPublished", refused.error)
+            doc = self.document(outcome.state, outcome.error)
         self.ctx.set_custom_status(doc)
         return doc
 

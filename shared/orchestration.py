@@ -29,7 +29,6 @@ trigger's annotations at runtime.
 """
 
 import datetime as dt
-import json
 from collections.abc import Generator
 from dataclasses import replace
 from typing import Any
@@ -57,7 +56,7 @@ from shared.contracts import (
 )
 from shared.copyrun import CopyRunBase, Gen, seconds
 from shared.copystate import CopyPlan
-from shared.outcomes import Outcome, backoff_seconds, clamp
+from shared.outcomes import Outcome, aborted_error, backoff_seconds, clamp
 from shared.polling import ProgressPoint, next_poll
 from shared.status import State
 from shared.timestamps import iso, parse_iso
@@ -107,8 +106,8 @@ class CopyRun(CopyRunBase):
             return None
         result = yield from self.call(READ_ABORT_REQUEST, InstanceJob(self.plan.id))
         if isinstance(result, Ok) and result.value.requested:
-            reason = result.value.reason or "aborted on request"
-            return (yield from self.request_stop(Outcome(State.ABORTED, _aborted(reason))))
+            error = aborted_error(result.value.reason)
+            return (yield from self.request_stop(Outcome(State.ABORTED, error)))
         return None
 
     def begin(self) -> Gen:
@@ -130,7 +129,9 @@ class CopyRun(CopyRunBase):
         start = StartCopyJob(self.plan.id, request, self.carry.deadline, iso(self.now))
         result = yield from self.call(START_COPY, start)
         if isinstance(result, Ok) and isinstance(result.value, AbortRecorded):
-            return Outcome(State.ABORTED, _aborted(result.value.reason or "aborted on request"))
+            return Outcome(
+                State.ABORTED, aborted_error(result.value.reason or "aborted on request")
+            )
         return self.observe(result, started=True)
 
     def acquire_lease(self) -> Gen:
@@ -148,14 +149,7 @@ class CopyRun(CopyRunBase):
 
     def abort_error(self) -> Error:
         """The error block of an aborted copy, with the caller's reason when given."""
-        payload = self.abort.result if self.abort.is_completed else None
-        if isinstance(payload, str):
-            try:
-                payload = json.loads(payload)  # the client encodes event data twice
-            except ValueError:
-                payload = {"reason": payload}
-        reason = payload.get("reason") if isinstance(payload, dict) else None
-        return _aborted(str(reason or "aborted on request"))
+        return aborted_error(self.abort_reason())
 
     def observe(self, result: Result[Any], started: bool = False) -> Outcome | None:
         """Fold a copy's status into the state; an Outcome when the copy is over."""
@@ -318,10 +312,6 @@ class CopyRun(CopyRunBase):
         self.warn_once("AbortRetried", result.error)
         self.retry_later()
         return None
-
-
-def _aborted(reason: str) -> Error:
-    return {"code": "Aborted", "message": str(reason)[:500]}
 
 
 def copy_orchestration(context: Any) -> Gen:

@@ -28,6 +28,11 @@ class Outcome:
     error: dict[str, Any] | None = None
 
 
+def aborted_error(reason: str | None) -> dict[str, Any]:
+    """The error of a copy or batch stopped on request, with the caller's reason if given."""
+    return {"code": "Aborted", "message": str(reason or "aborted on request")[:500]}
+
+
 def failure_from_exception(exc: BaseException) -> dict[str, Any]:
     """The error of an activity that raised through all its retries (no secrets, one line).
 
