@@ -1,4 +1,5 @@
-"""The `blobcopy` command line: start, status, abort and list copies through the HTTP API.
+"""The `blobcopy` command line: start, status, abort and list copies (and, under `blobcopy
+batch`, batches) through the HTTP API.
 
 Entry point: `main` (`[project.scripts] blobcopy = "blobcopy.cli:main"`). Tests drive `cli` with
 click's CliRunner; passing `obj=CliContext(client=..., sleep=...)` to `invoke` replaces the HTTP
@@ -19,6 +20,7 @@ from click.decorators import FC
 from rich.console import Console
 
 from blobcopy import __version__, exit_codes
+from blobcopy.batch_request import MAX_CONCURRENCY, BatchOptions, build_batch_request
 from blobcopy.client import (
     DEFAULT_HTTP_TIMEOUT,
     DEFAULT_URL,
@@ -41,8 +43,17 @@ from blobcopy.copy_request import (
     build_copy_request,
     parse_pairs,
 )
-from blobcopy.render import CopyProgress, copies_of, format_json, list_table, status_table
-from blobcopy.waiting import wait_for_copy
+from blobcopy.render import (
+    BatchProgress,
+    CopyProgress,
+    batch_list_table,
+    batch_table,
+    copies_of,
+    format_json,
+    list_table,
+    status_table,
+)
+from blobcopy.waiting import wait_for_batch, wait_for_copy
 from shared.redaction import redact_text
 
 PIPE_WIDTH = 240
@@ -80,11 +91,12 @@ class BlobCopyGroup(click.Group):
             return super().invoke(ctx)
         except BlobCopyError as error:
             state = ctx.obj if isinstance(ctx.obj, CliContext) else None
-            report_error(error, json_output=bool(state and state.json_output))
+            noun = "batch" if ctx.invoked_subcommand == "batch" else "copy"
+            report_error(error, json_output=bool(state and state.json_output), noun=noun)
             ctx.exit(error.exit_code)
 
 
-def report_error(error: BlobCopyError, *, json_output: bool) -> None:
+def report_error(error: BlobCopyError, *, json_output: bool, noun: str = "copy") -> None:
     """Print `error`: a message on stderr; with --json also an error object on stdout."""
     if json_output:
         document = error.as_json() if isinstance(error, ApiError) else _error_json(error)
@@ -95,6 +107,8 @@ def report_error(error: BlobCopyError, *, json_output: bool) -> None:
             click.echo(f"  - {problem}", err=True)
     if isinstance(error, NotAllowed) and error.status == 401:
         click.echo("  hint: pass the function key with --key or BLOBCOPY_FUNCTION_KEY", err=True)
+    elif isinstance(error, CopyNotFound) and noun == "batch":
+        click.echo("  hint: `blobcopy batch list` shows the batches the API knows", err=True)
     elif isinstance(error, CopyNotFound):
         click.echo("  hint: `blobcopy list` shows the copies the API knows", err=True)
 
@@ -287,7 +301,7 @@ def abort(state: CliContext, copy_id: str, reason: str | None, json_output: bool
 def list_command(state: CliContext, state_filter: str | None, json_output: bool) -> None:
     """List copies: all of them, or only those in one state (every page of the answer)."""
     state.json_output = json_output
-    copies = _every_copy(state.client, state_filter)
+    copies = _every_page(state.client.list_copies, state_filter, "copies")
     if json_output:
         click.echo(format_json({"copies": copies, "continuation": None}))
         return
@@ -297,14 +311,16 @@ def list_command(state: CliContext, state_filter: str | None, json_output: bool)
     state.stdout.print(list_table(copies))
 
 
-def _every_copy(client: CopyApi, state_filter: str | None) -> list[dict[str, Any]]:
-    """The copies of every page: the API answers one page and a continuation for the next."""
+def _every_page(
+    list_page: Callable[..., ApiResponse], state_filter: str | None, key: str
+) -> list[dict[str, Any]]:
+    """The documents of every page: the API answers one page and a continuation for the next."""
     copies: list[dict[str, Any]] = []
     token: str | None = None
     asked: set[str] = set()
     while True:
-        response = client.list_copies(state_filter, continuation=token)
-        copies += copies_of(response.body)
+        response = list_page(state_filter, continuation=token)
+        copies += copies_of(response.body, key)
         following = response.body.get("continuation") if isinstance(response.body, dict) else None
         if not isinstance(following, str) or not following or following in asked:
             return copies  # null ends it; a token seen before would go round forever
@@ -319,8 +335,11 @@ def _document(response: ApiResponse) -> dict[str, Any]:
     return response.body
 
 
-def _copy_id(document: dict[str, Any], response: ApiResponse, given: str | None) -> str:
-    """The copy's id: from the document, else the id we sent, else the Location's last segment."""
+def _copy_id(
+    document: dict[str, Any], response: ApiResponse, given: str | None, noun: str = "copy"
+) -> str:
+    """The copy's (or batch's) id: from the document, else the id we sent, else the Location's
+    last segment."""
     if document.get("id"):
         return str(document["id"])
     if given:
@@ -328,7 +347,7 @@ def _copy_id(document: dict[str, Any], response: ApiResponse, given: str | None)
     if response.location:
         path = urllib.parse.urlsplit(response.location).path.rstrip("/")
         return urllib.parse.unquote(path.rsplit("/", 1)[-1])
-    raise UnexpectedAnswer("the API accepted the copy but did not say its id")
+    raise UnexpectedAnswer(f"the API accepted the {noun} but did not say its id")
 
 
 def _print_document(state: CliContext, document: dict[str, Any]) -> None:
@@ -357,6 +376,164 @@ def _wait_and_report(state: CliContext, copy_id: str, *, first: ApiResponse) -> 
         raise click.exceptions.Exit(exit_codes.INTERRUPTED) from None
     _print_document(state, final)
     code = exit_codes.exit_code_for_state(final.get("state"))
+    if code != exit_codes.OK:
+        raise click.exceptions.Exit(code)
+
+
+# --- batches: blobcopy batch start|status|abort|list ----------------------------------------
+
+
+@cli.group(epilog=exit_codes.EXIT_CODES_HELP)
+def batch() -> None:
+    """Copy every blob under a prefix of one container to another (POST /api/batches)."""
+
+
+@batch.command(name="start", epilog=exit_codes.EXIT_CODES_HELP)
+@click.argument("source", metavar="SRC_CONTAINER_URL")
+@click.argument("destination", metavar="DST_CONTAINER_URL")
+@click.option("--prefix", metavar="P", help="Copy only the blobs whose names start with P.")
+@click.option("--dest-prefix", metavar="Q", help="Put them under Q instead (P is replaced by Q).")
+@click.option("--include", multiple=True, metavar="GLOB", help="Only names (after P) matching.")
+@click.option(
+    "--exclude", multiple=True, metavar="GLOB", help="Leave out names (after P) matching."
+)
+@click.option(
+    "--max-concurrency",
+    type=click.IntRange(1, MAX_CONCURRENCY),
+    metavar="N",
+    help=f"Most copies pending at once (1-{MAX_CONCURRENCY}; the service's default is 32).",
+)
+@click.option("--dry-run", is_flag=True, help="List and decide; copy nothing.")
+@click.option("--id", "batch_id", metavar="ID", help="Idempotency key; also the batch's id.")
+@click.option("--overwrite", type=click.Choice(OVERWRITE_CHOICES), help="If a destination exists.")
+@click.option("--metadata", "-m", multiple=True, metavar="KEY=VALUE", help="Destination metadata.")
+@click.option(
+    "--tier",
+    type=click.Choice(TIER_CHOICES, case_sensitive=False),
+    help="Access tier of the destination blobs.",
+)
+@seconds_option(
+    "--timeout",
+    "timeout_seconds",
+    kind=click.IntRange(min=1),
+    help_text="Stop the batch (abort what is pending) if it has not finished after this long.",
+)
+@click.option(
+    "--verify/--no-verify", default=None, help="Check each destination's length (and MD5)."
+)
+@click.option("--notify-queue", metavar="QUEUE", help="Queue that receives the final document.")
+@click.option("--wait", is_flag=True, help="Wait for the batch to end; exit code by how it ended.")
+@json_option
+@click.pass_obj
+def batch_start(
+    state: CliContext,
+    /,
+    metadata: tuple[str, ...],
+    wait: bool,
+    json_output: bool,
+    **options: Any,
+) -> None:
+    """Start copying every blob under SRC_CONTAINER_URL (and --prefix) to DST_CONTAINER_URL.
+
+    Both are container URLs of accounts the service is configured for, with no query. The
+    service answers at once; with --wait the command follows the batch to its end with progress
+    bars (blobs ended of those listed, bytes) and exits with a code that tells how it ended.
+    """
+    state.json_output = json_output
+    try:
+        request = build_batch_request(
+            BatchOptions(metadata=parse_pairs(metadata, "--metadata"), **options)
+        )
+    except RequestOptionError as error:
+        raise click.UsageError(str(error)) from None
+    response = state.client.start_batch(request)
+    document = _document(response)
+    batch_id = _copy_id(document, response, options.get("batch_id"), "batch")
+    if wait:
+        _wait_for_batch_and_report(state, batch_id, first=response)
+        return
+    if json_output:
+        click.echo(format_json(document))
+        return
+    click.echo(f"Batch {batch_id} accepted.")
+    click.echo(f"Follow it with: blobcopy batch status {batch_id} --wait", err=True)
+
+
+@batch.command(name="status", epilog=exit_codes.EXIT_CODES_HELP)
+@click.argument("batch_id", metavar="ID")
+@click.option("--wait", is_flag=True, help="Wait for the batch to end; exit code by how it ended.")
+@json_option
+@click.pass_obj
+def batch_status(state: CliContext, batch_id: str, wait: bool, json_output: bool) -> None:
+    """Show the status of batch ID: state, blob counts, bytes, report, error."""
+    state.json_output = json_output
+    response = state.client.get_batch(batch_id)
+    if wait:
+        _wait_for_batch_and_report(state, batch_id, first=response)
+        return
+    _print_batch(state, _document(response))
+
+
+@batch.command(name="abort")
+@click.argument("batch_id", metavar="ID")
+@click.option("--reason", metavar="TEXT", help="Why, for the record.")
+@json_option
+@click.pass_obj
+def batch_abort(state: CliContext, batch_id: str, reason: str | None, json_output: bool) -> None:
+    """Ask batch ID to stop: it starts no more copies and aborts the pending ones.
+
+    Exits 7 (conflict) when the batch has already ended.
+    """
+    state.json_output = json_output
+    response = state.client.abort_batch(batch_id, reason)
+    if json_output:
+        click.echo(format_json(response.body if response.body is not None else {"id": batch_id}))
+        return
+    click.echo(f"Abort requested for batch {batch_id}.")
+    click.echo(f"Follow it with: blobcopy batch status {batch_id} --wait", err=True)
+
+
+@batch.command(name="list")
+@click.option("--state", "state_filter", type=click.Choice(STATE_CHOICES), help="Only this state.")
+@json_option
+@click.pass_obj
+def batch_list(state: CliContext, state_filter: str | None, json_output: bool) -> None:
+    """List batches: all of them, or only those in one state (every page of the answer)."""
+    state.json_output = json_output
+    batches = _every_page(state.client.list_batches, state_filter, "batches")
+    if json_output:
+        click.echo(format_json({"batches": batches, "continuation": None}))
+        return
+    if not batches:
+        click.echo("No batches." if state_filter is None else f"No {state_filter} batches.")
+        return
+    state.stdout.print(batch_list_table(batches))
+
+
+def _print_batch(state: CliContext, document: dict[str, Any]) -> None:
+    if state.json_output:
+        click.echo(format_json(document))
+    else:
+        state.stdout.print(batch_table(document))
+
+
+def _wait_for_batch_and_report(state: CliContext, batch_id: str, *, first: ApiResponse) -> None:
+    """Follow the batch to its end, print its final document, exit with how it ended."""
+    try:
+        draw = _is_tty(sys.stderr) and not state.json_output
+        with BatchProgress(state.stderr, enabled=draw) as bars:
+            final = wait_for_batch(
+                state.client, batch_id, first=first, on_update=bars.update, sleep=state.sleep
+            )
+    except KeyboardInterrupt:
+        click.echo(
+            f"\nStopped waiting; batch {batch_id} goes on. Check it: blobcopy batch status "
+            f"{batch_id}; stop it: blobcopy batch abort {batch_id}",
+            err=True,
+        )
+        raise click.exceptions.Exit(exit_codes.INTERRUPTED) from None
+    _print_batch(state, final)
+    code = exit_codes.exit_code_for_batch(final)
     if code != exit_codes.OK:
         raise click.exceptions.Exit(code)
 

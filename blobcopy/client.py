@@ -1,4 +1,4 @@
-"""A small synchronous client for the durable blob copy HTTP API.
+"""A small synchronous client for the durable blob copy HTTP API: copies and batches.
 
 Exceptions, each raised by `BlobCopyClient` and reported by the CLI as one line and an exit code:
 
@@ -8,8 +8,8 @@ Exceptions, each raised by `BlobCopyClient` and reported by the CLI as one line 
     └── ApiError              the API answered with an error status
         ├── InvalidRequest    400: the request body or a parameter is wrong (`problems` per field)
         ├── NotAllowed        401/403: function key missing or wrong, or destination not allowed
-        ├── CopyNotFound      404: no copy with that id
-        ├── Conflict          409: id reused for a different request, or copy already finished
+        ├── CopyNotFound      404: no copy (or batch) with that id
+        ├── Conflict          409: id reused for a different request, or copy/batch already over
         └── ServerError       5xx, or any other status the API does not document
 
 The function key goes in the `x-functions-key` header, and only to the API's own origin: redirects
@@ -92,7 +92,7 @@ class NotAllowed(ApiError, exit_code=exit_codes.NOT_ALLOWED):
 
 
 class CopyNotFound(ApiError, exit_code=exit_codes.NOT_FOUND):
-    """Raised on 404: the API knows no copy with that id."""
+    """Raised on 404: the API knows no copy (or, on a batch route, no batch) with that id."""
 
 
 class Conflict(ApiError, exit_code=exit_codes.CONFLICT):
@@ -208,6 +208,16 @@ class CopyApi(Protocol):
         self, state: str | None = None, continuation: str | None = None
     ) -> ApiResponse: ...
 
+    def start_batch(self, request: Mapping[str, Any]) -> ApiResponse: ...
+
+    def get_batch(self, batch_id: str) -> ApiResponse: ...
+
+    def abort_batch(self, batch_id: str, reason: str | None = None) -> ApiResponse: ...
+
+    def list_batches(
+        self, state: str | None = None, continuation: str | None = None
+    ) -> ApiResponse: ...
+
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
     """Refuse redirects: the function key must not follow a request to another host."""
@@ -217,7 +227,8 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 
 
 class BlobCopyClient:
-    """Calls the API's four routes; raises a `BlobCopyError` subclass on anything but success."""
+    """Calls the API's routes, copies' and batches'; raises a `BlobCopyError` subclass on
+    anything but success."""
 
     def __init__(
         self,
@@ -255,9 +266,26 @@ class BlobCopyClient:
     def list_copies(self, state: str | None = None, continuation: str | None = None) -> ApiResponse:
         """GET /api/copies[?state=S&continuation=T]: one page of copies, optionally of one state;
         the answer's `continuation` asks for the next page (null: there is none)."""
-        params = {"state": state, "continuation": continuation}
-        query = urllib.parse.urlencode({k: v for k, v in params.items() if v})
-        return self._call("GET", "/copies" + (f"?{query}" if query else ""))
+        return self._call("GET", "/copies" + _list_query(state, continuation))
+
+    def start_batch(self, request: Mapping[str, Any]) -> ApiResponse:
+        """POST /api/batches: start a batch; 202 with its id and status URL."""
+        return self._call("POST", "/batches", body=request)
+
+    def get_batch(self, batch_id: str) -> ApiResponse:
+        """GET /api/batches/{id}: 202 while running, 200 when over."""
+        return self._call("GET", f"/batches/{_segment(batch_id)}")
+
+    def abort_batch(self, batch_id: str, reason: str | None = None) -> ApiResponse:
+        """POST /api/batches/{id}/abort: start no more copies, abort the pending ones."""
+        body = {"reason": reason} if reason else None
+        return self._call("POST", f"/batches/{_segment(batch_id)}/abort", body=body)
+
+    def list_batches(
+        self, state: str | None = None, continuation: str | None = None
+    ) -> ApiResponse:
+        """GET /api/batches[?state=S&continuation=T]: one page of batches, as list_copies."""
+        return self._call("GET", "/batches" + _list_query(state, continuation))
 
     def _call(self, method: str, path: str, *, body: Any = None) -> ApiResponse:
         url = self.api_root + path
@@ -280,6 +308,13 @@ class BlobCopyClient:
             raise ApiUnreachable(_unreachable_message(self.api_root, error.reason)) from None
         except (TimeoutError, ConnectionError, ssl.SSLError) as error:
             raise ApiUnreachable(_unreachable_message(self.api_root, error)) from None
+
+
+def _list_query(state: str | None, continuation: str | None) -> str:
+    """`?state=...&continuation=...` with what is set, escaped; '' when nothing is."""
+    params = {"state": state, "continuation": continuation}
+    query = urllib.parse.urlencode({k: v for k, v in params.items() if v})
+    return f"?{query}" if query else ""
 
 
 def _segment(copy_id: str) -> str:

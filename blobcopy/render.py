@@ -1,7 +1,8 @@
 """What the CLI prints: JSON for machines, short tables for people, a progress bar for --wait.
 
 Every function here redacts SAS signatures before printing. The progress bar draws only on a
-terminal; in a pipe, under CliRunner, or with --json, `CopyProgress` draws nothing.
+terminal; in a pipe, under CliRunner, or with --json, `CopyProgress` (and `BatchProgress`, two
+bars: blobs ended of those listed, and bytes) draws nothing.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import json
 from types import TracebackType
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
+from rich.live import Live
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -113,10 +115,11 @@ def status_table(document: dict[str, Any]) -> Table:
     return table
 
 
-def copies_of(listing: Any) -> list[dict[str, Any]]:
-    """The status documents in a list answer: a bare array or an object wrapping one."""
+def copies_of(listing: Any, key: str = "copies") -> list[dict[str, Any]]:
+    """The status documents in a list answer: a bare array or an object wrapping one (under
+    `key`: "copies", or "batches" for GET /api/batches)."""
     if isinstance(listing, dict):
-        for name in ("copies", "items", "value"):
+        for name in (key, "items", "value"):
             if isinstance(listing.get(name), list):
                 listing = listing[name]
                 break
@@ -215,3 +218,173 @@ def _number(value: Any) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     return None
+
+
+# --- batches ------------------------------------------------------------------------------
+
+ENDED_COUNTS = ("succeeded", "failed", "aborted", "skipped")
+COUNT_NAMES = ("listed", "pending", "running", *ENDED_COUNTS)
+
+
+def _counts(document: dict[str, Any]) -> dict[str, int]:
+    """A batch document's counts, 0 for any it lacks (a batch not yet past its first round)."""
+    counts = document.get("counts")
+    counts = counts if isinstance(counts, dict) else {}
+    return {name: int(_number(counts.get(name)) or 0) for name in COUNT_NAMES}
+
+
+def format_blobs(document: dict[str, Any]) -> str:
+    """'3 / 10+ blobs ended' from a batch document: `+` while the source is still listed."""
+    counts = _counts(document)
+    ended = sum(counts[name] for name in ENDED_COUNTS)
+    more = "" if document.get("listing_complete") else "+"
+    return f"{ended} / {counts['listed']}{more} blobs ended"
+
+
+def format_counts(document: dict[str, Any]) -> str:
+    """'succeeded 2, failed 1, running 4, pending 3': the counts that are not zero."""
+    counts = _counts(document)
+    shown = [f"{name} {counts[name]}" for name in COUNT_NAMES[1:] if counts[name]]
+    return ", ".join(shown) or "-"
+
+
+def _container_of(endpoint: Any) -> str:
+    """A batch's source or destination: the container URL, with the prefix after it."""
+    if not isinstance(endpoint, dict):
+        return _location_of(endpoint)
+    url, prefix = str(endpoint.get("url") or "-"), endpoint.get("prefix") or ""
+    return f"{url} (prefix {prefix!r})" if prefix else url
+
+
+def batch_table(document: dict[str, Any]) -> Table:
+    """One batch's status document as a two-column table."""
+    document = scrub(document)
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    table.add_row("id", str(document.get("id", "-")))
+    state = _state_text(document.get("state"))
+    if document.get("dry_run"):
+        state.append(" (dry run: nothing copied)", style="bold")
+    table.add_row("state", state)
+    table.add_row("source", _container_of(document.get("source")))
+    table.add_row("destination", _container_of(document.get("destination")))
+    table.add_row("blobs", format_blobs(document))
+    table.add_row("counts", format_counts(document))
+    table.add_row("bytes", format_progress(document.get("progress")))
+    errors = document.get("errors")
+    if isinstance(errors, dict) and errors:
+        table.add_row("blob errors", ", ".join(f"{code} {n}" for code, n in errors.items()))
+    report = document.get("report")
+    if isinstance(report, dict) and report.get("url"):
+        table.add_row("report", str(report["url"]))
+    for name in ("created", "updated", "completed"):
+        if document.get(name):
+            table.add_row(name, str(document[name]))
+    error = document.get("error")
+    if isinstance(error, dict) and (error.get("code") or error.get("message")):
+        table.add_row("error", Text(f"{error.get('code', '')}: {error.get('message', '')}", "red"))
+    for warning in document.get("warnings") or []:
+        if isinstance(warning, dict):
+            text = f"{warning.get('code', '')}: {warning.get('message', '')}"
+            table.add_row("warning", Text(text, "yellow"))
+    return table
+
+
+def batch_list_table(batches: list[dict[str, Any]]) -> Table:
+    """Many batches, one row each."""
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for name in ("ID", "STATE", "BLOBS", "BYTES", "SOURCE", "DESTINATION", "UPDATED"):
+        table.add_column(name, overflow="fold")
+    for document in scrub(batches):
+        table.add_row(
+            str(document.get("id", "-")),
+            _state_text(document.get("state")),
+            format_blobs(document),
+            format_progress(document.get("progress")),
+            _container_of(document.get("source")),
+            _container_of(document.get("destination")),
+            str(document.get("updated") or "-"),
+        )
+    return table
+
+
+class BlobCountColumn(ProgressColumn):
+    """'3/10+ blobs' for the blob bar: ended of listed, `+` while the source is listed."""
+
+    def render(self, task: Task) -> Text:
+        more = "" if task.fields.get("listing_complete") else "+"
+        total = int(task.total or 0)
+        return Text(f"{int(task.completed)}/{total}{more} blobs", style="progress.download")
+
+
+class BatchProgress:
+    """Two bars fed with batch status documents, blobs and bytes; draws nothing unless
+    `enabled`. The blob bar's total is what is listed so far, so it may move back while the
+    source is listed; the bytes bar's total is the bytes known so far, likewise."""
+
+    def __init__(self, console: Console, *, enabled: bool) -> None:
+        self._enabled = enabled
+        self._blobs_bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            BlobCountColumn(),
+            console=console,
+            disable=not enabled,
+        )
+        self._bytes_bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            DownloadColumn(binary_units=True),
+            TransferSpeedColumn(),
+            ServerEtaColumn(),
+            console=console,
+            disable=not enabled,
+        )
+        self._live = Live(Group(self._blobs_bar, self._bytes_bar), console=console)
+        self._tasks: tuple[TaskID, TaskID] | None = None
+
+    def __enter__(self) -> BatchProgress:
+        if self._enabled:
+            self._live.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._enabled:
+            self._live.stop()
+
+    def update(self, document: dict[str, Any]) -> None:
+        """Move both bars to what the batch's status document says."""
+        if not self._enabled:
+            return
+        counts = _counts(document)
+        ended = sum(counts[name] for name in ENDED_COUNTS)
+        progress = document.get("progress")
+        progress = progress if isinstance(progress, dict) else {}
+        total = _number(progress.get("total_bytes"))
+        eta = progress.get("eta_seconds")
+        name = f"{document.get('id', 'batch')} {document.get('state', '')}".strip()
+        if self._tasks is None:
+            self._tasks = (
+                self._blobs_bar.add_task(name, total=None, listing_complete=False),
+                self._bytes_bar.add_task("bytes", total=None, eta_seconds=eta),
+            )
+        blobs, bytes_ = self._tasks
+        self._blobs_bar.update(
+            blobs,
+            description=name,
+            total=counts["listed"] or None,
+            completed=ended,
+            listing_complete=bool(document.get("listing_complete")),
+        )
+        self._bytes_bar.update(
+            bytes_,
+            total=total if total and total > 0 else None,
+            completed=_number(progress.get("bytes_copied")),
+            eta_seconds=eta,
+        )

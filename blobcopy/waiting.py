@@ -1,4 +1,4 @@
-"""Wait for a copy to finish, asking again when the API's `Retry-After` says to.
+"""Wait for a copy (or a batch) to finish, asking again when the API's `Retry-After` says to.
 
 The loop takes its clock as an argument (`sleep`), so tests drive it without waiting.
 """
@@ -61,7 +61,50 @@ def wait_for_copy(
     `first` is an answer already in hand (the 202 of the start request), used before asking.
     `on_update` sees every status document, the last one included.
     """
-    response = first if first is not None else client.get_status(copy_id)
+    return wait_until_over(
+        lambda: client.get_status(copy_id),
+        first=first,
+        on_update=on_update,
+        sleep=sleep,
+        policy=policy,
+    )
+
+
+class BatchStatusSource(Protocol):
+    """What waiting for a batch needs from a client: the status of one batch."""
+
+    def get_batch(self, batch_id: str) -> ApiResponse: ...
+
+
+def wait_for_batch(
+    client: BatchStatusSource,
+    batch_id: str,
+    *,
+    first: ApiResponse | None = None,
+    on_update: Callable[[dict[str, Any]], None] = lambda document: None,
+    sleep: Callable[[float], None] = time.sleep,
+    policy: PollPolicy = PollPolicy(),
+) -> dict[str, Any]:
+    """Poll until the batch finishes; return its final status document (as wait_for_copy)."""
+    return wait_until_over(
+        lambda: client.get_batch(batch_id),
+        first=first,
+        on_update=on_update,
+        sleep=sleep,
+        policy=policy,
+    )
+
+
+def wait_until_over(
+    look: Callable[[], ApiResponse],
+    *,
+    first: ApiResponse | None,
+    on_update: Callable[[dict[str, Any]], None],
+    sleep: Callable[[float], None],
+    policy: PollPolicy,
+) -> dict[str, Any]:
+    """Call `look` (one status request) until its answer is final; the last document."""
+    response = first if first is not None else look()
     while True:
         document = response.body if isinstance(response.body, dict) else {}
         if document:
@@ -69,17 +112,17 @@ def wait_for_copy(
         if is_finished(response):
             return document
         sleep(policy.delay(response.retry_after))
-        response = _look_again(client, copy_id, sleep=sleep, policy=policy)
+        response = _look_again(look, sleep=sleep, policy=policy)
 
 
 def _look_again(
-    client: StatusSource, copy_id: str, *, sleep: Callable[[float], None], policy: PollPolicy
+    look: Callable[[], ApiResponse], *, sleep: Callable[[float], None], policy: PollPolicy
 ) -> ApiResponse:
     """One status request, retried through brief outages (no answer, 5xx)."""
     failures = 0
     while True:
         try:
-            return client.get_status(copy_id)
+            return look()
         except (ApiUnreachable, ServerError, UnexpectedAnswer):
             failures += 1
             if failures > policy.transient_retries:

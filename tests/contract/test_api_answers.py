@@ -196,3 +196,216 @@ def test_answers_carry_no_signature() -> None:
     answers.append(asyncio.run(api.list_copies(client)))
     for answer in answers:
         assert "s3cr3t" not in json.dumps(answer.body)
+
+
+# --- batches: shared.batchapi answers as documented -----------------------------------------
+
+SOURCE_CONTAINER = "https://src.blob.core.windows.net/data"
+DESTINATION_CONTAINER = "https://dst.blob.core.windows.net/backup"
+
+
+class FakeBatchClient(FakeDurableClient):
+    """The fake Durable client, keeping the orchestrator's name (copies and batches share ids)."""
+
+    async def start_new(self, name: str, instance_id: str, client_input: Any) -> str:
+        self.instances[instance_id] = Instance(instance_id, json.dumps(client_input), name=name)
+        return instance_id
+
+
+def batch_request(**changes: Any) -> dict[str, Any]:
+    """A valid batch request with `changes`."""
+    return {
+        "source": {"url": SOURCE_CONTAINER, "prefix": "2026/"},
+        "destination": {"url": DESTINATION_CONTAINER, "prefix": "copy/"},
+        **changes,
+    }
+
+
+def start_batch(client: FakeDurableClient, body: Any, code: str | None = None) -> Any:
+    """POST /api/batches through shared.batchapi."""
+    from shared.batchapi import start_batch as start_it
+
+    return asyncio.run(start_it(client, body, SETTINGS, ORIGIN, code))
+
+
+def publish(client: FakeDurableClient, batch_id: str, state: str = "running") -> dict[str, Any]:
+    """What the batch orchestrator publishes: a batch document as custom status while it runs,
+    as output once over."""
+    from shared.batchstatus import batch_document
+    from shared.contracts import BatchTally
+    from shared.status import State
+
+    instance = client.instances[batch_id]
+    plan = json.loads(instance.input_)
+    final = state != "running"
+    doc = batch_document(
+        instance_id=batch_id,
+        state=State(state),
+        request=plan["request"],
+        tally=BatchTally(listed=4, succeeded=2, failed=int(final), bytes_copied=2048),
+        running=0 if final else 1,
+        listing_complete=final,
+        bytes_copied=2048 if final else 2560,
+        total_bytes=2048 if final else 4096,
+        estimated_finish=None if final else (NOW + dt.timedelta(seconds=30)).isoformat(),
+        report_url=plan["report_url"],
+        errors={"CopyFailed": 1} if final else {},
+        created=plan["created"],
+        updated=NOW.isoformat(),
+        completed=NOW.isoformat() if final else None,
+        error={"code": "BlobsFailed", "message": "1 of 4 blobs failed"} if final else None,
+    )
+    if final:
+        instance.runtime_status, instance.output = "Completed", doc
+    else:
+        instance.custom_status = doc
+    return doc
+
+
+def get_batch(client: FakeDurableClient, batch_id: str) -> Any:
+    from shared.batchapi import BATCHES
+
+    return asyncio.run(api.get(client, batch_id, ORIGIN, None, BATCHES))
+
+
+def test_start_batch_answers_as_documented() -> None:
+    """202 with Location (under /api/batches, keeping `code`) and Retry-After."""
+    answer = start_batch(FakeBatchClient(), batch_request(id="b1"), code="k3y")
+    check(("/batches", "post"), answer)
+    assert answer.status == 202
+    assert answer.headers["Location"] == f"{ORIGIN}/api/batches/b1?code=k3y"
+    assert answer.body == {"id": "b1", "status_url": answer.headers["Location"]}
+
+
+def test_start_batch_plans_the_report_in_the_destination_account() -> None:
+    """The batch's input names its report: <id>.jsonl in the destination account's
+    blobcopy-reports container (the `report.url` the status document shows)."""
+    client = FakeBatchClient()
+    start_batch(client, batch_request(id="b1"))
+    plan = json.loads(client.instances["b1"].input_)
+    assert plan["report_url"] == "https://dst.blob.core.windows.net/blobcopy-reports/b1.jsonl"
+    assert client.instances["b1"].name == "batch_orchestrator"
+
+
+def test_invalid_batch_request_names_every_field() -> None:
+    """400 names each wrong field: a query on a container URL, the concurrency bound, a
+    missing destination, unknown keys."""
+    bad = {
+        "source": {"url": SOURCE_CONTAINER + "?sig=x"},
+        "max_concurrency": 501,
+        "include": [""],
+        "kind": "copy",
+    }
+    answer = start_batch(FakeBatchClient(), bad)
+    check(("/batches", "post"), answer)
+    fields = {item["field"] for item in answer.body["error"]["fields"]}
+    assert {"source.url", "destination", "max_concurrency", "include.0", "kind"} <= fields
+    assert "sig=x" not in json.dumps(answer.body)
+
+
+def test_batch_into_its_own_source_range_is_refused() -> None:
+    """In one container, prefixes that overlap are a 400 on destination.prefix."""
+    same = batch_request(destination={"url": SOURCE_CONTAINER, "prefix": "2026/out/"})
+    answer = start_batch(FakeBatchClient(), same)
+    check(("/batches", "post"), answer)
+    assert [f["field"] for f in answer.body["error"]["fields"]] == ["destination.prefix"]
+
+
+def test_batch_of_a_blob_url_is_refused() -> None:
+    """A URL naming a blob, not a container, is a 400 on that field."""
+    answer = start_batch(FakeBatchClient(), batch_request(source={"url": SOURCE + "x"}))
+    assert answer.status == 400
+    check(("/batches", "post"), answer)
+
+
+def test_forbidden_batch_containers_answer_as_documented() -> None:
+    """403 for a destination outside the allowlist, and for a container in no configured
+    account, before anything is started."""
+    client = FakeBatchClient()
+    into_source = batch_request(destination={"url": "https://src.blob.core.windows.net/other"})
+    external = batch_request(source={"url": "https://example.org/bucket"})
+    for body, field in ((into_source, "destination.url"), (external, "source.url")):
+        answer = start_batch(client, body)
+        assert answer.status == 403
+        check(("/batches", "post"), answer)
+        assert [f["field"] for f in answer.body["error"]["fields"]] == [field]
+    assert client.instances == {}
+
+
+def test_reused_batch_id_answers_as_documented() -> None:
+    """The same request again: 202, the same batch; another request with its id: 409."""
+    client = FakeBatchClient()
+    start_batch(client, batch_request(id="b1"))
+    assert start_batch(client, batch_request(id="b1")).status == 202
+    answer = start_batch(client, batch_request(id="b1", dry_run=True))
+    assert answer.status == 409
+    check(("/batches", "post"), answer)
+
+
+def test_batch_status_answers_as_documented() -> None:
+    """202 + Retry-After while running, 200 once over, 404 for an unknown id or a copy's."""
+    client = FakeBatchClient()
+    start_batch(client, batch_request(id="b1"))
+    publish(client, "b1")
+    running = get_batch(client, "b1")
+    assert running.status == 202
+    check(("/batches/{id}", "get"), running)
+    assert running.headers["Location"] == f"{ORIGIN}/api/batches/b1"
+    assert running.body["counts"]["pending"] == 4 - 2 - 1
+    publish(client, "b1", "failed")
+    finished = get_batch(client, "b1")
+    assert finished.status == 200
+    check(("/batches/{id}", "get"), finished)
+    assert finished.body["report"]["url"].endswith("/blobcopy-reports/b1.jsonl")
+    start(client, request(id="c1"))
+    for unknown in ("nope", "c1"):
+        answer = get_batch(client, unknown)
+        assert answer.status == 404
+        check(("/batches/{id}", "get"), answer)
+
+
+def test_batch_abort_answers_as_documented() -> None:
+    """202 under /api/batches while running, 409 with the final document under "batch" once
+    over, 404 unknown, 400 for a bad body."""
+    from shared.batchapi import BATCHES
+
+    def abort(batch_id: str, body: bytes) -> Any:
+        return asyncio.run(api.abort(client, batch_id, body, ORIGIN, None, None, BATCHES))
+
+    client = FakeBatchClient()
+    start_batch(client, batch_request(id="b1"))
+    publish(client, "b1")
+    operation = ("/batches/{id}/abort", "post")
+    raised = abort("b1", b'{"reason": "wrong prefix"}')
+    check(operation, raised)
+    assert raised.headers["Location"] == f"{ORIGIN}/api/batches/b1"
+    assert client.events == [("b1", "abort", {"reason": "wrong prefix"})]
+    check(operation, abort("b1", b'{"reason": 5}'))
+    check(operation, abort("nope", b""))
+    final = publish(client, "b1", "failed")
+    over = abort("b1", b"")
+    assert over.status == 409
+    check(operation, over)
+    assert over.body["batch"] == final
+
+
+def test_batch_list_answers_as_documented() -> None:
+    """200 with {"batches": [...], "continuation"}, batches only; 400 for a bad query."""
+    from shared.batchapi import BATCHES
+
+    def listing(**query: Any) -> Any:
+        return asyncio.run(api.list_copies(client, **query, kind=BATCHES))
+
+    client = FakeBatchClient()
+    start(client, request(id="c1"))
+    for batch_id in ("b1", "b2"):
+        start_batch(client, batch_request(id=batch_id))
+        publish(client, batch_id)
+    page = listing(state="running")
+    check(("/batches", "get"), page)
+    assert [doc["id"] for doc in page.body["batches"]] == ["b1", "b2"]
+    assert page.body["continuation"] is None
+    first = listing(limit="1")
+    check(("/batches", "get"), first)
+    check(("/batches", "get"), listing(state="done"))
+    check(("/batches", "get"), listing(continuation="x"))

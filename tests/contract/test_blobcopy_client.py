@@ -146,3 +146,47 @@ def test_list_sends_the_continuation_as_a_query_parameter(stub: tuple[Stub, str]
     state, url = stub
     BlobCopyClient(url).list_copies("running", continuation="a+b/c=")
     assert state.requests[0]["path"] == "/api/copies?state=running&continuation=a%2Bb%2Fc%3D"
+
+
+def test_batch_routes_are_under_api_batches(stub: tuple[Stub, str]) -> None:
+    """start_batch POSTs JSON to /api/batches with the key; get_batch and abort_batch escape
+    the id as one segment; abort sends a reason only when given; list passes its query."""
+    state, url = stub
+    state.status, state.body = 202, b'{"id": "b1", "status_url": "x"}'
+    state.headers = {"Location": f"{url}/api/batches/b1", "Retry-After": "2"}
+    client = BlobCopyClient(url, key="k3y")
+    request = {"source": {"url": "https://a/c"}, "destination": {"url": "https://b/d"}}
+    started = client.start_batch(request)
+    client.get_batch("a/b c")
+    client.abort_batch("b1", "wrong prefix")
+    client.abort_batch("b1")
+    client.list_batches("failed", continuation="a+b")
+    client.list_batches()
+    sent = state.requests
+    assert [(r["method"], r["path"]) for r in sent] == [
+        ("POST", "/api/batches"),
+        ("GET", "/api/batches/a%2Fb%20c"),
+        ("POST", "/api/batches/b1/abort"),
+        ("POST", "/api/batches/b1/abort"),
+        ("GET", "/api/batches?state=failed&continuation=a%2Bb"),
+        ("GET", "/api/batches"),
+    ]
+    assert json.loads(sent[0]["body"]) == request
+    assert all(r["headers"]["x-functions-key"] == "k3y" for r in sent)
+    assert json.loads(sent[2]["body"]) == {"reason": "wrong prefix"}
+    assert sent[3]["body"] == b""
+    assert (started.location, started.retry_after) == (f"{url}/api/batches/b1", 2.0)
+
+
+def test_batch_errors_raise_the_same_errors(stub: tuple[Stub, str]) -> None:
+    """A 409 on a batch route (abort of an ended batch) raises Conflict, a 404 CopyNotFound."""
+    state, url = stub
+    state.status, state.body = (
+        409,
+        b'{"error": {"code": "Conflict", "message": "batch already over"}}',
+    )
+    with pytest.raises(Conflict, match="batch already over"):
+        BlobCopyClient(url).abort_batch("b1")
+    state.status = 404
+    with pytest.raises(CopyNotFound):
+        BlobCopyClient(url).get_batch("b1")

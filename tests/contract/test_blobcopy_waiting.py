@@ -56,3 +56,24 @@ def test_a_lasting_outage_ends_the_wait() -> None:
         wait_for_copy(
             api, "c", first=answer(202, status_document()), sleep=lambda s: None, policy=policy
         )
+
+
+def test_wait_for_batch_reads_the_batch_route() -> None:
+    """wait_for_batch asks get_batch, from the start's 202 (which holds no state) to the end."""
+    from blobcopy.waiting import wait_for_batch
+    from tests.contract.blobcopy_fakes import batch_accepted, batch_document
+
+    api = FakeApi(answer(202, batch_document(), "3"), answer(200, batch_document("aborted")))
+    seen: list[str] = []
+    sleeps: list[float] = []
+    final = wait_for_batch(
+        api,
+        "batch-1",
+        first=batch_accepted(),
+        on_update=lambda d: seen.append(str(d.get("state"))),
+        sleep=sleeps.append,
+    )
+    assert final["state"] == "aborted"
+    assert seen == ["None", "running", "aborted"]
+    assert sleeps == [2.0, 3.0]
+    assert api.calls == [("batch status", "batch-1")] * 2

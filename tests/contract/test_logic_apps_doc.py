@@ -32,3 +32,16 @@ def test_example_request_uses_only_request_fields() -> None:
     assert set(action["inputs"]["body"]) <= fields
     assert action["inputs"]["uri"].endswith(spec["basePath"] + "/copies")
     assert "code" in action["inputs"]["queries"]
+
+
+def test_batch_action_sends_a_valid_batch_request() -> None:
+    """The batch action's body uses only BatchRequest fields, and posts to /batches."""
+    spec = json.loads((ROOT / "openapi.json").read_text(encoding="utf-8"))
+    fields = set(spec["definitions"]["BatchRequest"]["properties"])
+    container = set(spec["definitions"]["ContainerRef"]["properties"])
+    (action,) = [block["Copy_prefix"] for block in json_blocks() if "Copy_prefix" in block]
+    body = action["inputs"]["body"]
+    assert set(body) <= fields
+    assert set(body["source"]) <= container and set(body["destination"]) <= container
+    assert action["inputs"]["uri"].endswith(spec["basePath"] + "/batches")
+    assert "code" in action["inputs"]["queries"]

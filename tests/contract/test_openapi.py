@@ -164,3 +164,116 @@ def test_cli_choices_match_the_spec() -> None:
     assert list(copy_request.TIER_CHOICES) == request["tier"]["enum"]
     states = load_spec()["paths"]["/copies"]["get"]["parameters"][0]["enum"]
     assert list(copy_request.STATE_CHOICES) == states
+
+
+# --- batches ------------------------------------------------------------------------------
+
+_BOUNDS = ("minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems")
+
+
+def _bounds(schema: dict[str, Any]) -> dict[str, Any]:
+    """A property's numeric bounds (its items' too), as one dict whatever the dialect says:
+    pydantic's `exclusiveMinimum: 0` on an integer and Swagger's `minimum: 1` are the same."""
+    option = next((o for o in schema.get("anyOf", [schema]) if o.get("type") != "null"), schema)
+    found = {name: option[name] for name in _BOUNDS if name in option}
+    exclusive = option.get("exclusiveMinimum")
+    if exclusive is True:  # Swagger 2.0: a flag on `minimum`
+        found["minimum"] = ("exclusive", found.pop("minimum"))
+    elif isinstance(exclusive, int | float) and not isinstance(exclusive, bool):
+        integer = option.get("type") == "integer"
+        found["minimum"] = exclusive + 1 if integer else ("exclusive", exclusive)
+    if isinstance(option.get("items"), dict):
+        found["items"] = _bounds(option["items"])
+    if isinstance(option.get("additionalProperties"), dict):
+        found["values"] = _bounds(option["additionalProperties"])
+    return found
+
+
+def _batch_facets(schema: dict[str, Any]) -> dict[str, Any]:
+    """_facets, with pydantic's `const` read as the one-value enum Swagger 2.0 spells."""
+    found = _facets(schema)
+    if "const" in schema:
+        found["enum"] = [schema["const"]]
+    return found
+
+
+def test_batch_request_schema_matches_the_batch_model() -> None:
+    """BatchRequest and its parts (ContainerRef, Notify) have the model's field names, required
+    fields, enums, patterns, $refs and bounds (max_concurrency 1..500, globs, prefix length)."""
+    from shared.batchrequests import BatchRequest
+
+    model = BatchRequest.model_json_schema()
+    spec_defs = load_spec()["definitions"]
+    models = {"BatchRequest": model, **model.get("$defs", {})}
+    assert set(models) == {"BatchRequest", "ContainerRef", "Notify"}
+    for name, model_schema in models.items():
+        spec_schema = spec_defs[name]
+        assert set(spec_schema["properties"]) == set(model_schema["properties"]), name
+        assert set(spec_schema.get("required", [])) == set(model_schema.get("required", [])), name
+        for field, model_field in model_schema["properties"].items():
+            spec_field = spec_schema["properties"][field]
+            assert _batch_facets(spec_field) == _batch_facets(model_field), f"{name}.{field}"
+            assert _bounds(spec_field) == _bounds(model_field), f"{name}.{field}"
+            if "default" in model_field and model_field["default"] not in (None, [], {}):
+                assert spec_field.get("default") == model_field["default"], f"{name}.{field}"
+
+
+def _a_batch_document() -> dict[str, Any]:
+    from shared.batchstatus import batch_document
+    from shared.contracts import BatchTally
+
+    request = {
+        "source": {"url": "https://a/c", "prefix": "p/"},
+        "destination": {"url": "https://b/d"},
+    }
+    return batch_document(
+        instance_id="b1",
+        state=status.State.RUNNING,
+        request=request,
+        tally=BatchTally(listed=3, succeeded=1, bytes_copied=10),
+        running=1,
+        listing_complete=False,
+        bytes_copied=10,
+        total_bytes=30,
+        estimated_finish=None,
+        report_url="https://b/blobcopy-reports/b1.jsonl",
+        errors={"CopyFailed": 1},
+        created=None,
+        updated=None,
+        completed=None,
+    )
+
+
+def test_batch_status_schema_matches_the_batch_document() -> None:
+    """BatchStatus, BatchCounts and BatchProgress list exactly the keys shared.batchstatus puts
+    in a batch's status document; its states are the copy's."""
+    document = _a_batch_document()
+    spec_defs = load_spec()["definitions"]
+    properties = spec_defs["BatchStatus"]["properties"]
+    assert set(properties) == set(document)
+    assert set(spec_defs["BatchCounts"]["properties"]) == set(document["counts"])
+    assert set(spec_defs["BatchProgress"]["properties"]) == set(document["progress"])
+    assert set(spec_defs["ContainerRef"]["properties"]) == set(document["source"])
+    assert set(properties["report"]["properties"]) == set(document["report"])
+    assert properties["state"]["enum"] == list(status.STATES)
+    assert properties["kind"]["enum"] == [document["kind"]]
+
+
+def test_batch_operations_answer_as_the_copy_operations() -> None:
+    """Each batch operation documents the statuses its copy twin does, and the list and the
+    status route take the same parameters (state, limit, continuation; id)."""
+    paths = load_spec()["paths"]
+    twins = {
+        ("/batches", "post"): ("/copies", "post"),
+        ("/batches", "get"): ("/copies", "get"),
+        ("/batches/{id}", "get"): ("/copies/{id}", "get"),
+        ("/batches/{id}/abort", "post"): ("/copies/{id}/abort", "post"),
+    }
+    for (path, method), (twin_path, twin_method) in twins.items():
+        batch, copy = paths[path][method], paths[twin_path][twin_method]
+        assert batch["tags"] == ["batches"], path
+        assert set(batch["responses"]) == set(copy["responses"]), path
+        names = [(p["name"], p["in"], p.get("enum")) for p in batch["parameters"]]
+        assert names == [(p["name"], p["in"], p.get("enum")) for p in copy["parameters"]], path
+    start = paths["/batches"]["post"]
+    assert start["operationId"] == "StartBatch" and start["x-ms-long-running-operation"] is True
