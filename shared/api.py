@@ -176,7 +176,7 @@ def build_plan(request: CopyRequest, settings: Settings, instance_id: str) -> Co
     )
 
 
-def _input_of(existing: InstanceStatus | None) -> dict[str, Any]:
+def input_of(existing: InstanceStatus | None) -> dict[str, Any]:
     raw = getattr(existing, "input_", None)
     try:
         value = json.loads(raw) if isinstance(raw, str) else raw
@@ -195,7 +195,7 @@ def document_of(found: InstanceStatus) -> dict[str, Any]:
     return status.from_instance(
         instance_id=str(found.instance_id),
         runtime_status=str(runtime),
-        request=_input_of(found).get("request"),
+        request=input_of(found).get("request"),
         custom_status=found.custom_status,
         output=found.output,
         created=found.created_time,
@@ -259,7 +259,7 @@ async def start_instance(
             existing = await client.get_status(instance_id, show_input=True)  # lost a race?
             if not exists(existing):
                 raise
-    if exists(existing) and _input_of(existing).get("fingerprint") != fingerprint:
+    if exists(existing) and input_of(existing).get("fingerprint") != fingerprint:
         raise RequestRejected(409, "id already used for a different request", {"id": "in use"})
 
 

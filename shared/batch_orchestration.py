@@ -205,10 +205,14 @@ class BatchRun(DurableRun):
     # --- the end ------------------------------------------------------------------------
 
     def outcome(self) -> Outcome:
-        """Every blob has ended: succeeded, unless some failed."""
-        failed = self.carry.tally.failed
-        if failed:
-            message = f"{failed} of {self.carry.tally.listed} blobs failed (see the report)"
+        """Every blob has ended: succeeded, unless some failed or were aborted (by someone
+        else: this batch was not stopping)."""
+        tally = self.carry.tally
+        if tally.failed or tally.aborted:
+            message = (
+                f"{tally.failed} failed and {tally.aborted} aborted of {tally.listed} blobs"
+                " (see the report)"
+            )
             return Outcome(State.FAILED, {"code": "BlobsFailed", "message": message})
         return Outcome(State.SUCCEEDED)
 

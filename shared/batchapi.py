@@ -22,31 +22,61 @@ from shared.batch_orchestration import BATCH_ORCHESTRATOR
 from shared.batchops import report_name
 from shared.batchrequests import BatchRequest, parse_batch_request
 from shared.batchstate import BatchPlan
+from shared.batchstatus import batch_document
+from shared.contracts import BatchTally
 from shared.errors import RequestRejected
 from shared.settings import Settings
-from shared.status import from_instance
-from shared.timestamps import iso
+from shared.status import State
+from shared.timestamps import iso, normalize
 
 bp = df.Blueprint()
 
 
 def batch_document_of(found: api.InstanceStatus) -> dict[str, Any]:
     """A batch instance's status document: its output once over, its custom status while it
-    runs; for an orchestrator that crashed or was terminated, a document that says so."""
+    runs. One that has not published yet, crashed or was terminated gets a batch document
+    built from its input (and its last published counts), saying what happened."""
     runtime = _runtime(found)
     held = found.output if runtime == "Completed" else found.custom_status
-    if runtime not in ("Failed", "Terminated", "Canceled") and _is_batch_document(held):
+    if runtime not in ENDED_BADLY and _is_batch_document(held):
         return dict(held)
-    doc = from_instance(
+    last = found.custom_status if _is_batch_document(found.custom_status) else {}
+    state, error = _what_happened(found, runtime)
+    counts = last.get("counts") or {}
+    ended = state != State.RUNNING
+    return batch_document(
         instance_id=str(found.instance_id),
-        runtime_status=runtime,
-        request=None,
-        custom_status=None,
-        output=found.output,
-        created=found.created_time,
-        updated=found.last_updated_time,
+        state=state,
+        request=api.input_of(found).get("request") or {},
+        tally=BatchTally(**{k: v for k, v in counts.items() if k in TALLY_FIELDS}),
+        running=0 if ended else int(counts.get("running") or 0),
+        listing_complete=bool(last.get("listing_complete")),
+        bytes_copied=int((last.get("progress") or {}).get("bytes_copied") or 0),
+        total_bytes=int((last.get("progress") or {}).get("total_bytes") or 0),
+        estimated_finish=None,
+        report_url=(last.get("report") or {}).get("url"),
+        errors=last.get("errors") or {},
+        created=normalize(found.created_time),
+        updated=normalize(found.last_updated_time),
+        completed=normalize(found.last_updated_time) if ended else None,
+        error=error,
+        warnings=last.get("warnings") or [],
     )
-    return {**doc, "kind": "batch"}
+
+
+ENDED_BADLY = ("Failed", "Terminated", "Canceled")
+TALLY_FIELDS = ("listed", "succeeded", "failed", "aborted", "skipped")
+
+
+def _what_happened(found: api.InstanceStatus, runtime: str) -> tuple[State, dict[str, str] | None]:
+    """Running (not published yet), or failed: the orchestrator crashed or was terminated."""
+    said = str(found.output or "terminated")[:300]
+    if runtime == "Failed":
+        return State.FAILED, {"code": "OrchestratorFailed", "message": said}
+    if runtime in ENDED_BADLY:
+        message = f"orchestration terminated ({said}); the copies it started were left as they were"
+        return State.FAILED, {"code": "Terminated", "message": message}
+    return State.RUNNING, None
 
 
 def _is_batch_document(value: Any) -> bool:
@@ -66,11 +96,19 @@ def _container(settings: Settings, url: str, field: str) -> BlobLocation:
         location = settings.registry.locate(url)
     except ValueError as exc:  # UnsafeBlobPath
         raise RequestRejected(400, "invalid batch request", {field: str(exc)}) from None
+    if location is None and _is_account_root(settings, url):
+        raise RequestRejected(400, "invalid batch request", {field: "must name a container"})
     if location is None:
         raise RequestRejected(403, "container not allowed", {field: "not a configured account"})
     if location.blob or not location.container:
         raise RequestRejected(400, "invalid batch request", {field: "must name a container"})
     return location
+
+
+def _is_account_root(settings: Settings, url: str) -> bool:
+    """An Azurite-style account URL (`http://host/account`), which names no container."""
+    endpoints = {a.blob_endpoint.rstrip("/") for a in settings.registry.accounts}
+    return url.rstrip("/") in endpoints
 
 
 def build_batch_plan(request: BatchRequest, settings: Settings, batch_id: str) -> BatchPlan:

@@ -253,7 +253,7 @@ class BatchOps:
         dest = seen.get(name)
         md5 = props.content_settings.content_md5
         blob = BatchBlob(props.name, "", props.size, bytes(md5).hex() if md5 else None)
-        if dest is not None and self.ours(dest, props, asked):
+        if dest is not None and not self.request.dry_run and self.ours(dest, props, asked):
             adopted = replace(blob, copy_id=str(dest.copy.id))
             self.follow(adopted, dest, ledger)
             return None

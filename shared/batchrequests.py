@@ -59,6 +59,8 @@ class ContainerRef(BaseModel):
             raise ValueError("must not carry a user name or password")
         if parts.query or parts.fragment:
             raise ValueError("must be a plain container URL (no query: the service signs)")
+        if not parts.path.strip("/"):
+            raise ValueError("must name a container")
         return value.rstrip("/")
 
 

@@ -68,8 +68,10 @@ async def handle_queue_message(
             await asyncio.to_thread(records.record, message.id, message.reason)
             # The copy message may have been handled meanwhile (messages are handled
             # concurrently): if its start_copy read no record, only the event reaches it now.
-            if exists(await client.get_status(message.id)):
-                if await raise_abort(client, message.id, message.reason) is not None:
+            found = await client.get_status(message.id)
+            if exists(found):
+                kind = BATCHES if found.name == BATCHES.orchestrator else COPIES
+                if await raise_abort(client, message.id, message.reason, kind) is not None:
                     await asyncio.to_thread(records.forget, message.id)  # it is over already
                 return f"abort {message.id}: recorded as its copy started, and raised"
             return f"abort {message.id}: recorded before its copy started; the start will honour it"

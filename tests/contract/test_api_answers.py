@@ -364,6 +364,24 @@ def test_batch_status_answers_as_documented() -> None:
         check(("/batches/{id}", "get"), answer)
 
 
+def test_a_batch_not_yet_published_or_ended_badly_still_answers_a_batch_document() -> None:
+    """Before its first custom status, after the orchestrator crashed, after a terminate: the
+    document is a batch's (counts, listing_complete, report), valid against BatchStatus."""
+    client = FakeBatchClient()
+    start_batch(client, batch_request(id="b9"))
+    early = get_batch(client, "b9")
+    assert early.status == 202 and early.body["counts"]["listed"] == 0
+    check(("/batches/{id}", "get"), early)
+    publish(client, "b9")
+    instance = client.instances["b9"]
+    for runtime, code in (("Failed", "OrchestratorFailed"), ("Terminated", "Terminated")):
+        instance.runtime_status, instance.output = runtime, "boom"
+        ended = get_batch(client, "b9")
+        assert ended.status == 200 and ended.body["state"] == "failed"
+        assert ended.body["error"]["code"] == code and ended.body["counts"]["succeeded"] == 2
+        check(("/batches/{id}", "get"), ended)
+
+
 def test_batch_abort_answers_as_documented() -> None:
     """202 under /api/batches while running, 409 with the final document under "batch" once
     over, 404 unknown, 400 for a bad body."""

@@ -135,7 +135,6 @@ def test_batch_start_minimal_request_has_only_containers() -> None:
 def test_the_request_the_cli_builds_is_one_the_service_takes() -> None:
     """Every option the CLI sets passes shared.batchrequests' own validation."""
     from shared.batchrequests import parse_batch_request
-    from tests.contract.test_api_answers import SETTINGS
 
     options = BatchOptions(
         source=SRC, destination=DST, prefix="a/", dest_prefix="b/", include=("*.csv",),
@@ -144,7 +143,7 @@ def test_the_request_the_cli_builds_is_one_the_service_takes() -> None:
         notify_queue="copy-results",
     )  # fmt: skip
     request = build_batch_request(options)
-    parsed = parse_batch_request(request, SETTINGS)
+    parsed = parse_batch_request(request)
     assert parsed.model_dump(mode="json", exclude_defaults=True) == request
 
 

@@ -53,6 +53,8 @@ async def test_every_wrong_field_is_named_in_one_400() -> None:
         (SRC, SRC.replace("src", "other"), "destination.url", 403),
         ("https://elsewhere.example/c", DST, "source.url", 403),
         (SRC + "?sv=1&sig=x", DST, "source.url", 400),
+        ("http://127.0.0.1:10000/devstoreaccount2", DST, "source.url", 400),
+        (SRC, "https://acct.blob.core.windows.net/", "destination.url", 400),
     ],
 )
 async def test_containers_are_checked_before_any_storage_call(

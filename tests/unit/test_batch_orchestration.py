@@ -148,6 +148,14 @@ def test_a_failed_blob_fails_the_batch_and_is_counted() -> None:
     assert doc["errors"] == {"CopyFailed": 1}
 
 
+def test_blobs_aborted_by_someone_else_fail_the_batch() -> None:
+    """A copy aborted outside the batch (the batch was not stopping) is not a success."""
+    sim = SimBatch(blobs=4, aborted={"p/0001"})
+    doc, _ = run(plan(), sim)
+    assert doc["state"] == "failed" and doc["error"]["code"] == "BlobsFailed"
+    assert doc["counts"]["aborted"] == 1 and doc["counts"]["succeeded"] == 3
+
+
 def test_abort_starts_no_more_copies_and_aborts_the_pending_ones() -> None:
     """An abort mid-batch: no round after it lists more blobs, the pending copies are
     aborted, and the batch ends aborted with the caller's reason."""

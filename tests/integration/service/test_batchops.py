@@ -172,6 +172,17 @@ def test_a_dry_run_touches_no_destination(
     assert verdicts["p/0001.bin"] == "would_skip" and verdicts["p/0000.bin"] == "would_copy"
 
 
+def test_a_dry_run_right_after_a_batch_judges_its_copies_instead_of_adopting_them(
+    ops: BlobOps, src: ContainerClient, dest: ContainerClient
+) -> None:
+    """A dry run never started a copy, so a young copy of the same source is not its own: with
+    overwrite=never every blob the first batch copied would be skipped."""
+    fill(src, 3)
+    run_to_end(ops, job(batch(src, dest), "b-real"))
+    tally, _ = run_to_end(ops, job(batch(src, dest, dry_run=True, overwrite="never"), "b-judge"))
+    assert (tally.listed, tally.skipped, tally.succeeded) == (3, 3, 0)
+
+
 def test_include_and_exclude_select_by_the_name_after_the_prefix(
     ops: BlobOps, src: ContainerClient, dest: ContainerClient
 ) -> None:
