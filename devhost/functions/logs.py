@@ -9,7 +9,6 @@ user's own log call never reaches the console.
 from __future__ import annotations
 
 import logging
-import re
 import sys
 import time
 from collections.abc import Iterable
@@ -23,19 +22,11 @@ from devhost.functions.indexer import (
     FunctionSpec,
 )
 from devhost.settings import SettingsError, resolve_app_setting_refs
+from shared.redaction import redact_text as redact
 
 HOST_LOGGER = "devhost.host"
-_SECRET_PARAM = re.compile(
-    r"(?i)\b(sig|code|x-functions-key|accountkey|sharedaccesssignature)=([^&;\s\"'<>]+)"
-)
-_REDACTED = "REDACTED"
 
 log = logging.getLogger(HOST_LOGGER)
-
-
-def redact(text: str) -> str:
-    """Hide the values of `sig=`, `code=`, account keys and similar secrets in any text."""
-    return _SECRET_PARAM.sub(lambda m: f"{m.group(1)}={_REDACTED}", text)
 
 
 class RedactingFormatter(logging.Formatter):

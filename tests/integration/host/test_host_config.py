@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from devhost.functions.bindings import decode_queue_body, encode_queue_body
-from devhost.functions.logs import redact
+from devhost.functions.logs import RedactingFormatter
 from devhost.functions.routes import Route, RouteTable, RouteTemplate, RouteTemplateError
 from devhost.settings import (
     SettingsError,
@@ -116,8 +117,11 @@ def test_local_settings_fall_back_to_the_example(tmp_path: Path) -> None:
 
 
 def test_redact_hides_signatures_and_keys() -> None:
-    """SAS signatures, function keys and account keys never reach the console."""
-    text = redact("GET https://a.blob/c/b?sv=1&sig=abc%2Bdef&se=2 code=k1 AccountKey=xyz==;Other=1")
+    """SAS signatures, function keys and account keys never reach the console: the console's
+    formatter passes every line through shared/redaction.py."""
+    line = "GET https://a.blob/c/b?sv=1&sig=abc%2Bdef&se=2 code=k1 AccountKey=xyz==;Other=1"
+    record = logging.LogRecord("devhost.host", logging.INFO, __file__, 1, line, None, None)
+    text = RedactingFormatter().format(record)
     assert "abc" not in text
     assert "k1" not in text
     assert "xyz" not in text
