@@ -167,12 +167,7 @@ def build_plan(request: CopyRequest, settings: Settings, instance_id: str) -> Co
         lease=request.lease_source if leasable else "none",
         lease_seconds=settings.lease_seconds,
         timeout_seconds=request.timeout_seconds or settings.default_timeout_seconds,
-        poll_min=settings.poll_min_seconds,
-        poll_max=settings.poll_max_seconds,
-        polls_per_execution=settings.polls_per_execution,
-        retry_attempts=settings.retry_attempts,
-        retry_first_ms=int(settings.retry_first_seconds * 1000),
-        results_queue=settings.results_queue,
+        **settings.plan_tuning(),
     )
 
 

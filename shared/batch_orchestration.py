@@ -3,7 +3,7 @@
     round (shared/batchops.py): read every pending copy in one listing, report those that
         ended, list up to `max_concurrency - pending` more source blobs and start them
     -> wait (the poll interval, doubling while nothing moves) racing the one `abort` wait
-    -> continue_as_new every `rounds_per_execution` rounds, carrying the pending copies, the
+    -> continue_as_new every `polls_per_execution` rounds, carrying the pending copies, the
        listing's continuation token and the counts (history stays bounded at any size)
     -> stopping (abort, deadline): no more starts; abort the pending copies, read them until
        none is pending
@@ -74,7 +74,7 @@ class BatchRun(DurableRun):
                 return self.carry.stopping
             if self.carry.exhausted and not self.carry.pending:
                 return self.outcome()
-            if self.wakeups >= self.plan.rounds_per_execution:
+            if self.wakeups >= self.plan.polls_per_execution:
                 carry = replace(self.carry, executions=self.carry.executions + 1)
                 self.ctx.continue_as_new(self.plan.with_carry(carry).to_input())
                 return CONTINUED

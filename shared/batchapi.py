@@ -136,13 +136,8 @@ def build_batch_plan(request: BatchRequest, settings: Settings, batch_id: str) -
         created=iso(dt.datetime.now(dt.UTC)),
         report_url=report.base_url,
         timeout_seconds=request.timeout_seconds or settings.default_timeout_seconds,
-        poll_min=settings.poll_min_seconds,
-        poll_max=settings.poll_max_seconds,
-        rounds_per_execution=settings.polls_per_execution,
-        retry_attempts=settings.retry_attempts,
-        retry_first_ms=int(settings.retry_first_seconds * 1000),
         page_size=settings.batch_page_size,
-        results_queue=settings.results_queue,
+        **settings.plan_tuning(),
     )
 
 

@@ -17,19 +17,17 @@ import fnmatch
 import hashlib
 import json
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, field_validator
 
-from shared.errors import RequestRejected
 from shared.requests import (
     FROZEN,
     ID_PATTERN,
     URL_MAX_LENGTH,
-    URL_UNSAFE,
     Notify,
     check_metadata,
-    errors_of,
+    http_url_parts,
+    validate_body,
 )
 
 #: The most copies a batch may keep pending at once: each is carried in orchestration history
@@ -50,13 +48,7 @@ class ContainerRef(BaseModel):
     @field_validator("url")
     @classmethod
     def _container_url(cls, value: str) -> str:
-        if URL_UNSAFE.search(value):
-            raise ValueError("must not contain spaces or control characters (percent-encode)")
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an absolute http(s) URL")
-        if parts.username is not None or parts.password is not None:
-            raise ValueError("must not carry a user name or password")
+        parts = http_url_parts(value)
         if parts.query or parts.fragment:
             raise ValueError("must be a plain container URL (no query: the service signs)")
         if not parts.path.strip("/"):
@@ -116,16 +108,4 @@ def _overlap_error(raw: dict[str, Any]) -> dict[str, str]:
 def parse_batch_request(raw: Any) -> BatchRequest:
     """Validate a decoded body into a BatchRequest, or raise RequestRejected naming each field.
     (The timeout's limit depends on the source's account: shared/batchapi.py checks it.)"""
-    if not isinstance(raw, dict):
-        raise RequestRejected(400, "invalid batch request", {"body": "must be a JSON object"})
-    fields: dict[str, str] = {}
-    request: BatchRequest | None = None
-    try:
-        request = BatchRequest.model_validate(raw)
-    except ValidationError as exc:
-        fields.update(errors_of(exc))
-    for name, message in _overlap_error(raw).items():
-        fields.setdefault(name, message)
-    if fields or request is None:
-        raise RequestRejected(400, "invalid batch request", fields)
-    return request
+    return validate_body(BatchRequest, raw, "batch request", _overlap_error)

@@ -8,14 +8,13 @@ listing's continuation token, and counts. Each blob's outcome is in the report, 
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from shared.contracts import BatchBlob, BatchTally
+from shared.copystate import PlanBase
 from shared.outcomes import Outcome
 from shared.settings import default
-from shared.status import State
 
 
 @dataclass(frozen=True)
@@ -45,43 +44,25 @@ class BatchCarry:
         known["pending"] = [BatchBlob.from_wire(b) for b in known.get("pending") or []]
         known["tally"] = BatchTally.from_wire(known.get("tally") or {})
         if known.get("stopping"):
-            stop = known["stopping"]
-            known["stopping"] = Outcome(State(stop["state"]), stop.get("error"))
+            known["stopping"] = Outcome.from_wire(known["stopping"])
         return cls(**known)
 
 
-@dataclass(frozen=True)
-class BatchPlan:
-    """The batch orchestration's input: the validated request plus settings from the edge."""
+@dataclass(frozen=True, kw_only=True)
+class BatchPlan(PlanBase):
+    """The batch orchestration's input."""
 
-    id: str
-    request: dict[str, Any]
-    fingerprint: str
-    created: str
     report_url: str
-    timeout_seconds: int = default("default_timeout_seconds")
-    poll_min: float = default("poll_min_seconds")
-    poll_max: float = default("poll_max_seconds")
-    rounds_per_execution: int = default("polls_per_execution")
-    retry_attempts: int = default("retry_attempts")
-    retry_first_ms: int = int(default("retry_first_seconds") * 1000)
     page_size: int = default("batch_page_size")
-    results_queue: str = default("results_queue")
     carry: BatchCarry | None = None
 
     @property
     def max_concurrency(self) -> int:
         return int(self.request.get("max_concurrency") or 32)
 
-    def to_input(self) -> dict[str, Any]:
-        return asdict(self)
-
     def with_carry(self, carry: BatchCarry) -> BatchPlan:
         return replace(self, carry=carry)
 
     @classmethod
-    def from_input(cls, raw: Any) -> BatchPlan:
-        data = json.loads(raw) if isinstance(raw, str) else dict(raw)
-        carry = data.pop("carry", None)
-        known = {k: v for k, v in data.items() if k in {f.name for f in fields(cls)}}
-        return cls(**known, carry=BatchCarry.from_wire(carry) if carry else None)
+    def carry_type(cls) -> type[BatchCarry]:
+        return BatchCarry

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any
+from typing import Any, Self
 
 from shared.outcomes import Outcome
 from shared.polling import ProgressPoint
 from shared.settings import default
-from shared.status import State
 
 
 @dataclass(frozen=True)
@@ -51,21 +50,19 @@ class Carry:
             if known.get(name):
                 known[name] = ProgressPoint.from_wire(known[name])
         if known.get("stopping"):
-            stopping = known["stopping"]
-            known["stopping"] = Outcome(State(stopping["state"]), stopping.get("error"))
+            known["stopping"] = Outcome.from_wire(known["stopping"])
         return cls(**known)
 
 
-@dataclass(frozen=True)
-class CopyPlan:
-    """The orchestration input: the validated request plus settings resolved at the edge."""
+@dataclass(frozen=True, kw_only=True)
+class PlanBase:
+    """What every orchestration's input holds (a copy's, a batch's): the validated request,
+    and the settings resolved at the edge (their defaults are the Settings fields')."""
 
     id: str
     request: dict[str, Any]
     fingerprint: str
     created: str
-    lease: str = "none"
-    lease_seconds: int = default("lease_seconds")
     timeout_seconds: int = default("default_timeout_seconds")
     poll_min: float = default("poll_min_seconds")
     poll_max: float = default("poll_max_seconds")
@@ -73,6 +70,33 @@ class CopyPlan:
     retry_attempts: int = default("retry_attempts")
     retry_first_ms: int = int(default("retry_first_seconds") * 1000)
     results_queue: str = default("results_queue")
+    carry: Any = None  # what the previous execution handed on (each plan names its type)
+
+    def to_input(self) -> dict[str, Any]:
+        """The plan as orchestration input."""
+        return asdict(self)
+
+    @classmethod
+    def from_input(cls, raw: Any) -> Self:
+        """Rebuild from orchestration input (a dict, or JSON text on some hosts); the carried
+        state through the subclass's `carry_type`."""
+        data = json.loads(raw) if isinstance(raw, str) else dict(raw)
+        carry = data.pop("carry", None)
+        carried = cls.carry_type().from_wire(carry) if carry else None
+        return cls(**_known(cls, data), carry=carried)
+
+    @classmethod
+    def carry_type(cls) -> Any:
+        """The type of the state this orchestration carries across continue_as_new."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, kw_only=True)
+class CopyPlan(PlanBase):
+    """The copy orchestration's input."""
+
+    lease: str = "none"
+    lease_seconds: int = default("lease_seconds")
     carry: Carry | None = field(default=None)
 
     @property
@@ -85,20 +109,13 @@ class CopyPlan:
         """The destination blob URL."""
         return str(self.request["destination"]["url"])
 
-    def to_input(self) -> dict[str, Any]:
-        """The plan as orchestration input."""
-        return asdict(self)
-
     def with_carry(self, carry: Carry) -> CopyPlan:
         """The plan for the next execution."""
         return replace(self, carry=carry)
 
     @classmethod
-    def from_input(cls, raw: Any) -> CopyPlan:
-        """Rebuild from orchestration input (a dict, or JSON text on some hosts)."""
-        data = json.loads(raw) if isinstance(raw, str) else dict(raw)
-        carry = data.pop("carry", None)
-        return cls(**_known(cls, data), carry=Carry.from_wire(carry) if carry else None)
+    def carry_type(cls) -> type[Carry]:
+        return Carry
 
 
 def _known(kind: type, data: dict[str, Any]) -> dict[str, Any]:

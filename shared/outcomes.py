@@ -27,6 +27,11 @@ class Outcome:
     state: State
     error: dict[str, Any] | None = None
 
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Outcome:
+        """A stop in hand, as orchestration input carries it."""
+        return cls(State(data["state"]), data.get("error"))
+
 
 def aborted_error(reason: str | None) -> dict[str, Any]:
     """The error of a copy or batch stopped on request, with the caller's reason if given."""

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Annotated, Any, Literal
-from urllib.parse import parse_qs, urlsplit
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -47,6 +48,21 @@ def check_metadata(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
+def http_url_parts(value: str) -> SplitResult:
+    """The parts of an absolute http(s) URL fit to show in a status document; ValueError
+    (a field's message) otherwise."""
+    if URL_UNSAFE.search(value):
+        raise ValueError("must not contain spaces or control characters (percent-encode)")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an absolute http(s) URL")
+    if parts.username is not None or parts.password is not None:
+        # It would be shown in every status document; a SAS is the way to grant access.
+        raise ValueError("must not carry a user name or password")
+    _ = parts.port  # raises ValueError for a port that is not a number in range
+    return parts
+
+
 class BlobRef(BaseModel):
     """A source or destination: an absolute http(s) URL."""
 
@@ -56,15 +72,7 @@ class BlobRef(BaseModel):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if URL_UNSAFE.search(value):
-            raise ValueError("must not contain spaces or control characters (percent-encode)")
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an absolute http(s) URL")
-        if parts.username is not None or parts.password is not None:
-            # It would be shown in every status document; a SAS is the way to grant access.
-            raise ValueError("must not carry a user name or password")
-        _ = parts.port  # raises ValueError for a port that is not a number in range
+        parts = http_url_parts(value)
         if not parts.path.strip("/"):
             raise ValueError("must name a blob or object, not just a host")
         reason = unsafe_path_reason(parts.path)
@@ -199,21 +207,35 @@ def decode_json(body: bytes | str) -> Any:
         raise RequestRejected(400, "body is not JSON", {"body": "nested too deeply"}) from None
 
 
-def parse_copy_request(raw: Any, settings: Settings) -> CopyRequest:
-    """Validate a decoded body into a CopyRequest, or raise RequestRejected naming every field."""
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def validate_body(
+    model: type[Model], raw: Any, what: str, cross: Callable[[dict[str, Any]], dict[str, str]]
+) -> Model:
+    """Validate a decoded body into `model`, or raise RequestRejected(400) naming every wrong
+    field: the model's own, then those `cross` finds across fields (each guarded against
+    malformed raw values)."""
     if not isinstance(raw, dict):
-        raise RequestRejected(400, "invalid copy request", {"body": "must be a JSON object"})
+        raise RequestRejected(400, f"invalid {what}", {"body": "must be a JSON object"})
     fields: dict[str, str] = {}
-    request: CopyRequest | None = None
+    request: Model | None = None
     try:
-        request = CopyRequest.model_validate(raw)
+        request = model.model_validate(raw)
     except ValidationError as exc:
         fields.update(errors_of(exc))
-    for name, message in _cross_field_errors(raw, settings).items():
+    for name, message in cross(raw).items():
         fields.setdefault(name, message)
     if fields or request is None:
-        raise RequestRejected(400, "invalid copy request", fields)
+        raise RequestRejected(400, f"invalid {what}", fields)
     return request
+
+
+def parse_copy_request(raw: Any, settings: Settings) -> CopyRequest:
+    """Validate a decoded body into a CopyRequest, or raise RequestRejected naming every field."""
+    return validate_body(
+        CopyRequest, raw, "copy request", lambda body: _cross_field_errors(body, settings)
+    )
 
 
 def parse_queue_message(body: bytes | str, settings: Settings) -> CopyRequest | AbortRequest:

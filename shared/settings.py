@@ -128,6 +128,18 @@ class Settings:
                 f"while {', '.join(delegated)} may be a source: {DELEGATION_REASON}"
             )
 
+    def plan_tuning(self) -> dict[str, Any]:
+        """What every orchestration's plan takes from the settings (a copy's and a batch's):
+        resolved at the edge, so replays never read the environment."""
+        return {
+            "poll_min": self.poll_min_seconds,
+            "poll_max": self.poll_max_seconds,
+            "polls_per_execution": self.polls_per_execution,
+            "retry_attempts": self.retry_attempts,
+            "retry_first_ms": int(self.retry_first_seconds * 1000),
+            "results_queue": self.results_queue,
+        }
+
     def max_timeout_for(self, location: BlobLocation | None) -> TimeoutLimit:
         """The longest timeout a request may give for this source: the setting, or less."""
         limit = source_timeout_limit(location)

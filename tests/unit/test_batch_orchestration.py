@@ -99,7 +99,7 @@ def plan(**request: Any) -> dict[str, Any]:
         fingerprint="fp",
         created="2026-01-01T00:00:00.000000Z",
         report_url="https://b.blob.core.windows.net/blobcopy-reports/batch-1.jsonl",
-        rounds_per_execution=rounds,
+        polls_per_execution=rounds,
     ).to_input()
 
 
@@ -169,7 +169,7 @@ def test_abort_starts_no_more_copies_and_aborts_the_pending_ones() -> None:
 
 
 def test_history_stays_bounded_by_continuing_as_new() -> None:
-    """After `rounds_per_execution` rounds the execution continues as new, carrying the
+    """After `polls_per_execution` rounds the execution continues as new, carrying the
     pending copies and the listing's position, not every blob seen."""
     sim = SimBatch(blobs=100, seconds=10.0)
     doc, ctx = run(plan(max_concurrency=4, rounds=3), sim)
