@@ -8,6 +8,7 @@ bars: blobs ended of those listed, and bytes) draws nothing.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
 
@@ -130,16 +131,25 @@ def copies_of(listing: Any, key: str = "copies") -> list[dict[str, Any]]:
 
 def list_table(copies: list[dict[str, Any]]) -> Table:
     """Many copies, one row each."""
+    return _listing(
+        copies,
+        PROGRESS=lambda document: format_progress(document.get("progress")),
+        SOURCE=lambda document: _location_of(document.get("source")),
+        DESTINATION=lambda document: _location_of(document.get("destination")),
+    )
+
+
+def _listing(documents: list[dict[str, Any]], **columns: Callable[[dict[str, Any]], str]) -> Table:
+    """Many status documents, one row each: ID, STATE, then `columns` (each header and how a
+    document's cell is written), then UPDATED."""
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for name in ("ID", "STATE", "PROGRESS", "SOURCE", "DESTINATION", "UPDATED"):
+    for name in ("ID", "STATE", *columns, "UPDATED"):
         table.add_column(name, overflow="fold")
-    for document in scrub(copies):
+    for document in scrub(documents):
         table.add_row(
             str(document.get("id", "-")),
             _state_text(document.get("state")),
-            format_progress(document.get("progress")),
-            _location_of(document.get("source")),
-            _location_of(document.get("destination")),
+            *(cell(document) for cell in columns.values()),
             str(document.get("updated") or "-"),
         )
     return table
@@ -320,20 +330,13 @@ def batch_table(document: dict[str, Any]) -> Table:
 
 def batch_list_table(batches: list[dict[str, Any]]) -> Table:
     """Many batches, one row each."""
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for name in ("ID", "STATE", "BLOBS", "BYTES", "SOURCE", "DESTINATION", "UPDATED"):
-        table.add_column(name, overflow="fold")
-    for document in scrub(batches):
-        table.add_row(
-            str(document.get("id", "-")),
-            _state_text(document.get("state")),
-            format_blobs(document),
-            format_progress(document.get("progress")),
-            _container_of(document.get("source")),
-            _container_of(document.get("destination")),
-            str(document.get("updated") or "-"),
-        )
-    return table
+    return _listing(
+        batches,
+        BLOBS=format_blobs,
+        BYTES=lambda document: format_progress(document.get("progress")),
+        SOURCE=lambda document: _container_of(document.get("source")),
+        DESTINATION=lambda document: _container_of(document.get("destination")),
+    )
 
 
 class BlobCountColumn(ProgressColumn):
