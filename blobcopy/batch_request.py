@@ -12,7 +12,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
-from blobcopy.copy_request import RequestOptionError, check_url
+from blobcopy.copy_request import RequestOptionError, check_url, optional_fields
 
 #: The most copies a batch may keep pending at once (shared/batchrequests.py MAX_CONCURRENCY).
 MAX_CONCURRENCY = 500
@@ -80,9 +80,7 @@ def build_batch_request(options: BatchOptions) -> dict[str, Any]:
         "timeout_seconds": options.timeout_seconds,
         "verify": options.verify,
     }
-    request.update({name: value for name, value in scalars.items() if value is not None})
-    if options.metadata:
-        request["metadata"] = dict(options.metadata)
-    if options.notify_queue:
-        request["notify"] = {"queue": options.notify_queue}
+    request.update(
+        optional_fields(scalars, metadata=options.metadata, notify_queue=options.notify_queue)
+    )
     return request

@@ -13,11 +13,12 @@ import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from click.decorators import FC
 from rich.console import Console
+from rich.table import Table
 
 from blobcopy import __version__, exit_codes
 from blobcopy.batch_request import MAX_CONCURRENCY, BatchOptions, build_batch_request
@@ -58,6 +59,7 @@ from shared.redaction import redact_text
 
 PIPE_WIDTH = 240
 POSITIVE_SECONDS = click.FloatRange(min=0, min_open=True)
+Options = TypeVar("Options")
 
 
 @dataclass
@@ -83,6 +85,57 @@ class CliContext:
         return Console(stderr=True, markup=False, highlight=False)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Resource:
+    """What the commands of copies and of batches (start, status, abort, list) differ in; the
+    commands themselves are written once, for either."""
+
+    noun: str
+    plural: str
+    command: str
+    """How the CLI is called for it: "blobcopy" or "blobcopy batch"."""
+    get: Callable[[CopyApi, str], ApiResponse]
+    abort: Callable[[CopyApi, str, str | None], ApiResponse]
+    list_page: Callable[[CopyApi], Callable[..., ApiResponse]]
+    table: Callable[[dict[str, Any]], Table]
+    list_table: Callable[[list[dict[str, Any]]], Table]
+    progress: Callable[..., CopyProgress | BatchProgress]
+    wait: Callable[..., dict[str, Any]]
+    """wait_for_copy or wait_for_batch."""
+    exit_code: Callable[[dict[str, Any]], int]
+    table_when_accepted: bool = False
+    """Whether `start` prints the accepted answer as a table when it has a state."""
+
+
+COPIES = Resource(
+    noun="copy",
+    plural="copies",
+    command="blobcopy",
+    get=lambda api, copy_id: api.get_status(copy_id),
+    abort=lambda api, copy_id, reason: api.abort(copy_id, reason),
+    list_page=lambda api: api.list_copies,
+    table=status_table,
+    list_table=list_table,
+    progress=CopyProgress,
+    wait=wait_for_copy,
+    exit_code=lambda final: exit_codes.exit_code_for_state(final.get("state")),
+    table_when_accepted=True,
+)
+BATCHES = Resource(
+    noun="batch",
+    plural="batches",
+    command="blobcopy batch",
+    get=lambda api, batch_id: api.get_batch(batch_id),
+    abort=lambda api, batch_id, reason: api.abort_batch(batch_id, reason),
+    list_page=lambda api: api.list_batches,
+    table=batch_table,
+    list_table=batch_list_table,
+    progress=BatchProgress,
+    wait=wait_for_batch,
+    exit_code=exit_codes.exit_code_for_batch,
+)
+
+
 class BlobCopyGroup(click.Group):
     """Turns client errors into one clear message and a documented exit code, no traceback."""
 
@@ -91,12 +144,13 @@ class BlobCopyGroup(click.Group):
             return super().invoke(ctx)
         except BlobCopyError as error:
             state = ctx.obj if isinstance(ctx.obj, CliContext) else None
-            noun = "batch" if ctx.invoked_subcommand == "batch" else "copy"
-            report_error(error, json_output=bool(state and state.json_output), noun=noun)
+            resource = BATCHES if ctx.invoked_subcommand == "batch" else COPIES
+            json_output = bool(state and state.json_output)
+            report_error(error, json_output=json_output, resource=resource)
             ctx.exit(error.exit_code)
 
 
-def report_error(error: BlobCopyError, *, json_output: bool, noun: str = "copy") -> None:
+def report_error(error: BlobCopyError, *, json_output: bool, resource: Resource = COPIES) -> None:
     """Print `error`: a message on stderr; with --json also an error object on stdout."""
     if json_output:
         document = error.as_json() if isinstance(error, ApiError) else _error_json(error)
@@ -107,10 +161,9 @@ def report_error(error: BlobCopyError, *, json_output: bool, noun: str = "copy")
             click.echo(f"  - {problem}", err=True)
     if isinstance(error, NotAllowed) and error.status == 401:
         click.echo("  hint: pass the function key with --key or BLOBCOPY_FUNCTION_KEY", err=True)
-    elif isinstance(error, CopyNotFound) and noun == "batch":
-        click.echo("  hint: `blobcopy batch list` shows the batches the API knows", err=True)
     elif isinstance(error, CopyNotFound):
-        click.echo("  hint: `blobcopy list` shows the copies the API knows", err=True)
+        hint = f"  hint: `{resource.command} list` shows the {resource.plural} the API knows"
+        click.echo(hint, err=True)
 
 
 def _error_json(error: BlobCopyError) -> dict[str, Any]:
@@ -169,6 +222,11 @@ def cli(ctx: click.Context, url: str, key: str | None, http_timeout: float) -> N
 
 json_option = click.option(
     "--json", "json_output", is_flag=True, help="Print JSON only (for scripts); no progress bar."
+)
+# abort's and list's options, the same for copies and batches.
+reason_option = click.option("--reason", metavar="TEXT", help="Why, for the record.")
+state_filter_option = click.option(
+    "--state", "state_filter", type=click.Choice(STATE_CHOICES), help="Only this state."
 )
 
 
@@ -231,33 +289,25 @@ def start(
     The service answers at once; the copy goes on server-side. With --wait the command follows
     it to the end with a progress bar and exits with a code that tells how it ended.
     """
-    state.json_output = json_output
-    try:
-        request = build_copy_request(
-            CopyOptions(
-                source=source,
-                destination=destination,
-                metadata=parse_pairs(metadata, "--metadata"),
-                tags=parse_pairs(tag, "--tag"),
-                **options,
-            )
-        )
-    except RequestOptionError as error:
-        raise click.UsageError(str(error)) from None
-    response = state.client.start_copy(request)
-    document = _document(response)
-    copy_id = _copy_id(document, response, options.get("copy_id"))
-    if wait:
-        _wait_and_report(state, copy_id, first=response)
-        return
-    if json_output:
-        click.echo(format_json(document))
-        return
-    if "state" in document:
-        state.stdout.print(status_table(document))
-    else:
-        click.echo(f"Copy {copy_id} accepted.")
-    click.echo(f"Follow it with: blobcopy status {copy_id} --wait", err=True)
+    request = _request(
+        build_copy_request,
+        lambda: CopyOptions(
+            source=source,
+            destination=destination,
+            metadata=parse_pairs(metadata, "--metadata"),
+            tags=parse_pairs(tag, "--tag"),
+            **options,
+        ),
+    )
+    _started(
+        state,
+        COPIES,
+        state.client.start_copy,
+        request,
+        options.get("copy_id"),
+        wait=wait,
+        json_output=json_output,
+    )
 
 
 @cli.command(epilog=exit_codes.EXIT_CODES_HELP)
@@ -267,17 +317,12 @@ def start(
 @click.pass_obj
 def status(state: CliContext, copy_id: str, wait: bool, json_output: bool) -> None:
     """Show the status of copy ID: state, progress, timings, error."""
-    state.json_output = json_output
-    response = state.client.get_status(copy_id)
-    if wait:
-        _wait_and_report(state, copy_id, first=response)
-        return
-    _print_document(state, _document(response))
+    _status(state, COPIES, copy_id, wait=wait, json_output=json_output)
 
 
 @cli.command()
 @click.argument("copy_id", metavar="ID")
-@click.option("--reason", metavar="TEXT", help="Why, for the record.")
+@reason_option
 @json_option
 @click.pass_obj
 def abort(state: CliContext, copy_id: str, reason: str | None, json_output: bool) -> None:
@@ -285,30 +330,96 @@ def abort(state: CliContext, copy_id: str, reason: str | None, json_output: bool
 
     Exits 7 (conflict) when the copy has already finished.
     """
-    state.json_output = json_output
-    response = state.client.abort(copy_id, reason)
-    if json_output:
-        click.echo(format_json(response.body if response.body is not None else {"id": copy_id}))
-        return
-    click.echo(f"Abort requested for copy {copy_id}.")
-    click.echo(f"Follow it with: blobcopy status {copy_id} --wait", err=True)
+    _abort(state, COPIES, copy_id, reason, json_output=json_output)
 
 
 @cli.command(name="list")
-@click.option("--state", "state_filter", type=click.Choice(STATE_CHOICES), help="Only this state.")
+@state_filter_option
 @json_option
 @click.pass_obj
 def list_command(state: CliContext, state_filter: str | None, json_output: bool) -> None:
     """List copies: all of them, or only those in one state (every page of the answer)."""
+    _list(state, COPIES, state_filter, json_output=json_output)
+
+
+def _request(
+    build: Callable[[Options], dict[str, Any]], options: Callable[[], Options]
+) -> dict[str, Any]:
+    """The request body `build` makes of the options; a wrong value is a usage error (exit 2)."""
+    try:
+        return build(options())
+    except RequestOptionError as error:
+        raise click.UsageError(str(error)) from None
+
+
+def _started(
+    state: CliContext,
+    resource: Resource,
+    start: Callable[[dict[str, Any]], ApiResponse],
+    request: dict[str, Any],
+    given_id: str | None,
+    *,
+    wait: bool,
+    json_output: bool,
+) -> None:
+    """Send the start request; print what was accepted, or with `wait` follow it to its end."""
     state.json_output = json_output
-    copies = _every_page(state.client.list_copies, state_filter, "copies")
+    response = start(request)
+    document = _document(response)
+    item_id = _item_id(document, response, given_id, resource.noun)
+    if wait:
+        _wait_and_report(state, resource, item_id, first=response)
+        return
     if json_output:
-        click.echo(format_json({"copies": copies, "continuation": None}))
+        click.echo(format_json(document))
         return
-    if not copies:
-        click.echo("No copies." if state_filter is None else f"No {state_filter} copies.")
+    if resource.table_when_accepted and "state" in document:
+        state.stdout.print(resource.table(document))
+    else:
+        click.echo(f"{resource.noun.capitalize()} {item_id} accepted.")
+    click.echo(_follow_hint(resource, item_id), err=True)
+
+
+def _status(
+    state: CliContext, resource: Resource, item_id: str, *, wait: bool, json_output: bool
+) -> None:
+    state.json_output = json_output
+    response = resource.get(state.client, item_id)
+    if wait:
+        _wait_and_report(state, resource, item_id, first=response)
         return
-    state.stdout.print(list_table(copies))
+    _print_document(state, resource, _document(response))
+
+
+def _abort(
+    state: CliContext, resource: Resource, item_id: str, reason: str | None, *, json_output: bool
+) -> None:
+    state.json_output = json_output
+    response = resource.abort(state.client, item_id, reason)
+    if json_output:
+        click.echo(format_json(response.body if response.body is not None else {"id": item_id}))
+        return
+    click.echo(f"Abort requested for {resource.noun} {item_id}.")
+    click.echo(_follow_hint(resource, item_id), err=True)
+
+
+def _list(
+    state: CliContext, resource: Resource, state_filter: str | None, *, json_output: bool
+) -> None:
+    state.json_output = json_output
+    plural = resource.plural
+    items = _every_page(resource.list_page(state.client), state_filter, plural)
+    if json_output:
+        click.echo(format_json({plural: items, "continuation": None}))
+        return
+    if not items:
+        click.echo(f"No {plural}." if state_filter is None else f"No {state_filter} {plural}.")
+        return
+    state.stdout.print(resource.list_table(items))
+
+
+def _follow_hint(resource: Resource, item_id: str) -> str:
+    return f"Follow it with: {resource.command} status {item_id} --wait"
 
 
 def _every_page(
@@ -335,9 +446,7 @@ def _document(response: ApiResponse) -> dict[str, Any]:
     return response.body
 
 
-def _copy_id(
-    document: dict[str, Any], response: ApiResponse, given: str | None, noun: str = "copy"
-) -> str:
+def _item_id(document: dict[str, Any], response: ApiResponse, given: str | None, noun: str) -> str:
     """The copy's (or batch's) id: from the document, else the id we sent, else the Location's
     last segment."""
     if document.get("id"):
@@ -350,32 +459,35 @@ def _copy_id(
     raise UnexpectedAnswer(f"the API accepted the {noun} but did not say its id")
 
 
-def _print_document(state: CliContext, document: dict[str, Any]) -> None:
+def _print_document(state: CliContext, resource: Resource, document: dict[str, Any]) -> None:
     if state.json_output:
         click.echo(format_json(document))
     else:
-        state.stdout.print(status_table(document))
+        state.stdout.print(resource.table(document))
 
 
-def _wait_and_report(state: CliContext, copy_id: str, *, first: ApiResponse) -> None:
-    """Follow the copy to its end, print the final document, exit with its state's code."""
+def _wait_and_report(
+    state: CliContext, resource: Resource, item_id: str, *, first: ApiResponse
+) -> None:
+    """Follow the copy or batch to its end, print its final document, exit with how it ended."""
     stderr = state.stderr
     try:
         # A real TTY, not rich's guess: FORCE_COLOR in CI must not draw bars into captured output.
         draw = _is_tty(sys.stderr) and not state.json_output
-        with CopyProgress(stderr, enabled=draw) as bar:
-            final = wait_for_copy(
-                state.client, copy_id, first=first, on_update=bar.update, sleep=state.sleep
+        with resource.progress(stderr, enabled=draw) as bars:
+            final = resource.wait(
+                state.client, item_id, first=first, on_update=bars.update, sleep=state.sleep
             )
     except KeyboardInterrupt:
+        command = resource.command
         click.echo(
-            f"\nStopped waiting; copy {copy_id} goes on. "
-            f"Check it: blobcopy status {copy_id}; stop it: blobcopy abort {copy_id}",
+            f"\nStopped waiting; {resource.noun} {item_id} goes on. Check it: {command} status "
+            f"{item_id}; stop it: {command} abort {item_id}",
             err=True,
         )
         raise click.exceptions.Exit(exit_codes.INTERRUPTED) from None
-    _print_document(state, final)
-    code = exit_codes.exit_code_for_state(final.get("state"))
+    _print_document(state, resource, final)
+    code = resource.exit_code(final)
     if code != exit_codes.OK:
         raise click.exceptions.Exit(code)
 
@@ -439,24 +551,19 @@ def batch_start(
     service answers at once; with --wait the command follows the batch to its end with progress
     bars (blobs ended of those listed, bytes) and exits with a code that tells how it ended.
     """
-    state.json_output = json_output
-    try:
-        request = build_batch_request(
-            BatchOptions(metadata=parse_pairs(metadata, "--metadata"), **options)
-        )
-    except RequestOptionError as error:
-        raise click.UsageError(str(error)) from None
-    response = state.client.start_batch(request)
-    document = _document(response)
-    batch_id = _copy_id(document, response, options.get("batch_id"), "batch")
-    if wait:
-        _wait_for_batch_and_report(state, batch_id, first=response)
-        return
-    if json_output:
-        click.echo(format_json(document))
-        return
-    click.echo(f"Batch {batch_id} accepted.")
-    click.echo(f"Follow it with: blobcopy batch status {batch_id} --wait", err=True)
+    request = _request(
+        build_batch_request,
+        lambda: BatchOptions(metadata=parse_pairs(metadata, "--metadata"), **options),
+    )
+    _started(
+        state,
+        BATCHES,
+        state.client.start_batch,
+        request,
+        options.get("batch_id"),
+        wait=wait,
+        json_output=json_output,
+    )
 
 
 @batch.command(name="status", epilog=exit_codes.EXIT_CODES_HELP)
@@ -466,17 +573,12 @@ def batch_start(
 @click.pass_obj
 def batch_status(state: CliContext, batch_id: str, wait: bool, json_output: bool) -> None:
     """Show the status of batch ID: state, blob counts, bytes, report, error."""
-    state.json_output = json_output
-    response = state.client.get_batch(batch_id)
-    if wait:
-        _wait_for_batch_and_report(state, batch_id, first=response)
-        return
-    _print_batch(state, _document(response))
+    _status(state, BATCHES, batch_id, wait=wait, json_output=json_output)
 
 
 @batch.command(name="abort")
 @click.argument("batch_id", metavar="ID")
-@click.option("--reason", metavar="TEXT", help="Why, for the record.")
+@reason_option
 @json_option
 @click.pass_obj
 def batch_abort(state: CliContext, batch_id: str, reason: str | None, json_output: bool) -> None:
@@ -484,58 +586,16 @@ def batch_abort(state: CliContext, batch_id: str, reason: str | None, json_outpu
 
     Exits 7 (conflict) when the batch has already ended.
     """
-    state.json_output = json_output
-    response = state.client.abort_batch(batch_id, reason)
-    if json_output:
-        click.echo(format_json(response.body if response.body is not None else {"id": batch_id}))
-        return
-    click.echo(f"Abort requested for batch {batch_id}.")
-    click.echo(f"Follow it with: blobcopy batch status {batch_id} --wait", err=True)
+    _abort(state, BATCHES, batch_id, reason, json_output=json_output)
 
 
 @batch.command(name="list")
-@click.option("--state", "state_filter", type=click.Choice(STATE_CHOICES), help="Only this state.")
+@state_filter_option
 @json_option
 @click.pass_obj
 def batch_list(state: CliContext, state_filter: str | None, json_output: bool) -> None:
     """List batches: all of them, or only those in one state (every page of the answer)."""
-    state.json_output = json_output
-    batches = _every_page(state.client.list_batches, state_filter, "batches")
-    if json_output:
-        click.echo(format_json({"batches": batches, "continuation": None}))
-        return
-    if not batches:
-        click.echo("No batches." if state_filter is None else f"No {state_filter} batches.")
-        return
-    state.stdout.print(batch_list_table(batches))
-
-
-def _print_batch(state: CliContext, document: dict[str, Any]) -> None:
-    if state.json_output:
-        click.echo(format_json(document))
-    else:
-        state.stdout.print(batch_table(document))
-
-
-def _wait_for_batch_and_report(state: CliContext, batch_id: str, *, first: ApiResponse) -> None:
-    """Follow the batch to its end, print its final document, exit with how it ended."""
-    try:
-        draw = _is_tty(sys.stderr) and not state.json_output
-        with BatchProgress(state.stderr, enabled=draw) as bars:
-            final = wait_for_batch(
-                state.client, batch_id, first=first, on_update=bars.update, sleep=state.sleep
-            )
-    except KeyboardInterrupt:
-        click.echo(
-            f"\nStopped waiting; batch {batch_id} goes on. Check it: blobcopy batch status "
-            f"{batch_id}; stop it: blobcopy batch abort {batch_id}",
-            err=True,
-        )
-        raise click.exceptions.Exit(exit_codes.INTERRUPTED) from None
-    _print_batch(state, final)
-    code = exit_codes.exit_code_for_batch(final)
-    if code != exit_codes.OK:
-        raise click.exceptions.Exit(code)
+    _list(state, BATCHES, state_filter, json_output=json_output)
 
 
 def _is_tty(stream: Any) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,12 +83,34 @@ def parse_pairs(values: Iterable[str], what: str) -> dict[str, str]:
     return pairs
 
 
+def optional_fields(
+    scalars: Mapping[str, Any],
+    *,
+    metadata: Mapping[str, str],
+    notify_queue: str | None,
+    **collections: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The optional fields of a request (copy or batch), only those the user set, in this order:
+    each of `scalars` that is not None, `metadata` and then each of `collections` that is not
+    empty, and `notify` when a queue is named. What is left out, the service decides."""
+    fields = {name: value for name, value in scalars.items() if value is not None}
+    for name, collection in {"metadata": metadata, **collections}.items():
+        if collection:
+            fields[name] = dict(collection)
+    if notify_queue:
+        fields["notify"] = {"queue": notify_queue}
+    return fields
+
+
 def build_copy_request(options: CopyOptions) -> dict[str, Any]:
     """The POST /api/copies body for `options`."""
     request: dict[str, Any] = {
         "source": {"url": check_url(options.source, "SOURCE")},
         "destination": {"url": check_url(options.destination, "DESTINATION")},
     }
+    low, high = options.poll_min_seconds, options.poll_max_seconds
+    if low is not None and high is not None and low > high:
+        raise RequestOptionError("--poll-min must not be greater than --poll-max")
     scalars = {
         "id": options.copy_id,
         "overwrite": options.overwrite,
@@ -98,24 +120,14 @@ def build_copy_request(options: CopyOptions) -> dict[str, Any]:
         "snapshot_destination": options.snapshot_destination,
         "verify": options.verify,
     }
-    request.update({name: value for name, value in scalars.items() if value is not None})
-    if options.metadata:
-        request["metadata"] = dict(options.metadata)
-    if options.tags:
-        request["tags"] = dict(options.tags)
-    poll = {
-        name: value
-        for name, value in (
-            ("min_seconds", options.poll_min_seconds),
-            ("max_seconds", options.poll_max_seconds),
+    poll = {"min_seconds": low, "max_seconds": high}
+    request.update(
+        optional_fields(
+            scalars,
+            metadata=options.metadata,
+            notify_queue=options.notify_queue,
+            tags=options.tags,
+            poll={name: value for name, value in poll.items() if value is not None},
         )
-        if value is not None
-    }
-    low, high = options.poll_min_seconds, options.poll_max_seconds
-    if low is not None and high is not None and low > high:
-        raise RequestOptionError("--poll-min must not be greater than --poll-max")
-    if poll:
-        request["poll"] = poll
-    if options.notify_queue:
-        request["notify"] = {"queue": options.notify_queue}
+    )
     return request

@@ -8,8 +8,9 @@ bars: blobs ended of those listed, and bytes) draws nothing.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -130,16 +131,25 @@ def copies_of(listing: Any, key: str = "copies") -> list[dict[str, Any]]:
 
 def list_table(copies: list[dict[str, Any]]) -> Table:
     """Many copies, one row each."""
+    return _listing(
+        copies,
+        PROGRESS=lambda document: format_progress(document.get("progress")),
+        SOURCE=lambda document: _location_of(document.get("source")),
+        DESTINATION=lambda document: _location_of(document.get("destination")),
+    )
+
+
+def _listing(documents: list[dict[str, Any]], **columns: Callable[[dict[str, Any]], str]) -> Table:
+    """Many status documents, one row each: ID, STATE, then `columns` (each header and how a
+    document's cell is written), then UPDATED."""
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for name in ("ID", "STATE", "PROGRESS", "SOURCE", "DESTINATION", "UPDATED"):
+    for name in ("ID", "STATE", *columns, "UPDATED"):
         table.add_column(name, overflow="fold")
-    for document in scrub(copies):
+    for document in scrub(documents):
         table.add_row(
             str(document.get("id", "-")),
             _state_text(document.get("state")),
-            format_progress(document.get("progress")),
-            _location_of(document.get("source")),
-            _location_of(document.get("destination")),
+            *(cell(document) for cell in columns.values()),
             str(document.get("updated") or "-"),
         )
     return table
@@ -157,26 +167,17 @@ class ServerEtaColumn(ProgressColumn):
         return Text(f"eta {format_seconds(eta)}", style="progress.remaining")
 
 
-class CopyProgress:
-    """A progress bar fed with status documents; draws nothing unless `enabled`."""
+class _LiveBars:
+    """What both progress displays share: they draw only when `enabled`, run for the `with`
+    block, and are fed status documents through `update`."""
 
-    def __init__(self, console: Console, *, enabled: bool) -> None:
+    def __init__(self, display: Progress | Live, *, enabled: bool) -> None:
+        self._display = display
         self._enabled = enabled
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            DownloadColumn(binary_units=True),
-            TransferSpeedColumn(),
-            ServerEtaColumn(),
-            console=console,
-            transient=False,
-            disable=not enabled,
-        )
-        self._task: TaskID | None = None
 
-    def __enter__(self) -> CopyProgress:
+    def __enter__(self) -> Self:
         if self._enabled:
-            self._progress.start()
+            self._display.start()
         return self
 
     def __exit__(
@@ -186,22 +187,58 @@ class CopyProgress:
         traceback: TracebackType | None,
     ) -> None:
         if self._enabled:
-            self._progress.stop()
+            self._display.stop()
 
     def update(self, document: dict[str, Any]) -> None:
-        """Move the bar to what the status document says."""
-        if not self._enabled:
-            return
-        progress = document.get("progress")
-        if not isinstance(progress, dict):
-            progress = {}
+        """Move the bars to what the status document says."""
+        if self._enabled:
+            self._show(document)
+
+    def _show(self, document: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+def _bytes_bar(console: Console, *, enabled: bool) -> Progress:
+    """The bar of bytes copied (of a copy, or of all of a batch's), with speed and the API's eta."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(binary_units=True),
+        TransferSpeedColumn(),
+        ServerEtaColumn(),
+        console=console,
+        disable=not enabled,
+    )
+
+
+def _progress_of(document: dict[str, Any]) -> dict[str, Any]:
+    """A status document's `progress`, {} when it has none."""
+    progress = document.get("progress")
+    return progress if isinstance(progress, dict) else {}
+
+
+def _title(document: dict[str, Any], default: str) -> str:
+    """'copy-1 running': the id (else `default`) and the state of a status document."""
+    return f"{document.get('id', default)} {document.get('state', '')}".strip()
+
+
+class CopyProgress(_LiveBars):
+    """A progress bar fed with status documents; draws nothing unless `enabled`."""
+
+    def __init__(self, console: Console, *, enabled: bool) -> None:
+        self._progress = _bytes_bar(console, enabled=enabled)
+        super().__init__(self._progress, enabled=enabled)
+        self._task: TaskID | None = None
+
+    def _show(self, document: dict[str, Any]) -> None:
+        progress = _progress_of(document)
         copied = progress.get("bytes_copied")
         total = progress.get("total_bytes")
         known_total = _number(total)
         if known_total is not None and known_total <= 0:
             known_total = None
         eta = progress.get("eta_seconds")
-        description = f"{document.get('id', 'copy')} {document.get('state', '')}".strip()
+        description = _title(document, "copy")
         if self._task is None:
             self._task = self._progress.add_task(description, total=known_total, eta_seconds=eta)
         self._progress.update(
@@ -293,20 +330,13 @@ def batch_table(document: dict[str, Any]) -> Table:
 
 def batch_list_table(batches: list[dict[str, Any]]) -> Table:
     """Many batches, one row each."""
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for name in ("ID", "STATE", "BLOBS", "BYTES", "SOURCE", "DESTINATION", "UPDATED"):
-        table.add_column(name, overflow="fold")
-    for document in scrub(batches):
-        table.add_row(
-            str(document.get("id", "-")),
-            _state_text(document.get("state")),
-            format_blobs(document),
-            format_progress(document.get("progress")),
-            _container_of(document.get("source")),
-            _container_of(document.get("destination")),
-            str(document.get("updated") or "-"),
-        )
-    return table
+    return _listing(
+        batches,
+        BLOBS=format_blobs,
+        BYTES=lambda document: format_progress(document.get("progress")),
+        SOURCE=lambda document: _container_of(document.get("source")),
+        DESTINATION=lambda document: _container_of(document.get("destination")),
+    )
 
 
 class BlobCountColumn(ProgressColumn):
@@ -318,13 +348,12 @@ class BlobCountColumn(ProgressColumn):
         return Text(f"{int(task.completed)}/{total}{more} blobs", style="progress.download")
 
 
-class BatchProgress:
+class BatchProgress(_LiveBars):
     """Two bars fed with batch status documents, blobs and bytes; draws nothing unless
     `enabled`. The blob bar's total is what is listed so far, so it may move back while the
     source is listed; the bytes bar's total is the bytes known so far, likewise."""
 
     def __init__(self, console: Console, *, enabled: bool) -> None:
-        self._enabled = enabled
         self._blobs_bar = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -332,43 +361,19 @@ class BatchProgress:
             console=console,
             disable=not enabled,
         )
-        self._bytes_bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            DownloadColumn(binary_units=True),
-            TransferSpeedColumn(),
-            ServerEtaColumn(),
-            console=console,
-            disable=not enabled,
+        self._bytes_bar = _bytes_bar(console, enabled=enabled)
+        super().__init__(
+            Live(Group(self._blobs_bar, self._bytes_bar), console=console), enabled=enabled
         )
-        self._live = Live(Group(self._blobs_bar, self._bytes_bar), console=console)
         self._tasks: tuple[TaskID, TaskID] | None = None
 
-    def __enter__(self) -> BatchProgress:
-        if self._enabled:
-            self._live.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self._enabled:
-            self._live.stop()
-
-    def update(self, document: dict[str, Any]) -> None:
-        """Move both bars to what the batch's status document says."""
-        if not self._enabled:
-            return
+    def _show(self, document: dict[str, Any]) -> None:
         counts = _counts(document)
         ended = sum(counts[name] for name in ENDED_COUNTS)
-        progress = document.get("progress")
-        progress = progress if isinstance(progress, dict) else {}
+        progress = _progress_of(document)
         total = _number(progress.get("total_bytes"))
         eta = progress.get("eta_seconds")
-        name = f"{document.get('id', 'batch')} {document.get('state', '')}".strip()
+        name = _title(document, "batch")
         if self._tasks is None:
             self._tasks = (
                 self._blobs_bar.add_task(name, total=None, listing_complete=False),
