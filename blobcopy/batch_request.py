@@ -32,6 +32,7 @@ class BatchOptions:
     dry_run: bool = False
     batch_id: str | None = None
     overwrite: str | None = None
+    lease_source: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     tier: str | None = None
     timeout_seconds: int | None = None
@@ -76,6 +77,7 @@ def build_batch_request(options: BatchOptions) -> dict[str, Any]:
         "dry_run": True if options.dry_run else None,
         "id": options.batch_id,
         "overwrite": options.overwrite,
+        "lease_source": options.lease_source,
         "tier": options.tier,
         "timeout_seconds": options.timeout_seconds,
         "verify": options.verify,

@@ -35,6 +35,7 @@ from blobcopy.client import (
     UnexpectedAnswer,
 )
 from blobcopy.copy_request import (
+    BATCH_LEASE_CHOICES,
     LEASE_CHOICES,
     OVERWRITE_CHOICES,
     STATE_CHOICES,
@@ -518,6 +519,11 @@ def batch() -> None:
 @click.option("--dry-run", is_flag=True, help="List and decide; copy nothing.")
 @click.option("--id", "batch_id", metavar="ID", help="Idempotency key; also the batch's id.")
 @click.option("--overwrite", type=click.Choice(OVERWRITE_CHOICES), help="If a destination exists.")
+@click.option(
+    "--lease-source",
+    type=click.Choice(BATCH_LEASE_CHOICES),
+    help="infinite: lease each source while its copy runs (the default is none).",
+)
 @click.option("--metadata", "-m", multiple=True, metavar="KEY=VALUE", help="Destination metadata.")
 @click.option(
     "--tier",

@@ -184,7 +184,7 @@ class BatchRun(DurableRun):
             self.warn("CopiesNotAborted", f"{len(self.carry.pending)} copies still pending")
             self.carry = replace(self.carry, pending=[])
             return
-        job = BatchAbortJob(self.plan.request, self.carry.pending)
+        job = BatchAbortJob(self.plan.request, self.carry.pending, self.plan.id)
         yield from self.call(BATCH_ABORT, job)
 
     def idle_delay(self) -> float:

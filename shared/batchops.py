@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -114,7 +115,9 @@ class BatchOps:
 
     def __init__(self, ops: BlobOps, job: BatchRoundJob | BatchAbortJob) -> None:
         self.ops = ops
+        self.batch_id = job.batch_id
         self.request = BatchRequest.model_validate(job.request)
+        self.leases = self.request.lease_source == "infinite" and not self.request.dry_run
         self.source = self._container(self.request.source.url)
         self.destination = self._container(self.request.destination.url)
 
@@ -205,7 +208,8 @@ class BatchOps:
         name = self.request.destination_name(blob.name)
         if dest is None or dest.copy.id != blob.copy_id:
             code = "DestinationDeleted" if dest is None else "CopyReplaced"
-            ledger.end(_line(blob.name, name, "failed", None, blob.copy_id, code))
+            line = _line(blob.name, name, "failed", None, blob.copy_id, code)
+            ledger.end(self.release(blob, line))
             return
         status = dest.copy.status or BlobCopyStatus.SUCCESS
         copied, total = _progress(dest)
@@ -214,7 +218,7 @@ class BatchOps:
             ledger.pending_copied += copied or 0
             ledger.pending_total += total or blob.size or 0
             return
-        ledger.end(self.ended(blob, name, dest, status))
+        ledger.end(self.release(blob, self.ended(blob, name, dest, status)))
 
     def ended(
         self, blob: BatchBlob, name: str, dest: BlobProperties, status: str
@@ -318,18 +322,34 @@ class BatchOps:
         elif self.request.overwrite == "if_newer" and dest is not None:
             options["source_if_modified_since"] = dest.last_modified
         try:
+            if self.leases:  # before the copy: a writer must not change the source under it
+                self.ops.acquire_lease(self.source_url(blob.name), self.lease_id(blob), -1)
             with map_storage_errors():
                 started = target.start_copy_from_url(
                     f"{self.source_url(blob.name)}?{sas}", self.request.metadata or None, **options
                 )
         except PermanentStorageError as exc:
             if exc.code in _SKIP_CODES.get(self.request.overwrite, set()):
-                return _line(blob.name, name, "skipped", None, None, None)
-            return _line(blob.name, name, "failed", None, None, exc.code)
+                return self.release(blob, _line(blob.name, name, "skipped", None, None, None))
+            return self.release(blob, _line(blob.name, name, "failed", None, None, exc.code))
         copy_id = str(started.get("copy_id") or "")
         if started.get("copy_status") == BlobCopyStatus.PENDING:
             return replace(blob, copy_id=copy_id)
-        return _line(blob.name, name, "succeeded", blob.size, copy_id, None)
+        line = _line(blob.name, name, "succeeded", blob.size, copy_id, None)
+        return self.release(blob, line)
+
+    def lease_id(self, blob: BatchBlob) -> str:
+        """The same lease id in every attempt of a round: a retried acquire is idempotent."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"blobcopy-batch/{self.batch_id}/{blob.name}"))
+
+    def release(self, blob: BatchBlob, line: dict[str, Any]) -> dict[str, Any]:
+        """Release the source's lease once its copy has ended. A lease that is not there (the
+        acquire was refused, the source is gone) is nothing to release: the blob's line says
+        what happened; a transient error raises, and the retried round releases again."""
+        if self.leases:
+            with contextlib.suppress(PermanentStorageError):
+                self.ops.release_lease(self.source_url(blob.name), self.lease_id(blob))
+        return line
 
     def source_sas(self, expiry: dt.datetime, now: dt.datetime) -> str:
         """One read-only container SAS for the round's copies (one delegation key, if any)."""

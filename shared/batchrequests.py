@@ -69,6 +69,10 @@ class BatchRequest(BaseModel):
     dry_run: bool = False
     id: Annotated[str, Field(pattern=ID_PATTERN)] | None = None
     overwrite: Literal["always", "never", "if_newer"] = "always"
+    #: `infinite`: each source blob is leased from just before its copy starts until the copy
+    #: ends (two more transactions per blob). A renewed lease per blob would cost a renewal
+    #: per pending copy per round, so batches offer the infinite one only.
+    lease_source: Literal["none", "infinite"] = "none"
     metadata: dict[str, Annotated[str, Field(max_length=8192)]] = Field(default_factory=dict)
     tier: Literal["Hot", "Cool", "Cold", "Archive"] | None = None
     timeout_seconds: Annotated[int, Field(gt=0)] | None = None

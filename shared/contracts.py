@@ -276,6 +276,7 @@ class BatchAbortJob(WireRecord):
 
     request: dict[str, Any]
     pending: list[BatchBlob]
+    batch_id: str = ""
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> Self:

@@ -164,6 +164,8 @@ def test_cli_choices_match_the_spec() -> None:
     assert list(copy_request.TIER_CHOICES) == request["tier"]["enum"]
     states = load_spec()["paths"]["/copies"]["get"]["parameters"][0]["enum"]
     assert list(copy_request.STATE_CHOICES) == states
+    batch = load_spec()["definitions"]["BatchRequest"]["properties"]
+    assert list(copy_request.BATCH_LEASE_CHOICES) == batch["lease_source"]["enum"]
 
 
 # --- batches ------------------------------------------------------------------------------

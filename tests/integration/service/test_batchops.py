@@ -60,9 +60,13 @@ def fill(src: ContainerClient, count: int, prefix: str = "p/", size: int = 1024)
     return names
 
 
-def run_to_end(ops: BlobOps, first: BatchRoundJob, rounds: int = 200) -> tuple[BatchTally, int]:
-    """Drive rounds as the orchestrator does until nothing is pending and all is listed."""
-    current, tally, exhausted = first, BatchTally(), False
+def run_to_end(
+    ops: BlobOps, first: BatchRoundJob, exhausted: bool = False, rounds: int = 200
+) -> tuple[BatchTally, int]:
+    """Drive rounds as the orchestrator does until nothing is pending and all is listed (the
+    orchestrator remembers that the listing is exhausted: a round with no free slot lists
+    nothing, so cannot say)."""
+    current, tally = first, BatchTally()
     for _ in range(rounds):
         found = BatchOps(ops, current).run_round(current, dt.datetime.now(dt.UTC))
         tally, exhausted = tally.plus(found.tally), exhausted or found.exhausted
@@ -221,3 +225,24 @@ def test_verify_compares_the_listings_and_fails_a_mismatch(
         src.upload_blob(f"p/{i}.bin", os.urandom(2048))
     tally, _ = run_to_end(ops, job(batch(src, dest, verify=True), "b-verify"))
     assert (tally.succeeded, tally.failed) == (3, 0)
+
+
+def test_leased_sources_are_held_while_their_copies_run_and_released_after(
+    ops: BlobOps, src: ContainerClient, dest: ContainerClient, storage_stack: StorageStack
+) -> None:
+    """lease_source=infinite: each source is leased while its copy is pending and released once
+    the copy ended; a source someone else leased fails with their conflict, lease untouched."""
+    names = fill(src, 3)
+    theirs = src.get_blob_client(names[2]).acquire_lease(-1)
+    storage_stack.faults.hold_copies()
+    first = job(batch(src, dest, lease_source="infinite"), "b-lease", free=3)
+    found = BatchOps(ops, first).run_round(first, dt.datetime.now(dt.UTC))
+    assert len(found.pending) == 2 and found.tally.failed == 1
+    leases = {n: src.get_blob_client(n).get_blob_properties().lease for n in names}
+    assert all(leases[n].state == "leased" and leases[n].duration == "infinite" for n in names)
+    storage_stack.faults.release_copies()
+    tally, _ = run_to_end(ops, next_job(first, found, True), exhausted=True)
+    assert tally.succeeded == 2
+    states = [src.get_blob_client(n).get_blob_properties().lease.state for n in names]
+    assert states == ["available", "available", "leased"]
+    theirs.release()
