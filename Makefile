@@ -57,10 +57,11 @@ $(STAMP_AZCLI):
 	.venv-durabletask/bin/python -m pip install --quiet --disable-pip-version-check durabletask==1.12.0
 	touch $@
 
-bench: setup .venv-durabletask/.installed
+bench: setup .venv-durabletask/.installed $(STAMP_AZCLI)
 	$(PY) bench/bench_devhost.py 500 --anchor
 	$(PY) bench/bench_copyengine.py --runs 3
 	$(PY) bench/bench_polling.py
+	$(PY) bench/bench_batch.py
 
 constraints: $(STAMP_PY)
 	{ echo '# Every package CI installs, pinned (pip freeze of requirements-dev.txt). Regenerate with `make constraints`.'; \
