@@ -114,7 +114,6 @@ class BatchRun(DurableRun):
 
     def round(self) -> Generator[Any, Any, bool | None]:
         """Run one round; whether anything started or ended (None: it ran out of retries)."""
-        free = 0 if self.carry.stopping else self.plan.max_concurrency - len(self.carry.pending)
         job = BatchRoundJob(
             batch_id=self.plan.id,
             request=self.plan.request,
@@ -122,7 +121,7 @@ class BatchRun(DurableRun):
             deadline=self.carry.deadline,
             pending=self.carry.pending,
             marker=self.carry.marker,
-            free=0 if self.carry.exhausted else free,
+            fill=self.carry.stopping is None and not self.carry.exhausted,
             report_length=self.carry.report_length,
             page_size=self.plan.page_size,
         )

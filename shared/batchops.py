@@ -2,10 +2,11 @@
 
 A round costs, whatever the number of blobs in it:
 
-- one List Blobs of the source (the next `free` names, from the carried continuation token);
-- one List Blobs `include=copy` of the destination over the window from the first pending name
-  to the last new one (the names' common prefix, stopping past the last): the status of every
-  pending copy, and what the new names' destinations already hold;
+- one List Blobs `include=copy` of the destination over the window of the pending copies'
+  names (their common prefix, stopping past the last): the status of every pending copy;
+- one List Blobs of the source: as many names as slots are then free, from the carried
+  continuation token (copies that ended this round make room in this round);
+- one List Blobs of the destination over the new names' window: what each already holds;
 - one Copy Blob per new blob, and nothing for a blob that needs no copy (`overwrite: never`
   with a destination, `if_newer` with a newer one: seen in that listing);
 - one Append Block of report lines for the blobs that ended.
@@ -14,8 +15,9 @@ So a blob costs one Copy Blob plus its share of a few listings per round: no Get
 Properties, no per-blob SAS (one container SAS per round), no per-blob activity.
 
 A round may run twice (its answer lost to a crash, then retried): it never starts a second copy
-into a destination that already holds this batch's copy (same source, started since the batch
-was created), and the report's append is conditional on its length, so no line is written twice.
+into a destination that already holds this round's copy (same source, pending or written since
+the round was decided), and the report's append is conditional on its length, so no line is
+written twice.
 """
 
 from __future__ import annotations
@@ -176,17 +178,20 @@ class BatchOps:
     # --- the round ----------------------------------------------------------------------
 
     def run_round(self, job: BatchRoundJob, now: dt.datetime) -> BatchRound:
-        """Read the pending copies, start up to `free` more, append the report."""
+        """Read the pending copies, fill the slots they left, append the report.
+
+        The slots are counted after the status read, so copies that ended this round make
+        room in this round (one listing of the pending window, one of the new names')."""
         ledger = RoundLedger()
+        pending = self.destinations([self.request.destination_name(p.name) for p in job.pending])
+        for blob in job.pending:
+            self.follow(blob, pending.get(self.request.destination_name(blob.name)), ledger)
         sources: list[BlobProperties] = []
         marker, exhausted = job.marker, False
-        if job.free > 0:
-            sources, marker, exhausted = self.list_sources(job.marker, job.free, job.page_size)
-        names = [self.request.destination_name(p.name) for p in job.pending]
-        names += [self.request.destination_name(b.name) for b in sources]
-        seen = self.destinations(names)
-        for blob in job.pending:
-            self.follow(blob, seen.get(self.request.destination_name(blob.name)), ledger)
+        free = self.request.max_concurrency - len(ledger.pending) if job.fill else 0
+        if free > 0:
+            sources, marker, exhausted = self.list_sources(job.marker, free, job.page_size)
+        seen = self.destinations([self.request.destination_name(b.name) for b in sources])
         asked = parse_iso(job.asked_at)
         starts = [s for p in sources if (s := self.take(p, seen, asked, ledger)) is not None]
         if starts:

@@ -56,10 +56,6 @@ class BatchPlan(PlanBase):
     page_size: int = default("batch_page_size")
     carry: BatchCarry | None = None
 
-    @property
-    def max_concurrency(self) -> int:
-        return int(self.request.get("max_concurrency") or 32)
-
     def with_carry(self, carry: BatchCarry) -> BatchPlan:
         return replace(self, carry=carry)
 

@@ -228,7 +228,7 @@ class BatchTally(WireRecord):
 @dataclass(frozen=True)
 class BatchRoundJob(WireRecord):
     """One round of a batch: read the pending copies' status in one listing, report those that
-    ended, list up to `free` more source blobs and start their copies.
+    ended and, when `fill`, list as many source blobs as slots are free and start their copies.
 
     `asked_at` (orchestration time when the round was decided: the same in every attempt) lets
     a retried round recognise the copies its lost attempt already started."""
@@ -239,7 +239,7 @@ class BatchRoundJob(WireRecord):
     deadline: str
     pending: list[BatchBlob]
     marker: str | None
-    free: int
+    fill: bool
     report_length: int
     page_size: int
 

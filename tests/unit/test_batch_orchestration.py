@@ -1,8 +1,8 @@
 """The batch orchestrator, driven with a fake context against a simulated storage side.
 
 The simulation answers `batch_round` as shared/batchops.py does (pending copies end after a
-few seconds, the listing hands out `free` names at a time) and `batch_abort` by aborting every
-pending copy, so the orchestrator's decisions are pinned without I/O.
+few seconds, the listing hands out as many names as slots are free) and `batch_abort` by
+aborting every pending copy, so the orchestrator's decisions are pinned without I/O.
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ class SimBatch:
                 tally["succeeded"] += 1
                 tally["bytes_copied"] += 100
         start = int(job["marker"] or 0)
-        new = [f"p/{i:04d}" for i in range(start, min(start + job["free"], self.blobs))]
+        free = job["request"]["max_concurrency"] - len(pending) if job["fill"] else 0
+        new = [f"p/{i:04d}" for i in range(start, min(start + free, self.blobs))]
         for name in new:
             self.started[name] = t
             pending.append({"name": name, "copy_id": f"c-{name}", "size": 100, "md5": None})
@@ -163,7 +164,7 @@ def test_abort_starts_no_more_copies_and_aborts_the_pending_ones() -> None:
     doc, ctx = run(plan(max_concurrency=4), sim)
     assert doc["state"] == "aborted" and doc["error"]["message"] == "stop it"
     after = [job for t, job in sim.rounds if t > 2.0]
-    assert after and all(job["free"] == 0 for job in after)
+    assert after and not any(job["fill"] for job in after)
     assert "batch_abort" in names(ctx) and names(ctx)[-1] == "forget_abort_request"
     assert doc["counts"]["aborted"] == 4 and doc["counts"]["listed"] == 4
 

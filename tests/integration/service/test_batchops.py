@@ -48,9 +48,11 @@ def batch(src: ContainerClient, dest: ContainerClient, **extra: Any) -> dict[str
     return {**body, **extra}
 
 
-def job(request: dict[str, Any], batch_id: str, free: int = 4, page: int = 5000) -> BatchRoundJob:
+def job(
+    request: dict[str, Any], batch_id: str, fill: bool = True, page: int = 5000
+) -> BatchRoundJob:
     asked = iso(dt.datetime.now(dt.UTC))
-    return BatchRoundJob(batch_id, request, asked, DEADLINE, [], None, free, 0, page)
+    return BatchRoundJob(batch_id, request, asked, DEADLINE, [], None, fill, 0, page)
 
 
 def fill(src: ContainerClient, count: int, prefix: str = "p/", size: int = 1024) -> list[str]:
@@ -64,7 +66,7 @@ def run_to_end(
     ops: BlobOps, first: BatchRoundJob, exhausted: bool = False, rounds: int = 200
 ) -> tuple[BatchTally, int]:
     """Drive rounds as the orchestrator does until nothing is pending and all is listed (the
-    orchestrator remembers that the listing is exhausted: a round with no free slot lists
+    orchestrator remembers that the listing is exhausted: a round that does not fill lists
     nothing, so cannot say)."""
     current, tally = first, BatchTally()
     for _ in range(rounds):
@@ -78,14 +80,12 @@ def run_to_end(
 
 
 def next_job(current: BatchRoundJob, found: BatchRound, exhausted: bool) -> BatchRoundJob:
-    max_concurrency = int(current.request["max_concurrency"])
-    free = 0 if exhausted else max_concurrency - len(found.pending)
     return replace(
         current,
         asked_at=iso(dt.datetime.now(dt.UTC)),
         pending=found.pending,
         marker=found.marker,
-        free=free,
+        fill=not exhausted,
         report_length=found.report_length,
     )
 
@@ -119,15 +119,14 @@ def test_every_blob_under_the_prefix_is_copied_and_reported_once(
 def test_never_more_copies_pending_than_the_free_slots(
     ops: BlobOps, src: ContainerClient, dest: ContainerClient, storage_stack: StorageStack
 ) -> None:
-    """With copies held pending, a round starts only `free` copies, and the next round (no
-    slot free) starts none: the engine's own records say how many are pending."""
+    """With copies held pending, a round starts only as many copies as slots are free, and the
+    next round (none free) starts none: the destination holds just those two."""
     fill(src, 6)
     storage_stack.faults.hold_copies()
-    first = job(batch(src, dest, max_concurrency=2), "b-held", free=2)
+    first = job(batch(src, dest, max_concurrency=2), "b-held")
     found = BatchOps(ops, first).run_round(first, dt.datetime.now(dt.UTC))
     assert len(found.pending) == 2 and not found.exhausted
     again = next_job(first, found, False)
-    assert again.free == 0
     held = BatchOps(ops, again).run_round(again, dt.datetime.now(dt.UTC))
     assert held.pending == found.pending
     assert len(list(dest.list_blobs())) == 2
@@ -140,7 +139,7 @@ def test_a_retried_round_adopts_the_copies_its_lost_attempt_started(
     attempt finds this batch's copies in the destination listing and carries them on."""
     fill(src, 3)
     storage_stack.faults.hold_copies()
-    first = job(batch(src, dest), "b-retry", free=4)
+    first = job(batch(src, dest), "b-retry")
     lost = BatchOps(ops, first).run_round(first, dt.datetime.now(dt.UTC))
     again = BatchOps(ops, first).run_round(first, dt.datetime.now(dt.UTC))
     assert sorted(b.copy_id for b in again.pending) == sorted(b.copy_id for b in lost.pending)
@@ -235,7 +234,7 @@ def test_leased_sources_are_held_while_their_copies_run_and_released_after(
     names = fill(src, 3)
     theirs = src.get_blob_client(names[2]).acquire_lease(-1)
     storage_stack.faults.hold_copies()
-    first = job(batch(src, dest, lease_source="infinite"), "b-lease", free=3)
+    first = job(batch(src, dest, lease_source="infinite"), "b-lease")
     found = BatchOps(ops, first).run_round(first, dt.datetime.now(dt.UTC))
     assert len(found.pending) == 2 and found.tally.failed == 1
     leases = {n: src.get_blob_client(n).get_blob_properties().lease for n in names}
