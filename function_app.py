@@ -37,7 +37,11 @@ from shared import (
     orchestration,
     queueapi,
 )
-from shared.settings import http_auth_level
+from shared.settings import get_settings, http_auth_level
+
+# Every setting is checked at load: a wrong one stops the host with a message naming it, instead
+# of every request failing later.
+get_settings()
 
 app = df.DFApp(http_auth_level=func.AuthLevel[http_auth_level(os.environ).upper()])
 for blueprint in (

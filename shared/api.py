@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import re
+import traceback
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from shared.copystate import CopyPlan
 from shared.errors import RequestRejected, StorageError, UnsafeBlobPath
 from shared.instances import Cursor, InstancePages, InvalidContinuation, ManagementApiPages, collect
 from shared.orchestration import ORCHESTRATOR
+from shared.redaction import redact_text
 from shared.requests import (
     CopyRequest,
     decode_json,
@@ -455,6 +457,22 @@ def encode(answer: ApiResponse) -> func.HttpResponse:
 
 
 Starter = Callable[..., Awaitable[ApiResponse]]
+#: What a request answers when something nobody planned for went wrong: never an empty 500.
+INTERNAL_ERROR = {
+    "code": "InternalError",
+    "message": "the service could not answer this request; the cause is in its log",
+    "fields": [],
+}
+
+
+async def never_empty(work: Awaitable[ApiResponse]) -> func.HttpResponse:
+    """The handler's answer; for an unplanned error, a 500 in the API's error shape (no stack,
+    no secret), with the redacted trace in the log."""
+    try:
+        return encode(await work)
+    except Exception:
+        log.error("request failed: %s", redact_text(traceback.format_exc()))
+        return encode(ApiResponse(500, {"error": INTERNAL_ERROR}))
 
 
 async def serve_start(
@@ -466,7 +484,7 @@ async def serve_start(
     except RequestRejected as exc:
         return encode(rejected(exc))
     settings, code = get_settings(), req.params.get("code")
-    return encode(await starter(client, body, settings, origin(req), code))
+    return await never_empty(starter(client, body, settings, origin(req), code))
 
 
 async def serve_get(
@@ -474,7 +492,7 @@ async def serve_get(
 ) -> func.HttpResponse:
     """GET .../{id}: the job's status document."""
     instance_id, code = req.route_params["id"], req.params.get("code")
-    return encode(await get(client, instance_id, origin(req), code, kind))
+    return await never_empty(get(client, instance_id, origin(req), code, kind))
 
 
 async def serve_abort(
@@ -483,14 +501,14 @@ async def serve_abort(
     """POST .../{id}/abort: record the abort and raise it."""
     instance_id, code = req.route_params["id"], req.params.get("code")
     body, records = req.get_body() or b"", abort_requests()
-    return encode(await abort(client, instance_id, body, origin(req), code, records, kind))
+    return await never_empty(abort(client, instance_id, body, origin(req), code, records, kind))
 
 
 async def serve_list(req: func.HttpRequest, client: Any, kind: Resource) -> func.HttpResponse:
     """GET ...[?state=&limit=&continuation=]: one page of jobs of `kind`."""
     params = req.params
     query = (params.get("state"), params.get("limit"), params.get("continuation"))
-    return encode(await list_copies(ManagementApiPages(client), *query, kind=kind))
+    return await never_empty(list_copies(ManagementApiPages(client), *query, kind=kind))
 
 
 @bp.route(route="copies", methods=["POST"])

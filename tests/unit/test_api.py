@@ -590,3 +590,19 @@ async def test_ids_the_sdk_would_put_into_urls_unquoted_are_unknown() -> None:
         assert (await api.get(client, odd, BASE)).status == 404
         assert (await api.abort(client, odd, b"", BASE, records=records)).status == 404
     assert client.events == [] and records.kept == {}
+
+
+async def test_an_unplanned_error_answers_a_500_that_says_so_never_an_empty_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Whatever a handler raises becomes a 500 in the API's error shape; the log has the
+    trace, redacted, and the answer carries neither the trace nor a secret."""
+
+    async def broken() -> api.ApiResponse:
+        raise RuntimeError("boom at https://a.blob.core.windows.net/c/b?sv=1&sig=SECRET")
+
+    answer = await api.never_empty(broken())
+    body = json.loads(answer.get_body())
+    assert answer.status_code == 500 and body["error"]["code"] == "InternalError"
+    assert "boom" not in answer.get_body().decode()
+    assert "RuntimeError" in caplog.text and "SECRET" not in caplog.text
