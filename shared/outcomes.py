@@ -9,10 +9,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from shared.errors import StorageError
 from shared.redaction import redact_text
 from shared.status import State
 
-_CODE = re.compile(r"\[([A-Za-z][A-Za-z0-9]*)\]")
+#: Our error's line: `[Exception: ][module.]<one of our StorageError types>: [Code] text`.
+_OUR_ERROR = re.compile(
+    r"^(?:Exception:\s*)?(?:[\w.]+\.)?(?P<type>\w+):\s*\[(?P<code>[A-Za-z][A-Za-z0-9]*)\]\s*"
+)
 _ACTIVITY_PREFIX = re.compile(r"^Activity function '[^']*' failed:\s*")
 _EXCEPTION_LINE = re.compile(r"^\s*Exception:\s*(?:[\w.]+(?:Error|Exception)\w*:\s*)?(.*)$")
 _TYPE_PREFIX = re.compile(r"^(?:[\w.]+(?:Error|Exception)\w*):\s*")
@@ -44,23 +48,35 @@ def failure_from_exception(exc: BaseException) -> dict[str, Any]:
     The SDK raises `Exception("<Reason> \\n <Details>")`. devhost gives `<Type>: [Code] text`;
     on Azure the Reason is `Activity function '<name>' failed: ` + the worker's RpcException
     message (`Result: Failure\\nException: <Type>: [Code] text\\nStack: ...`) and the Details a
-    serialized exception (TaskActivityShim.cs): so pick the line that carries our `[Code]`, then
-    the worker's `Exception:` line, never a stack frame or a JSON blob.
+    serialized exception (TaskActivityShim.cs): so pick the line where one of our StorageError
+    types carries its `[Code]`, then the worker's `Exception:` line, never a stack frame or a
+    JSON blob. Anything else is `ActivityFailed`, the one code for an unplanned error.
     """
     text = redact_text(str(exc)).strip()
     lines = [_ACTIVITY_PREFIX.sub("", line).strip() for line in text.splitlines()]
     lines = [line for line in lines if line]
     for line in lines:
-        found = _CODE.search(line)
-        if found:
+        found = _OUR_ERROR.match(line)
+        if found and found.group("type") in _storage_error_types():
             message = line[found.end() :].strip() or line
-            return {"code": found.group(1), "message": message[:500]}
+            return {"code": found.group("code"), "message": message[:500]}
     for line in lines:
         worker = _EXCEPTION_LINE.match(line)
         if worker:
             return {"code": "ActivityFailed", "message": worker.group(1)[:500] or line[:500]}
     first = _TYPE_PREFIX.sub("", lines[0]) if lines else type(exc).__name__
     return {"code": "ActivityFailed", "message": (first or type(exc).__name__)[:500]}
+
+
+def _storage_error_types() -> set[str]:
+    """The names of our StorageError classes: only their `[Code]` is a storage code. A `[word]`
+    in any other text (a stack frame, another library's message) is not a code at all."""
+    found, todo = set(), [StorageError]
+    while todo:
+        kind = todo.pop()
+        found.add(kind.__name__)
+        todo += kind.__subclasses__()
+    return found
 
 
 def backoff_seconds(attempts: int, low: float, cap: float = BACKOFF_CAP_SECONDS) -> float:

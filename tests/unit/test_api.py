@@ -606,3 +606,13 @@ async def test_an_unplanned_error_answers_a_500_that_says_so_never_an_empty_one(
     assert answer.status_code == 500 and body["error"]["code"] == "InternalError"
     assert "boom" not in answer.get_body().decode()
     assert "RuntimeError" in caplog.text and "SECRET" not in caplog.text
+
+
+async def test_a_url_with_an_empty_path_segment_is_a_400_before_anything_starts() -> None:
+    """Issue 17 item 12: `.../devstoreaccount1//firstrun/long.bin` names no container; it is
+    refused at the edge, naming the field, instead of failing inside the copy."""
+    client = FakeClient()
+    raw = body(destination={"url": "http://127.0.0.1:10000/devstoreaccount1//firstrun/long.bin"})
+    answer = await api.start(client, raw, settings(), BASE)
+    assert answer.status == 400 and client.started == []
+    assert [f["field"] for f in answer.body["error"]["fields"]] == ["destination.url"]

@@ -625,6 +625,23 @@ def test_azure_activity_failure_text_yields_the_code_and_message_not_a_stack_fra
     assert failure_from_exception(Exception(plain)) == {"code": "ActivityFailed", "message": "'y'"}
 
 
+def test_a_bracketed_word_that_is_not_our_error_is_no_code() -> None:
+    """Issue 17 item 12: `[name]` in a stack frame or another library's message made the copy
+    fail with code "name". Only our storage errors carry a code; the rest is ActivityFailed."""
+    azure = (
+        "Activity function 'start_copy' failed: Result: Failure\n"
+        "Exception: ValueError: Please specify a container name and blob name.\n"
+        "Stack: File x, line 1, in [name]"
+    )
+    assert failure_from_exception(Exception(azure)) == {
+        "code": "ActivityFailed",
+        "message": "Please specify a container name and blob name.",
+    }
+    assert failure_from_exception(Exception("KeyError: [name] was missing"))["code"] == (
+        "ActivityFailed"
+    )
+
+
 def test_stopping_gives_up_after_hours_of_refusals_and_says_so() -> None:
     """A destination that refuses every abort and every status read (permanently) does not
     keep the copy stopping, and the source leased, for ever: after STOP_ATTEMPTS it ends with
