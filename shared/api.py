@@ -15,12 +15,11 @@ import datetime as dt
 import json
 import logging
 import math
-import re
 import traceback
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeGuard
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import azure.durable_functions as df
@@ -31,7 +30,20 @@ from shared.accounts import BlobLocation
 from shared.control import AbortRecorder, abort_requests
 from shared.copystate import CopyPlan
 from shared.errors import RequestRejected, StorageError, UnsafeBlobPath
-from shared.instances import Cursor, InstancePages, InvalidContinuation, ManagementApiPages, collect
+from shared.instances import (
+    DurableClient,
+    EventSender,
+    InstancePages,
+    InstanceReader,
+    InstanceStatus,
+    InvalidContinuation,
+    ManagementApiPages,
+    collect,
+    exists,
+    input_of,
+    list_cursor,
+    list_limit,
+)
 from shared.orchestration import ORCHESTRATOR
 from shared.redaction import redact_text
 from shared.requests import (
@@ -45,49 +57,6 @@ from shared.timestamps import iso
 
 log = logging.getLogger(__name__)
 bp = df.Blueprint()
-
-
-class InstanceStatus(Protocol):
-    """What the API reads of a Durable instance's status (the SDK's DurableOrchestrationStatus).
-    Read-only, so a fake may hold narrower types."""
-
-    @property
-    def instance_id(self) -> str | None: ...
-    @property
-    def name(self) -> str | None: ...
-    @property
-    def runtime_status(self) -> Any: ...  # an OrchestrationRuntimeStatus; None when unknown
-    @property
-    def custom_status(self) -> Any: ...
-    @property
-    def output(self) -> Any: ...
-    @property
-    def input_(self) -> Any: ...
-    @property
-    def created_time(self) -> Any: ...
-    @property
-    def last_updated_time(self) -> Any: ...
-
-
-class InstanceReader(Protocol):
-    """Reading an instance's status (the SDK's DurableOrchestrationClient; tests pass fakes).
-    Positional, so a fake may name its parameters as it likes."""
-
-    async def get_status(
-        self, instance_id: str, /, *, show_input: bool = ...
-    ) -> InstanceStatus | None: ...
-
-
-class EventSender(InstanceReader, Protocol):
-    """What aborting needs: read the status, raise the event."""
-
-    async def raise_event(self, instance_id: str, event_name: str, event_data: Any, /) -> None: ...
-
-
-class DurableClient(EventSender, Protocol):
-    """Everything the API asks of the Durable client."""
-
-    async def start_new(self, name: str, instance_id: str, client_input: Any, /) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -171,19 +140,6 @@ def build_plan(request: CopyRequest, settings: Settings, instance_id: str) -> Co
         timeout_seconds=request.timeout_seconds or settings.default_timeout_seconds,
         **settings.plan_tuning(),
     )
-
-
-def input_of(existing: InstanceStatus | None) -> dict[str, Any]:
-    raw = getattr(existing, "input_", None)
-    try:
-        value = json.loads(raw) if isinstance(raw, str) else raw
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def exists(found: InstanceStatus | None) -> TypeGuard[InstanceStatus]:
-    return bool(found) and getattr(found, "runtime_status", None) is not None
 
 
 def document_of(found: InstanceStatus) -> dict[str, Any]:
@@ -368,10 +324,6 @@ async def abort(
     return accepted(base_url, instance_id, code, kind, "1")
 
 
-DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT = 100, 1000
-_DIGITS = re.compile(r"[0-9]{1,6}")
-
-
 async def list_copies(
     pages: InstancePages,
     state: str | None = None,
@@ -386,8 +338,8 @@ async def list_copies(
     page may hold fewer than `limit` copies even when more follow, only null means the end.
     """
     fields: dict[str, str] = {}
-    size = _list_limit(limit, fields)
-    cursor = _list_cursor(continuation, fields)
+    size = list_limit(limit, fields)
+    cursor = list_cursor(continuation, fields)
     if state is not None and state not in status.STATES:
         fields["state"] = f"one of {', '.join(status.STATES)}"
     if fields or cursor is None:
@@ -398,30 +350,6 @@ async def list_copies(
         return rejected(RequestRejected(400, "invalid list query", {"continuation": str(exc)}))
     token = following.encode() if following else None
     return ApiResponse(200, {kind.path: docs, "continuation": token})
-
-
-def _list_limit(raw: str | None, fields: dict[str, str]) -> int:
-    """The page size asked for: an integer in 1..MAX_LIST_LIMIT, else noted under `limit`."""
-    if raw is None:
-        return DEFAULT_LIST_LIMIT
-    text = raw.strip()
-    # ASCII digits only: str.isdigit() also takes '²', which int() refuses
-    if not _DIGITS.fullmatch(text) or not 1 <= int(text) <= MAX_LIST_LIMIT:
-        fields["limit"] = f"an integer from 1 to {MAX_LIST_LIMIT}"
-        return DEFAULT_LIST_LIMIT
-    return int(text)
-
-
-def _list_cursor(raw: str | None, fields: dict[str, str]) -> Cursor | None:
-    """Where the listing resumes (the start when None given); None, noted under `continuation`,
-    for a token this API did not give."""
-    if raw is None:
-        return Cursor()
-    try:
-        return Cursor.decode(raw)
-    except InvalidContinuation as exc:
-        fields["continuation"] = str(exc)
-        return None
 
 
 def _in_state(

@@ -25,6 +25,7 @@ from shared.batchstate import BatchPlan
 from shared.batchstatus import batch_document
 from shared.contracts import BatchTally
 from shared.errors import RequestRejected
+from shared.instances import DurableClient, InstanceStatus, input_of
 from shared.settings import Settings
 from shared.status import State
 from shared.timestamps import iso, normalize
@@ -32,7 +33,7 @@ from shared.timestamps import iso, normalize
 bp = df.Blueprint()
 
 
-def batch_document_of(found: api.InstanceStatus) -> dict[str, Any]:
+def batch_document_of(found: InstanceStatus) -> dict[str, Any]:
     """A batch instance's status document: its output once over, its custom status while it
     runs. One that has not published yet, crashed or was terminated gets a batch document
     built from its input (and its last published counts), saying what happened."""
@@ -47,7 +48,7 @@ def batch_document_of(found: api.InstanceStatus) -> dict[str, Any]:
     return batch_document(
         instance_id=str(found.instance_id),
         state=state,
-        request=api.input_of(found).get("request") or {},
+        request=input_of(found).get("request") or {},
         tally=BatchTally(**{k: v for k, v in counts.items() if k in TALLY_FIELDS}),
         running=0 if ended else int(counts.get("running") or 0),
         listing_complete=bool(last.get("listing_complete")),
@@ -68,7 +69,7 @@ ENDED_BADLY = ("Failed", "Terminated", "Canceled")
 TALLY_FIELDS = ("listed", "succeeded", "failed", "aborted", "skipped")
 
 
-def _what_happened(found: api.InstanceStatus, runtime: str) -> tuple[State, dict[str, str] | None]:
+def _what_happened(found: InstanceStatus, runtime: str) -> tuple[State, dict[str, str] | None]:
     """Running (not published yet), or failed: the orchestrator crashed or was terminated."""
     said = str(found.output or "terminated")[:300]
     if runtime == "Failed":
@@ -83,7 +84,7 @@ def _is_batch_document(value: Any) -> bool:
     return isinstance(value, dict) and value.get("kind") == "batch" and "state" in value
 
 
-def _runtime(found: api.InstanceStatus) -> str:
+def _runtime(found: InstanceStatus) -> str:
     return str(getattr(found.runtime_status, "value", found.runtime_status))
 
 
@@ -142,7 +143,7 @@ def build_batch_plan(request: BatchRequest, settings: Settings, batch_id: str) -
 
 
 async def start_batch(
-    client: api.DurableClient,
+    client: DurableClient,
     raw: Any,
     settings: Settings,
     base_url: str,

@@ -10,6 +10,10 @@ src/WebJobs.Extensions.DurableTask/HttpApiHandler.cs). `ManagementApiPages` call
 `collect` turns pages into the API's answer: up to `limit` selected documents and a `Cursor`
 (the upstream token of the page to read next, and how many of its rows were already given), so
 a caller's next request resumes exactly there, whether the server pages or answers everything.
+
+Also here: the Durable client as the API sees it (`DurableClient` and the smaller Protocols
+each handler needs; a status is read-only, so tests' fakes may be narrower), what an instance's
+status holds (`input_of`, `exists`), and a list request's `limit` and `continuation`.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 import aiohttp
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
@@ -51,7 +56,7 @@ class InstancePages(Protocol):
     async def page(self, top: int, continuation: str | None) -> InstancePage: ...
 
 
-class DurableClient(Protocol):
+class BindingsHolder(Protocol):
     """The part of DurableOrchestrationClient that ManagementApiPages reads."""
 
     _orchestration_bindings: Any
@@ -60,7 +65,7 @@ class DurableClient(Protocol):
 class ManagementApiPages:
     """InstancePages over the Durable management API's `instances` route."""
 
-    def __init__(self, client: DurableClient) -> None:
+    def __init__(self, client: BindingsHolder) -> None:
         self.base_url: str = client._orchestration_bindings.rpc_base_url
 
     async def page(self, top: int, continuation: str | None) -> InstancePage:
@@ -161,3 +166,92 @@ def _after(upstream: str | None, taken: int, page: InstancePage) -> Cursor | Non
     if taken < len(page.statuses):
         return Cursor(upstream, taken)
     return Cursor(page.continuation, 0) if page.continuation else None
+
+
+# --- the Durable client, as the API sees it -------------------------------------------------
+
+
+class InstanceStatus(Protocol):
+    """What the API reads of a Durable instance's status (the SDK's DurableOrchestrationStatus).
+    Read-only, so a fake may hold narrower types."""
+
+    @property
+    def instance_id(self) -> str | None: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def runtime_status(self) -> Any: ...  # an OrchestrationRuntimeStatus; None when unknown
+    @property
+    def custom_status(self) -> Any: ...
+    @property
+    def output(self) -> Any: ...
+    @property
+    def input_(self) -> Any: ...
+    @property
+    def created_time(self) -> Any: ...
+    @property
+    def last_updated_time(self) -> Any: ...
+
+
+class InstanceReader(Protocol):
+    """Reading an instance's status (the SDK's DurableOrchestrationClient; tests pass fakes).
+    Positional, so a fake may name its parameters as it likes."""
+
+    async def get_status(
+        self, instance_id: str, /, *, show_input: bool = ...
+    ) -> InstanceStatus | None: ...
+
+
+class EventSender(InstanceReader, Protocol):
+    """What aborting needs: read the status, raise the event."""
+
+    async def raise_event(self, instance_id: str, event_name: str, event_data: Any, /) -> None: ...
+
+
+class DurableClient(EventSender, Protocol):
+    """Everything the API asks of the Durable client."""
+
+    async def start_new(self, name: str, instance_id: str, client_input: Any, /) -> str: ...
+
+
+def input_of(existing: InstanceStatus | None) -> dict[str, Any]:
+    raw = getattr(existing, "input_", None)
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def exists(found: InstanceStatus | None) -> TypeGuard[InstanceStatus]:
+    return bool(found) and getattr(found, "runtime_status", None) is not None
+
+
+# --- a list request's query -----------------------------------------------------------------
+
+DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT = 100, 1000
+_DIGITS = re.compile(r"[0-9]{1,6}")
+
+
+def list_limit(raw: str | None, fields: dict[str, str]) -> int:
+    """The page size asked for: an integer in 1..MAX_LIST_LIMIT, else noted under `limit`."""
+    if raw is None:
+        return DEFAULT_LIST_LIMIT
+    text = raw.strip()
+    # ASCII digits only: str.isdigit() also takes '²', which int() refuses
+    if not _DIGITS.fullmatch(text) or not 1 <= int(text) <= MAX_LIST_LIMIT:
+        fields["limit"] = f"an integer from 1 to {MAX_LIST_LIMIT}"
+        return DEFAULT_LIST_LIMIT
+    return int(text)
+
+
+def list_cursor(raw: str | None, fields: dict[str, str]) -> Cursor | None:
+    """Where the listing resumes (the start when None given); None, noted under `continuation`,
+    for a token this API did not give."""
+    if raw is None:
+        return Cursor()
+    try:
+        return Cursor.decode(raw)
+    except InvalidContinuation as exc:
+        fields["continuation"] = str(exc)
+        return None

@@ -18,15 +18,14 @@ import azure.functions as func
 from shared.api import (
     COPIES,
     ApiResponse,
-    DurableClient,
     abort,
-    exists,
     raise_abort,
     start,
 )
 from shared.batchapi import BATCHES, start_batch
 from shared.control import AbortRecorder, abort_requests
 from shared.errors import RequestRejected
+from shared.instances import DurableClient, exists
 from shared.requests import AbortRequest, decode_json, parse_queue_message
 from shared.settings import Settings, get_settings
 
