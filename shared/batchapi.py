@@ -19,7 +19,7 @@ import azure.functions as func
 from shared import api
 from shared.accounts import BlobLocation
 from shared.batch_orchestration import BATCH_ORCHESTRATOR
-from shared.batchops import report_name
+from shared.batchreport import report_name
 from shared.batchrequests import BatchRequest, parse_batch_request
 from shared.batchstate import BatchPlan
 from shared.batchstatus import batch_document

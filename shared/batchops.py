@@ -24,14 +24,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import (
     BlobPrefix,
     BlobProperties,
@@ -42,6 +40,7 @@ from azure.storage.blob import (
 )
 
 from shared.accounts import BlobLocation
+from shared.batchreport import append_lines
 from shared.batchrequests import BatchRequest
 from shared.blobops import BlobOps, storage
 from shared.blueprints import ActivityBlueprint
@@ -56,7 +55,7 @@ from shared.contracts import (
     BlobCopyStatus,
 )
 from shared.copylimits import CLOCK_SKEW, MAX_DELEGATION, SAS_MARGIN
-from shared.errors import CopyFailed, PermanentStorageError, StorageError, map_storage_errors
+from shared.errors import CopyFailed, PermanentStorageError, map_storage_errors
 from shared.timestamps import parse_iso, utc
 
 #: How far storage's clock may lag the orchestration's when a retried round judges whether a
@@ -71,11 +70,6 @@ _SKIP_CODES = {
     "never": {"ConditionNotMet", "BlobAlreadyExists"},
     "if_newer": {"SourceConditionNotMet", "ConditionNotMet"},
 }
-
-
-def report_name(batch_id: str) -> str:
-    """The report blob of a batch, in the report container of the destination account."""
-    return f"{batch_id}.jsonl"
 
 
 @dataclass(frozen=True)
@@ -196,7 +190,9 @@ class BatchOps:
         starts = [s for p in sources if (s := self.take(p, seen, asked, ledger)) is not None]
         if starts:
             self.start_all(starts, parse_iso(job.deadline) + SAS_MARGIN, now, ledger)
-        length = self.append_report(job.batch_id, job.report_length, ledger.lines)
+        length = append_lines(
+            self.report_container(), job.batch_id, job.report_length, ledger.lines
+        )
         return BatchRound(
             pending=ledger.pending,
             marker=marker,
@@ -373,50 +369,10 @@ class BatchOps:
             key = self.ops.service(account).get_user_delegation_key(start, expiry)
         return generate_container_sas(user_delegation_key=key, expiry=expiry, **common)
 
-    # --- the report ---------------------------------------------------------------------
-
-    def report_client(self, batch_id: str) -> Any:
-        container = self.ops.service(self.destination.account).get_container_client(
-            self.ops.settings.report_container
-        )
-        return container, container.get_blob_client(report_name(batch_id))
-
-    def append_report(self, batch_id: str, length: int, lines: list[dict[str, Any]]) -> int:
-        """Append the round's lines at `length`; the report's new length.
-
-        Conditional on the position: if a lost attempt of this round appended already, the
-        lines it wrote are read back and only the others are appended.
-        """
-        if not lines:
-            return length
-        container, report = self.report_client(batch_id)
-        if length == 0:
-            self.create_report(container, report)
-        try:
-            return self._append(report, length, lines)
-        except StorageError as exc:
-            if exc.code != "AppendPositionConditionNotMet":
-                raise
-        with map_storage_errors():
-            written = report.download_blob(offset=length).readall()
-        done = {json.loads(line)["name"] for line in written.decode().splitlines() if line}
-        rest = [line for line in lines if line["name"] not in done]
-        return self._append(report, length + len(written), rest) if rest else length + len(written)
-
-    @staticmethod
-    def create_report(container: ContainerClient, report: Any) -> None:
-        with map_storage_errors():
-            with contextlib.suppress(ResourceExistsError):
-                container.create_container()
-            with contextlib.suppress(ResourceExistsError):  # a lost attempt created it
-                report.create_append_blob(match_condition=MatchConditions.IfMissing)
-
-    @staticmethod
-    def _append(report: Any, length: int, lines: list[dict[str, Any]]) -> int:
-        data = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines).encode()
-        with map_storage_errors():
-            report.append_block(data, appendpos_condition=length)
-        return length + len(data)
+    def report_container(self) -> ContainerClient:
+        """The container of reports (BLOBCOPY_REPORT_CONTAINER) in the destination account."""
+        service = self.ops.service(self.destination.account)
+        return service.get_container_client(self.ops.settings.report_container)
 
     # --- abort --------------------------------------------------------------------------
 

@@ -17,7 +17,8 @@ import pytest
 from azure.storage.blob import ContainerClient
 
 from devhost.storage.stack import StorageStack
-from shared.batchops import ADOPTION_SKEW, BatchOps, report_name
+from shared.batchops import ADOPTION_SKEW, BatchOps
+from shared.batchreport import append_lines, report_name
 from shared.blobops import BlobOps
 from shared.contracts import BatchRound, BatchRoundJob, BatchTally
 from shared.timestamps import iso
@@ -207,8 +208,9 @@ def test_a_report_append_lost_and_retried_writes_no_line_twice(
     one = {"name": "p/0000.bin", "destination": "q/0000.bin", "state": "succeeded"}
     two = {**one, "name": "p/0001.bin"}
     ops_for = BatchOps(ops, job(batch(src, dest), "b-report"))
-    length = ops_for.append_report("b-report", 0, [one])
-    again = ops_for.append_report("b-report", 0, [one, two])
+    container = ops_for.report_container()
+    length = append_lines(container, "b-report", 0, [one])
+    again = append_lines(container, "b-report", 0, [one, two])
     assert again > length
     assert [line["name"] for line in report_lines(ops, dest, "b-report")] == [
         "p/0000.bin",
