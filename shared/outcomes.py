@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from shared.errors import StorageError
@@ -68,7 +69,8 @@ def failure_from_exception(exc: BaseException) -> dict[str, Any]:
     return {"code": "ActivityFailed", "message": (first or type(exc).__name__)[:500]}
 
 
-def _storage_error_types() -> set[str]:
+@cache
+def _storage_error_types() -> frozenset[str]:
     """The names of our StorageError classes: only their `[Code]` is a storage code. A `[word]`
     in any other text (a stack frame, another library's message) is not a code at all."""
     found, todo = set(), [StorageError]
@@ -76,7 +78,7 @@ def _storage_error_types() -> set[str]:
         kind = todo.pop()
         found.add(kind.__name__)
         todo += kind.__subclasses__()
-    return found
+    return frozenset(found)
 
 
 def backoff_seconds(attempts: int, low: float, cap: float = BACKOFF_CAP_SECONDS) -> float:

@@ -155,10 +155,9 @@ def test_a_stopped_instance_reports_failed_over_its_last_running_status(
     assert doc["state"] == "failed" and doc["error"]["code"] == "Terminated"
 
 
-def test_running_document_keeps_its_own_updated_time() -> None:
-    """A running document's `updated` is when the orchestrator published it, not the
-    instance's last-updated time (which moves with every episode)."""
-    published = document(
+def running_at_midnight() -> dict[str, Any]:
+    """A running document published at midnight that expects to finish 30 s later."""
+    return document(
         instance_id="x",
         state="running",
         source=None,
@@ -166,6 +165,12 @@ def test_running_document_keeps_its_own_updated_time() -> None:
         updated="2026-01-01T00:00:00.000000Z",
         estimated_finish="2026-01-01T00:00:30.000000Z",
     )
+
+
+def test_running_document_keeps_its_own_updated_time() -> None:
+    """A running document's `updated` is when the orchestrator published it, not the
+    instance's last-updated time (which moves with every episode)."""
+    published = running_at_midnight()
     doc = from_instance(
         instance_id="x",
         runtime_status="Running",
@@ -180,14 +185,7 @@ def test_running_document_keeps_its_own_updated_time() -> None:
 
 def test_as_of_gives_the_time_left_until_the_estimated_finish() -> None:
     """The API's view of a running document counts the ETA down from the absolute estimate."""
-    doc = document(
-        instance_id="x",
-        state="running",
-        source=None,
-        destination=None,
-        updated="2026-01-01T00:00:00.000000Z",
-        estimated_finish="2026-01-01T00:00:30.000000Z",
-    )
+    doc = running_at_midnight()
     later = as_of(doc, dt.datetime(2026, 1, 1, 0, 0, 25, tzinfo=dt.UTC))
     assert later["progress"]["eta_seconds"] == 5.0
     assert as_of(doc, dt.datetime(2026, 1, 2, tzinfo=dt.UTC))["progress"]["eta_seconds"] == 0.0
