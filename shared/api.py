@@ -116,7 +116,11 @@ def build_plan(request: CopyRequest, settings: Settings, instance_id: str) -> Co
             "no destination is allowed: set BLOBCOPY_ALLOWED_DESTINATIONS",
             {"destination.url": "outside the allowlist"},
         )
-    if dest is None or not dest.blob or not registry.destination_allowed(dest):
+    if dest is not None and not dest.blob:
+        raise RequestRejected(
+            400, "invalid copy request", {"destination.url": "must name a blob, not a container"}
+        )
+    if dest is None or not registry.destination_allowed(dest):
         raise RequestRejected(
             403, "destination not allowed", {"destination.url": "outside the allowlist"}
         )

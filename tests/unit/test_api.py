@@ -152,6 +152,22 @@ async def test_destination_is_refused_when_no_allowlist_is_set() -> None:
     assert "BLOBCOPY_ALLOWED_DESTINATIONS" in answer.body["error"]["message"]
 
 
+async def test_container_only_destination_is_a_400_on_the_field() -> None:
+    """A destination naming a container but no blob is a malformed request (400), as the same
+    URL is on the source side, not a forbidden one (issue 12: it answered 403)."""
+    client = FakeClient()
+    for side in ("destination", "source"):
+        answer = await api.start(
+            client,
+            body(**{side: {"url": "http://127.0.0.1:10000/devstoreaccount1/dst"}}),
+            settings(),
+            BASE,
+        )
+        fields = [f["field"] for f in answer.body["error"]["fields"]]
+        assert (answer.status, fields) == (400, [f"{side}.url"])
+    assert client.started == []
+
+
 async def test_destination_in_an_unconfigured_account_is_a_403() -> None:
     """A destination the service has no credentials for is outside the allowlist."""
     answer = await api.start(
