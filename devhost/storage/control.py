@@ -5,7 +5,8 @@ Same operations as `FaultInjector` in-process, as JSON over HTTP:
     GET    /__copyengine/health              {"ok": true}
     GET    /__copyengine/copies              every copy record (sources redacted)
     POST   /__copyengine/faults              {"status", "code", "message", "target", "method",
-                                              "path", "query", "header", "times", "delay_s"}
+                                              "path", "query", "header", "times", "delay_s",
+                                              "probability"}
                                              -> {"id": n}; without "status" it only delays
     DELETE /__copyengine/faults              drop all rules, release held copies
     DELETE /__copyengine/faults/{id}         drop one rule
@@ -85,6 +86,7 @@ async def handle(
                     message=str(body.get("message", "Injected fault.")),
                     times=body.get("times", 1),
                     delay_s=float(body.get("delay_s", 0.0)),
+                    probability=float(body.get("probability", 1.0)),
                     **filters,
                 )
             else:

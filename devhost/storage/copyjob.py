@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 PARALLEL_CHUNKS = 4
 #: Largest single Put Page / Append Block the engine sends.
 MAX_PAGE_OR_APPEND = 4 * 1024 * 1024
+#: A write answered with one of these is tried again (after 50, 100, 200 ms): Azure's copy rides
+#: out intermittent errors (the copy stays pending, the error in its status description) and
+#: fails only on lasting ones. The source reader does the same (source.RETRIES).
+TRANSIENT_WRITE_STATUSES = frozenset({408, 500, 502, 503, 504})
+WRITE_RETRIES = 3
 
 
 class DestinationError(Exception):
@@ -69,13 +74,22 @@ class DestinationWriter:
             headers["x-ms-tags"] = self.tags
         return await self.client.call("PUT", self.ref, headers=headers, data=b"")
 
+    async def _put(
+        self, query: dict[str, str], headers: dict[str, str], data: bytes | None = None
+    ) -> UpstreamResponse:
+        """One write of the copy, tried again while it answers a transient error."""
+        for attempt in range(WRITE_RETRIES):
+            resp = await self.client.call("PUT", self.ref, query=query, headers=headers, data=data)
+            if resp.ok or resp.status not in TRANSIENT_WRITE_STATUSES:
+                return resp
+            await asyncio.sleep(0.05 * 2**attempt)
+        return await self.client.call("PUT", self.ref, query=query, headers=headers, data=data)
+
     async def write(self, offset: int, data: bytes) -> None:
         """Write one chunk read at `offset` (block and page chunks may arrive in any order)."""
         if self.blob_type == "BlockBlob":
             block_id = base64.b64encode(f"{offset:032d}".encode()).decode()
-            resp = await self.client.call(
-                "PUT",
-                self.ref,
+            resp = await self._put(
                 query={"comp": "block", "blockid": block_id},
                 headers=self._base_headers(),
                 data=data,
@@ -95,14 +109,10 @@ class DestinationWriter:
                     "x-ms-range": f"bytes={first}-{first + len(piece) - 1}",
                     "x-ms-page-write": "update",
                 }
-                resp = await self.client.call(
-                    "PUT", self.ref, query={"comp": "page"}, headers=headers, data=piece
-                )
+                resp = await self._put(query={"comp": "page"}, headers=headers, data=piece)
                 what = "Put Page"
             else:
-                resp = await self.client.call(
-                    "PUT",
-                    self.ref,
+                resp = await self._put(
                     query={"comp": "appendblock"},
                     headers=self._base_headers(),
                     data=piece,
@@ -115,9 +125,7 @@ class DestinationWriter:
         """Block blobs: commit the staged blocks; others: set the source's content MD5, if any."""
         if self.blob_type != "BlockBlob":
             if "x-ms-blob-content-md5" in self.content:
-                resp = await self.client.call(
-                    "PUT",
-                    self.ref,
+                resp = await self._put(
                     query={"comp": "properties"},
                     headers={**self._base_headers(), **self.content},
                 )
@@ -131,9 +139,7 @@ class DestinationWriter:
             headers["x-ms-access-tier"] = self.tier
         if self.tags:
             headers["x-ms-tags"] = self.tags
-        resp = await self.client.call(
-            "PUT", self.ref, query={"comp": "blocklist"}, headers=headers, data=xml
-        )
+        resp = await self._put(query={"comp": "blocklist"}, headers=headers, data=xml)
         if not resp.ok:
             raise DestinationError(resp, "Put Block List")
 

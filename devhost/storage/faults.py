@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import re
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -33,7 +35,8 @@ class FaultAction:
 
 @dataclass(kw_only=True)
 class FaultRule:
-    """Match on target, method, path regex and a query substring; act at most `times` times."""
+    """Match on target, method, path regex and a query substring; act at most `times` times,
+    on each matching request with chance `probability` (a chaos run's 5 % of everything)."""
 
     rule_id: int
     target: Target = "request"
@@ -42,6 +45,7 @@ class FaultRule:
     query: str | None = None
     header: str | None = None
     times: int | None = None
+    probability: float = 1.0
     action: FaultAction = field(default_factory=FaultAction)
 
     def matches(
@@ -61,10 +65,12 @@ class FaultRule:
 class FaultInjector:
     """The engine's fault table and copy gate."""
 
-    def __init__(self) -> None:
+    def __init__(self, seed: int | None = None) -> None:
         self._lock = threading.Lock()
         self._rules: list[FaultRule] = []
         self._ids = itertools.count(1)
+        self._random = random.Random(seed)
+        self._injected: Counter[Target] = Counter()
         self._held = False
         self._hold_path: re.Pattern[str] | None = None
         self._credits = 0
@@ -84,15 +90,17 @@ class FaultInjector:
         header: str | None = None,
         times: int | None = 1,
         delay_s: float = 0.0,
+        probability: float = 1.0,
     ) -> int:
         """Answer matching requests with `status` and error `code` (`times=None`: forever).
 
         `path` is a regex searched in the URL path (e.g. `r"/src/big\\.bin$"`), `query` a
         substring of the raw query (e.g. `"comp=copy"`), `header` a header that must be present
-        (e.g. `"x-ms-copy-source"` to hit only Copy Blob). Returns the rule id.
+        (e.g. `"x-ms-copy-source"` to hit only Copy Blob), `probability` the chance that one
+        matching request is hit (a miss uses none of `times`). Returns the rule id.
         """
         action = FaultAction(status=status, code=code, message=message, delay_s=delay_s)
-        return self._add(target, method, path, query, header, times, action)
+        return self._add(target, method, path, query, header, times, action, probability)
 
     def delay(
         self,
@@ -118,11 +126,14 @@ class FaultInjector:
         header: str | None,
         times: int | None,
         action: FaultAction,
+        probability: float = 1.0,
     ) -> int:
         if target not in TARGETS:
             raise ValueError(f"target must be one of {TARGETS}, not {target!r}")
         if times is not None and times < 1:
             raise ValueError("times must be at least 1 (or None for every request)")
+        if not 0.0 < probability <= 1.0:
+            raise ValueError("probability must be in (0, 1]")
         with self._lock:
             rule = FaultRule(
                 rule_id=next(self._ids),
@@ -132,6 +143,7 @@ class FaultInjector:
                 query=query,
                 header=header,
                 times=times,
+                probability=probability,
                 action=action,
             )
             self._rules.append(rule)
@@ -151,6 +163,7 @@ class FaultInjector:
         """Drop every rule and release held copies: the state a fresh test expects."""
         with self._lock:
             self._rules.clear()
+            self._injected.clear()
             self._held = False
             self._hold_path = None
             self._credits = 0
@@ -166,13 +179,28 @@ class FaultInjector:
         """The first matching rule's action, counting one use of it; None if nothing matches."""
         with self._lock:
             for rule in self._rules:
-                if rule.matches(target, method, path, query, headers):
-                    if rule.times is not None:
-                        rule.times -= 1
-                        if rule.times == 0:
-                            self._rules.remove(rule)
-                    return rule.action
+                if not rule.matches(target, method, path, query, headers):
+                    continue
+                if rule.probability < 1.0 and self._random.random() >= rule.probability:
+                    continue
+                if rule.times is not None:
+                    rule.times -= 1
+                    if rule.times == 0:
+                        self._rules.remove(rule)
+                if rule.action.status is not None:
+                    self._injected[target] += 1
+                return rule.action
         return None
+
+    def reseed(self, seed: int) -> None:
+        """Restart the chance of `probability` rules from `seed`, so a chaos run repeats."""
+        with self._lock:
+            self._random.seed(seed)
+
+    def injected(self) -> dict[str, int]:
+        """How many requests each target's rules answered with an error since the last clear."""
+        with self._lock:
+            return {target: self._injected[target] for target in TARGETS}
 
     # -- copy gate ---------------------------------------------------------------------------
 

@@ -80,13 +80,29 @@ def test_persistent_source_errors_fail_the_copy(
     assert props.copy.status_description.startswith("503 ServerBusy")
 
 
-def test_destination_write_errors_fail_the_copy(
+def test_transient_destination_write_errors_are_retried(
     storage_stack: StorageStack, src: ContainerClient, dest: ContainerClient
 ) -> None:
-    """A destination write refused mid-copy makes the copy 'failed'."""
+    """One Put Block answered 500 is written again, as Azure's copy rides out intermittent
+    errors; the copy succeeds with every byte."""
     src.upload_blob("s.bin", b"s" * 1000)
     storage_stack.faults.fail(
         target="destination", query="comp=block", status=500, code="InternalError"
+    )
+    target = dest.get_blob_client("dest-retried.bin")
+    target.start_copy_from_url(sas_url(src.get_blob_client("s.bin")))
+    assert wait_finished(target).copy.status == "success"
+    assert target.download_blob().readall() == b"s" * 1000
+    assert storage_stack.faults.injected()["destination"] == 1
+
+
+def test_destination_write_errors_fail_the_copy(
+    storage_stack: StorageStack, src: ContainerClient, dest: ContainerClient
+) -> None:
+    """A destination write refused mid-copy, every time it is tried, makes the copy 'failed'."""
+    src.upload_blob("s.bin", b"s" * 1000)
+    storage_stack.faults.fail(
+        target="destination", query="comp=block", status=500, code="InternalError", times=None
     )
     target = dest.get_blob_client("dest-failed.bin")
     target.start_copy_from_url(sas_url(src.get_blob_client("s.bin")))
