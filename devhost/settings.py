@@ -25,6 +25,9 @@ DEFAULT_ROUTE_PREFIX = "api"
 DEFAULT_STORAGE_SETTING = "AzureWebJobsStorage"
 
 TIMER_DELAY_SETTING = "DEVHOST_TIMER_DELAY_SECONDS"
+#: The share of queue messages handled successfully that are delivered once more, as Azure
+#: does when the host dies (or its delete is lost) after the function ran: 0 (default) to 1.
+QUEUE_REDELIVER_SETTING = "DEVHOST_QUEUE_REDELIVER"
 MAX_TIMER_DELAY_SECONDS = 3600.0
 MAXIMUM_SHORT_TIMER_SETTING = "DEVHOST_MAXIMUM_SHORT_TIMER_DURATION"
 LONG_TIMER_INTERVAL_SETTING = "DEVHOST_LONG_RUNNING_TIMER_INTERVAL"
@@ -53,8 +56,11 @@ class QueueOptions:
     new_batch_threshold: int | None = None
     max_dequeue_count: int = 5
     message_encoding: Literal["base64", "none"] = "base64"
+    redeliver: float = 0.0  # from DEVHOST_QUEUE_REDELIVER, not host.json
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.redeliver <= 1.0:
+            raise SettingsError(f"{QUEUE_REDELIVER_SETTING} must be a share from 0 to 1")
         if not 1 <= self.batch_size <= 32:
             raise SettingsError("extensions.queues.batchSize must be between 1 and 32")
         if self.max_dequeue_count < 1:
@@ -141,6 +147,16 @@ class DurableSettings:
                 f"{LONG_TIMER_INTERVAL_SETTING} must not exceed {MAXIMUM_SHORT_TIMER_SETTING} "
                 "(a piece of a long timer would overshoot its deadline)"
             )
+
+
+def load_queue_redelivery(environ: Mapping[str, str] | None = None) -> float:
+    """DEVHOST_QUEUE_REDELIVER as a share (0 when unset), checked by QueueOptions."""
+    env = os.environ if environ is None else environ
+    text = env.get(QUEUE_REDELIVER_SETTING, "").strip()
+    try:
+        return float(text) if text else 0.0
+    except ValueError:
+        raise SettingsError(f"{QUEUE_REDELIVER_SETTING} must be a share from 0 to 1") from None
 
 
 def load_durable_settings(environ: Mapping[str, str] | None = None) -> DurableSettings:

@@ -6,7 +6,9 @@ Behaviour copied from the Queues extension (v5) so that what passes here passes 
 - take up to `batchSize` messages, fetch another batch when no more than `newBatchThreshold`
   still run (so up to batchSize + newBatchThreshold run at once);
 - hide a message for 10 minutes while its function runs, renewing half way;
-- success deletes the message; failure makes it visible again after `visibilityTimeout`, unless
+- success deletes the message (with DEVHOST_QUEUE_REDELIVER, a share of first deliveries is made
+  visible again instead, to show a handler what at-least-once delivery means); failure makes
+  it visible again after `visibilityTimeout`, unless
   its dequeue count reached `maxDequeueCount`: then it moves to `<queue>-poison` (also a message
   already past the limit, and, with base64 encoding, one that is not base64).
 """
@@ -191,7 +193,14 @@ class QueueListener:
                 await renewer
         client = self._clients.queue(self._setting, self.queue_name)
         settled = replace(message, pop_receipt=receipt[0])
-        if succeeded:
+        if succeeded and self._deliver_again(message):
+            log.warning(
+                "Queue '%s': message %s will be delivered again (DEVHOST_QUEUE_REDELIVER).",
+                self.queue_name,
+                message.id,
+            )
+            await client.update_message(settled.id, settled.pop_receipt, visibility_timeout=0)
+        elif succeeded:
             await client.delete_message(settled.id, settled.pop_receipt)
         elif message.dequeue_count >= max_count:
             await self._move_to_poison(
@@ -203,6 +212,11 @@ class QueueListener:
                 settled.pop_receipt,
                 visibility_timeout=int(self._options.visibility_timeout.total_seconds()),
             )
+
+    def _deliver_again(self, message: ReceivedMessage) -> bool:
+        """At-least-once delivery made visible: a first delivery may come once more."""
+        share = self._options.redeliver
+        return message.dequeue_count == 1 and share > 0 and random.random() < share
 
     async def _keep_hidden(self, message_id: str, receipt: list[str]) -> None:
         """Renew the message's invisibility half way through, for as long as the function runs."""

@@ -215,3 +215,38 @@ def test_queue_trigger_runs_batch_size_plus_new_batch_threshold_at_once(
         wait_for(lambda: count("done", 12), what="every message processed")
     assert (signals / "peak").read_text() == "8"
     work.delete_queue()
+
+
+def test_redelivery_setting_delivers_each_message_twice(
+    apps_dir: Path, storage_stack: StorageStack
+) -> None:
+    """DEVHOST_QUEUE_REDELIVER=1: every message handled once is handled again (dequeue count 2)
+    and then deleted, as Azure does when a host dies between the function and the delete."""
+    suffix = uuid.uuid4().hex[:12]
+    conn = storage_stack.connection_string()
+    work = QueueClient.from_connection_string(conn, f"again-{suffix}")
+    results = QueueClient.from_connection_string(conn, f"again-results-{suffix}")
+    for client in (work, results):
+        client.create_queue()
+    env = {
+        "AzureWebJobsStorage": conn,
+        "WORK_QUEUE": work.queue_name,
+        "RESULT_QUEUE": results.queue_name,
+        "DEVHOST_QUEUE_REDELIVER": "1",
+    }
+    seen: list[dict[str, object]] = []
+
+    def two_reports() -> list[dict[str, object]] | None:
+        for message in results.receive_messages(max_messages=32):
+            seen.append(json.loads(unb64(str(message.content))))
+            results.delete_message(message)
+        return seen if len(seen) >= 2 else None
+
+    with AppHost(apps_dir / "queue_basics", env=env):
+        sent = work.send_message(b64("twice"))
+        wait_for(two_reports, what="two deliveries of one message")
+        wait_for(
+            lambda: True if work.get_queue_properties().approximate_message_count == 0 else None,
+            what="the message deleted after its second delivery",
+        )
+    assert [(r["id"], r["dequeue_count"]) for r in seen] == [(sent.id, 1), (sent.id, 2)]
