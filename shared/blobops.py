@@ -18,10 +18,11 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import (
     BlobClient,
     BlobLeaseClient,
+    BlobProperties,
     BlobSasPermissions,
     BlobServiceClient,
     StandardBlobTier,
@@ -70,7 +71,7 @@ from shared.errors import (
 )
 from shared.hoststorage import host_queue_service
 from shared.settings import STORAGE_CLIENT_OPTIONS, Settings, get_settings
-from shared.timestamps import parse_iso
+from shared.timestamps import parse_iso, utc
 
 
 def _now() -> dt.datetime:
@@ -244,10 +245,11 @@ class BlobOps:
         overwrite = request.get("overwrite", "always")
         if overwrite == "never":
             options["match_condition"] = MatchConditions.IfMissing  # If-None-Match: *
-        elif overwrite == "if_newer":
-            with map_storage_errors():
-                existing = dest.get_blob_properties() if dest.exists() else None
-            if existing is not None:
+        else:
+            existing = self._properties_if_any(dest)
+            if existing is not None and self.started_here(existing, request, started_after):
+                return copy_status(existing)
+            if overwrite == "if_newer" and existing is not None:
                 options["source_if_modified_since"] = existing.last_modified
         source = self.readable_source(request["source"]["url"], deadline)
         try:
@@ -262,6 +264,33 @@ class BlobOps:
             return CopyStatus(BlobCopyStatus.PENDING, copy_id, bytes_copied=0)
         with map_storage_errors():
             return copy_status(dest.get_blob_properties())
+
+    @staticmethod
+    def _properties_if_any(blob: BlobClient) -> BlobProperties | None:
+        """The blob's properties, or None where there is no blob (one Get Blob Properties)."""
+        with map_storage_errors():
+            try:
+                return blob.get_blob_properties()
+            except ResourceNotFoundError:
+                return None
+
+    def started_here(
+        self, props: BlobProperties, request: dict[str, Any], started_after: dt.datetime | None
+    ) -> bool:
+        """Whether the destination holds the copy an earlier attempt of this very start made:
+        a copy of our source, pending or written since the orchestration asked for the start.
+
+        An attempt's answer is lost when a status read after the Copy Blob fails, or the host
+        dies before the answer is in history; the retry must not copy a second time (an
+        overwrite=always copy would be accepted again, an if_newer one read as skipped)."""
+        copy = props.copy
+        if started_after is None or not copy.id:
+            return False
+        if not self.same_source(copy.source, request["source"]["url"]):
+            return False
+        if copy.status == BlobCopyStatus.PENDING:
+            return True
+        return utc(props.last_modified) >= utc(started_after).replace(microsecond=0)
 
     def _start_refused(
         self,

@@ -203,6 +203,44 @@ def test_retried_start_with_overwrite_never_adopts_its_own_first_attempt(
     assert target.download_blob().readall() == data
 
 
+@pytest.mark.parametrize("overwrite", ["always", "if_newer"])
+def test_retried_start_adopts_its_own_first_attempt_and_copies_once(
+    ops: BlobOps,
+    src: ContainerClient,
+    dest: ContainerClient,
+    storage_stack: StorageStack,
+    overwrite: str,
+) -> None:
+    """A start whose first attempt got through (its answer lost: the status read after it
+    failed, or the host died) reports that copy: no second accepted Copy Blob (the chaos run
+    counted two), and if_newer does not read its own copy as a newer destination."""
+    blob, data = put(src, "a.bin", 1000)
+    target = dest.get_blob_client("a.bin")
+    storage_stack.reset_transactions()
+    asked = dt.datetime.now(dt.UTC)
+    first = ops.start_copy(request(blob.url, target.url, overwrite=overwrite), DEADLINE, asked)
+    assert wait_for(ops, target.url, first.copy_id).status == "success"
+    again = ops.start_copy(request(blob.url, target.url, overwrite=overwrite), DEADLINE, asked)
+    assert (again.status, again.copy_id, again.skipped) == ("success", first.copy_id, False)
+    accepted = storage_stack.transactions().accepted_copies
+    assert accepted == {f"{dest.account_name}/{dest.container_name}/a.bin": 1}
+    assert target.download_blob().readall() == data
+
+
+def test_a_new_start_copies_over_an_older_copy_of_the_same_source(
+    ops: BlobOps, src: ContainerClient, dest: ContainerClient
+) -> None:
+    """Adoption is only of copies made since the start was asked for: an earlier copy of the
+    same source is copied over (overwrite=always), with a new copy id."""
+    blob, _ = put(src, "a.bin", 1000)
+    target = dest.get_blob_client("a.bin")
+    earlier = ops.start_copy(request(blob.url, target.url), DEADLINE)
+    wait_for(ops, target.url, earlier.copy_id)
+    time.sleep(1.1)  # last-modified times have one-second precision
+    later = ops.start_copy(request(blob.url, target.url), DEADLINE, dt.datetime.now(dt.UTC))
+    assert later.copy_id != earlier.copy_id
+
+
 def test_overwrite_never_refuses_an_older_copy_of_the_same_source(
     ops: BlobOps, src: ContainerClient, dest: ContainerClient
 ) -> None:
