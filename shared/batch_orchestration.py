@@ -117,7 +117,7 @@ class BatchRun(DurableRun):
         job = BatchRoundJob(
             batch_id=self.plan.id,
             request=self.plan.request,
-            asked_at=iso(self.now),
+            asked_at=self.carry.unfinished_round_asked_at or iso(self.now),
             deadline=self.carry.deadline,
             pending=self.carry.pending,
             marker=self.carry.marker,
@@ -128,7 +128,11 @@ class BatchRun(DurableRun):
         result = yield from self.call(BATCH_ROUND, job)
         if isinstance(result, Failed):
             if result.exhausted:
-                self.carry = replace(self.carry, troubles=self.carry.troubles + 1)
+                self.carry = replace(
+                    self.carry,
+                    troubles=self.carry.troubles + 1,
+                    unfinished_round_asked_at=job.asked_at,
+                )
                 return None
             self.fail_batch(result.error)
             return True
@@ -154,6 +158,7 @@ class BatchRun(DurableRun):
             errors=errors,
             idle_rounds=0 if moved else self.carry.idle_rounds + 1,
             troubles=0,
+            unfinished_round_asked_at=None,
             rounds=self.carry.rounds + 1,
         )
         self.carry = replace(self.carry, estimated_finish=self.estimate())

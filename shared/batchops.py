@@ -31,6 +31,7 @@ from typing import Any
 
 from azure.core import MatchConditions
 from azure.storage.blob import (
+    BlobClient,
     BlobPrefix,
     BlobProperties,
     ContainerClient,
@@ -39,7 +40,7 @@ from azure.storage.blob import (
     generate_container_sas,
 )
 
-from shared.accounts import BlobLocation
+from shared.accounts import Account, BlobLocation
 from shared.batchreport import append_lines
 from shared.batchrequests import BatchRequest
 from shared.blobops import BlobOps, storage
@@ -55,7 +56,7 @@ from shared.contracts import (
     BlobCopyStatus,
 )
 from shared.copylimits import CLOCK_SKEW, MAX_DELEGATION, SAS_MARGIN
-from shared.errors import CopyFailed, PermanentStorageError, map_storage_errors
+from shared.errors import CopyFailed, PermanentStorageError, map_storage_errors, retry_transient
 from shared.timestamps import parse_iso, utc
 
 #: How far storage's clock may lag the orchestration's when a retried round judges whether a
@@ -140,21 +141,31 @@ class BatchOps:
         found: list[BlobProperties] = []
         for _ in range(MAX_PAGES_PER_ROUND):
             size = max(1, min(wanted - len(found), page_size))
-            with map_storage_errors():
-                listing = client.list_blobs(name_starts_with=prefix, results_per_page=size)
-                page_iter = listing.by_page(continuation_token=marker)
-                page = list(next(page_iter, []))
-                marker = getattr(page_iter, "continuation_token", None)  # azure-core PageIterator
+            page, marker = retry_transient(self._source_page, client, prefix, marker, size)
             found += [b for b in page if self.request.selects(b.name[len(prefix) :])]
             if not marker or len(found) >= wanted:
                 break
         return found, marker, not marker
+
+    @staticmethod
+    def _source_page(
+        client: ContainerClient, prefix: str, marker: str | None, size: int
+    ) -> tuple[list[BlobProperties], str | None]:
+        """One page of the source listing after `marker`, and the marker after it."""
+        with map_storage_errors():
+            listing = client.list_blobs(name_starts_with=prefix, results_per_page=size)
+            page_iter = listing.by_page(continuation_token=marker)
+            page = list(next(page_iter, []))
+            return page, getattr(page_iter, "continuation_token", None)  # azure-core PageIterator
 
     def destinations(self, names: list[str]) -> dict[str, BlobProperties]:
         """The destination blobs with these names, with their copy properties, in one listing
         over the window the names span (they come in name order)."""
         if not names:
             return {}
+        return retry_transient(self._destination_window, names)
+
+    def _destination_window(self, names: list[str]) -> dict[str, BlobProperties]:
         first, last = min(names), max(names)
         common = _common_prefix(first, last)
         client, wanted = self.client(self.destination), set(names)
@@ -190,8 +201,8 @@ class BatchOps:
         starts = [s for p in sources if (s := self.take(p, seen, asked, ledger)) is not None]
         if starts:
             self.start_all(starts, parse_iso(job.deadline) + SAS_MARGIN, now, ledger)
-        length = append_lines(
-            self.report_container(), job.batch_id, job.report_length, ledger.lines
+        length = retry_transient(
+            append_lines, self.report_container(), job.batch_id, job.report_length, ledger.lines
         )
         return BatchRound(
             pending=ledger.pending,
@@ -324,11 +335,11 @@ class BatchOps:
             options["source_if_modified_since"] = dest.last_modified
         try:
             if self.leases:  # before the copy: a writer must not change the source under it
-                self.ops.acquire_lease(self.source_url(blob.name), self.lease_id(blob), -1)
-            with map_storage_errors():
-                started = target.start_copy_from_url(
-                    f"{self.source_url(blob.name)}?{sas}", self.request.metadata or None, **options
-                )
+                source, lease_id = self.source_url(blob.name), self.lease_id(blob)
+                retry_transient(self.ops.acquire_lease, source, lease_id, -1)
+            started = retry_transient(
+                self._start_one, target, f"{self.source_url(blob.name)}?{sas}", options
+            )
         except PermanentStorageError as exc:
             if exc.code in _SKIP_CODES.get(self.request.overwrite, set()):
                 return self.release(blob, _line(blob.name, name, "skipped", None, None, None))
@@ -338,6 +349,11 @@ class BatchOps:
             return replace(blob, copy_id=copy_id)
         line = _line(blob.name, name, "succeeded", blob.size, copy_id, None)
         return self.release(blob, line)
+
+    def _start_one(self, target: BlobClient, source: str, options: dict[str, Any]) -> Any:
+        """One Copy Blob (asynchronous), with the request's metadata."""
+        with map_storage_errors():
+            return target.start_copy_from_url(source, self.request.metadata or None, **options)
 
     def lease_id(self, blob: BatchBlob) -> str:
         """The same lease id in every attempt of a round: a retried acquire is idempotent."""
@@ -365,9 +381,12 @@ class BatchOps:
         if account.account_key:
             return generate_container_sas(account_key=account.account_key, expiry=expiry, **common)
         expiry = min(expiry, start + MAX_DELEGATION)
-        with map_storage_errors():
-            key = self.ops.service(account).get_user_delegation_key(start, expiry)
+        key = retry_transient(self._delegation_key, account, start, expiry)
         return generate_container_sas(user_delegation_key=key, expiry=expiry, **common)
+
+    def _delegation_key(self, account: Account, start: dt.datetime, expiry: dt.datetime) -> Any:
+        with map_storage_errors():
+            return self.ops.service(account).get_user_delegation_key(start, expiry)
 
     def report_container(self) -> ContainerClient:
         """The container of reports (BLOBCOPY_REPORT_CONTAINER) in the destination account."""
@@ -382,10 +401,14 @@ class BatchOps:
         for blob in pending:
             target = client.get_blob_client(self.request.destination_name(blob.name))
             try:
-                with map_storage_errors():
-                    target.abort_copy(blob.copy_id)
+                retry_transient(_abort_one, target, blob.copy_id)
             except PermanentStorageError:
                 continue  # ended, or replaced: the next round reads how
+
+
+def _abort_one(target: BlobClient, copy_id: str) -> None:
+    with map_storage_errors():
+        target.abort_copy(copy_id)
 
 
 def _common_prefix(a: str, b: str) -> str:

@@ -33,6 +33,9 @@ class BatchCarry:
     stopping: Outcome | None = None
     idle_rounds: int = 0  # rounds in a row in which nothing started or ended
     troubles: int = 0  # rounds in a row that ran out of retries
+    # When the round that keeps running out of retries was first decided: its next try is the
+    # same round (same listing marker), so it adopts the copies the failed attempts started.
+    unfinished_round_asked_at: str | None = None
     rounds: int = 0
     executions: int = 1
     estimated_finish: str | None = None

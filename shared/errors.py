@@ -22,15 +22,22 @@ by the response it carries, or permanent.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from azure.core import exceptions as azure_errors
 
 from shared.redaction import redact_text
 
+T = TypeVar("T")
+P = ParamSpec("P")
+
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+#: Tries of one call within a batch round, and the first pause (doubling) between them.
+CALL_ATTEMPTS = 3
+CALL_FIRST_PAUSE_S = 0.2
 TRANSIENT_CODES = frozenset({"ServerBusy", "OperationTimedOut", "InternalError"})
 
 
@@ -218,3 +225,20 @@ def map_storage_errors() -> Iterator[None]:
         yield
     except _MAPPED as exc:
         raise from_azure(exc) from exc
+
+
+def retry_transient(call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """`call(*args, **kwargs)`, tried again after a short pause (CALL_ATTEMPTS tries at most)
+    while it raises a TransientStorageError.
+
+    Single-copy activities make one or two storage calls each and leave retries to
+    `call_activity_with_retry`, where history shows them. A batch round makes dozens: at 5 %
+    transient failures a 40-call round would fail six times in seven and redo all of its work,
+    so its calls are each retried in place, and the round fails only when one keeps failing.
+    """
+    for attempt in range(CALL_ATTEMPTS - 1):
+        try:
+            return call(*args, **kwargs)
+        except TransientStorageError:
+            time.sleep(CALL_FIRST_PAUSE_S * 2**attempt)
+    return call(*args, **kwargs)

@@ -205,3 +205,30 @@ def test_a_batch_replays_through_the_real_sdk() -> None:
     assert r.episode(r.completed(again_id, {**ended, "report_length": 80})) == []
     assert r.state["isDone"] and r.state["output"]["state"] == "succeeded"
     assert r.state["output"]["counts"]["succeeded"] == 2
+
+
+@dataclass
+class FlakyRounds(SimBatch):
+    """The first `outages` rounds run out of retries (raise, as an exhausted retry does)."""
+
+    outages: int = 2
+
+    def activity(self, name: str, payload: dict[str, Any], t: float) -> Any:
+        if name == "batch_round" and self.outages > 0:
+            self.outages -= 1
+            self.rounds.append((t, payload))
+            raise RuntimeError("[ServerBusy] every retry failed")
+        return super().activity(name, payload, t)
+
+
+def test_a_round_that_ran_out_of_retries_is_tried_again_as_the_same_round() -> None:
+    """The next try of a round whose retries ran out keeps its `asked_at` (and marker), so it
+    adopts the copies its failed attempts started; the round after it is decided anew. (The
+    chaos run saw a new asked_at make batch blobs copy 2 to 7 times.)"""
+    sim = FlakyRounds(blobs=6, outages=2)
+    doc, _ = run(plan(max_concurrency=3), sim)
+    assert doc["state"] == "succeeded" and doc["counts"]["succeeded"] == 6
+    jobs = [job for _, job in sim.rounds]
+    assert jobs[0]["asked_at"] == jobs[1]["asked_at"] == jobs[2]["asked_at"]
+    assert jobs[0]["marker"] == jobs[2]["marker"]
+    assert jobs[3]["asked_at"] != jobs[2]["asked_at"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import pytest
 from azure.core import exceptions as azure_errors
 
@@ -214,3 +216,35 @@ def test_errors_with_a_response_are_decided_by_its_status() -> None:
     busy = azure_errors.ODataV4Error(FakeResponse(503))
     assert isinstance(from_azure(conflict), CopyFailed)
     assert isinstance(from_azure(busy), TransientStorageError)
+
+
+def flaky(failures: Sequence[StorageError]) -> Callable[[], str]:
+    """A call that raises each of `failures` in turn, then answers "done"."""
+    left = list(failures)
+
+    def call() -> str:
+        if left:
+            raise left.pop(0)
+        return "done"
+
+    return call
+
+
+def test_retry_transient_rides_out_transient_errors_up_to_its_attempts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two transient failures and then an answer: the answer. One failure more than the
+    attempts allow: that failure."""
+    monkeypatch.setattr(errors, "CALL_FIRST_PAUSE_S", 0.0)
+    busy = [TransientStorageError("ServerBusy", "busy") for _ in range(errors.CALL_ATTEMPTS - 1)]
+    assert errors.retry_transient(flaky(busy)) == "done"
+    too_many = [TransientStorageError("ServerBusy", "busy") for _ in range(errors.CALL_ATTEMPTS)]
+    with pytest.raises(TransientStorageError):
+        errors.retry_transient(flaky(too_many))
+
+
+def test_retry_transient_never_repeats_a_permanent_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(errors, "CALL_FIRST_PAUSE_S", 0.0)
+    call = flaky([PermanentStorageError("BlobNotFound", "gone"), TransientStorageError("S", "b")])
+    with pytest.raises(PermanentStorageError):
+        errors.retry_transient(call)
