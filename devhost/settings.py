@@ -13,7 +13,7 @@ import os
 import random
 import re
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +28,11 @@ TIMER_DELAY_SETTING = "DEVHOST_TIMER_DELAY_SECONDS"
 #: The share of queue messages handled successfully that are delivered once more, as Azure
 #: does when the host dies (or its delete is lost) after the function ran: 0 (default) to 1.
 QUEUE_REDELIVER_SETTING = "DEVHOST_QUEUE_REDELIVER"
+#: How long a received queue message stays hidden while its function runs (renewed half way).
+#: The Queues extension uses 10 minutes: a message whose host died reappears that much later.
+#: Shorter only to let a test see that redelivery without waiting 10 minutes.
+QUEUE_PROCESSING_SETTING = "DEVHOST_QUEUE_PROCESSING_SECONDS"
+PROCESSING_VISIBILITY = timedelta(minutes=10)
 MAX_TIMER_DELAY_SECONDS = 3600.0
 MAXIMUM_SHORT_TIMER_SETTING = "DEVHOST_MAXIMUM_SHORT_TIMER_DURATION"
 LONG_TIMER_INTERVAL_SETTING = "DEVHOST_LONG_RUNNING_TIMER_INTERVAL"
@@ -57,10 +62,13 @@ class QueueOptions:
     max_dequeue_count: int = 5
     message_encoding: Literal["base64", "none"] = "base64"
     redeliver: float = 0.0  # from DEVHOST_QUEUE_REDELIVER, not host.json
+    processing_visibility: timedelta = PROCESSING_VISIBILITY  # DEVHOST_QUEUE_PROCESSING_SECONDS
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.redeliver <= 1.0:
             raise SettingsError(f"{QUEUE_REDELIVER_SETTING} must be a share from 0 to 1")
+        if not timedelta(seconds=2) <= self.processing_visibility <= PROCESSING_VISIBILITY:
+            raise SettingsError(f"{QUEUE_PROCESSING_SETTING} must be from 2 to 600 seconds")
         if not 1 <= self.batch_size <= 32:
             raise SettingsError("extensions.queues.batchSize must be between 1 and 32")
         if self.max_dequeue_count < 1:
@@ -149,14 +157,24 @@ class DurableSettings:
             )
 
 
-def load_queue_redelivery(environ: Mapping[str, str] | None = None) -> float:
-    """DEVHOST_QUEUE_REDELIVER as a share (0 when unset), checked by QueueOptions."""
+def with_queue_settings(
+    options: QueueOptions, environ: Mapping[str, str] | None = None
+) -> QueueOptions:
+    """`options` with the DEVHOST_QUEUE_* settings applied (checked by QueueOptions)."""
     env = os.environ if environ is None else environ
-    text = env.get(QUEUE_REDELIVER_SETTING, "").strip()
-    try:
-        return float(text) if text else 0.0
-    except ValueError:
-        raise SettingsError(f"{QUEUE_REDELIVER_SETTING} must be a share from 0 to 1") from None
+    changes: dict[str, Any] = {}
+    for setting, attr, parse in (
+        (QUEUE_REDELIVER_SETTING, "redeliver", float),
+        (QUEUE_PROCESSING_SETTING, "processing_visibility", lambda t: timedelta(seconds=float(t))),
+    ):
+        text = env.get(setting, "").strip()
+        if not text:
+            continue
+        try:
+            changes[attr] = parse(text)
+        except ValueError:
+            raise SettingsError(f"{setting} must be a number, not {text!r}") from None
+    return replace(options, **changes)
 
 
 def load_durable_settings(environ: Mapping[str, str] | None = None) -> DurableSettings:

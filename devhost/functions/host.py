@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,8 +44,8 @@ from devhost.settings import (
     load_durable_settings,
     load_host_config,
     load_local_settings,
-    load_queue_redelivery,
     resolve_app_setting_refs,
+    with_queue_settings,
 )
 
 if TYPE_CHECKING:
@@ -132,8 +132,7 @@ class FunctionHost:
         self._executor = ThreadPoolExecutor(
             max_workers=int(threads) if threads else None, thread_name_prefix="devhost-function"
         )
-        queues = replace(config.queues, redeliver=load_queue_redelivery())
-        self._queue_clients = QueueClients(queues)
+        self._queue_clients = QueueClients(with_queue_settings(config.queues))
         invoker = Invoker(
             app_dir=self.app_dir, executor=self._executor, queue_output=self._queue_clients
         )

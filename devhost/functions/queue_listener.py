@@ -5,7 +5,8 @@ Behaviour copied from the Queues extension (v5) so that what passes here passes 
   queue is empty (or missing), at once again after a non-empty batch or a local enqueue;
 - take up to `batchSize` messages, fetch another batch when no more than `newBatchThreshold`
   still run (so up to batchSize + newBatchThreshold run at once);
-- hide a message for 10 minutes while its function runs, renewing half way;
+- hide a message for 10 minutes while its function runs, renewing half way (a message whose
+  host died reappears when that time is up; DEVHOST_QUEUE_PROCESSING_SECONDS shortens it);
 - success deletes the message (with DEVHOST_QUEUE_REDELIVER, a share of first deliveries is made
   visible again instead, to show a handler what at-least-once delivery means); failure makes
   it visible again after `visibilityTimeout`, unless
@@ -20,7 +21,6 @@ import contextlib
 import logging
 import random
 from dataclasses import replace
-from datetime import timedelta
 
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.storage.queue import QueueMessage as SdkQueueMessage
@@ -35,7 +35,6 @@ from devhost.lifetime import cancel_and_wait
 log = logging.getLogger(logs.HOST_LOGGER)
 
 MIN_POLLING_INTERVAL = 0.1
-PROCESSING_VISIBILITY = timedelta(minutes=10)
 SHUTDOWN_GRACE_SECONDS = 30.0
 
 
@@ -143,7 +142,7 @@ class QueueListener:
             pager = client.receive_messages(
                 messages_per_page=room,
                 max_messages=room,
-                visibility_timeout=int(PROCESSING_VISIBILITY.total_seconds()),
+                visibility_timeout=int(self._options.processing_visibility.total_seconds()),
             )
             return [m async for m in pager]
         except ResourceNotFoundError:
@@ -221,7 +220,7 @@ class QueueListener:
     async def _keep_hidden(self, message_id: str, receipt: list[str]) -> None:
         """Renew the message's invisibility half way through, for as long as the function runs."""
         client = self._clients.queue(self._setting, self.queue_name)
-        seconds = int(PROCESSING_VISIBILITY.total_seconds())
+        seconds = int(self._options.processing_visibility.total_seconds())
         while True:
             await asyncio.sleep(seconds / 2)
             updated = await client.update_message(

@@ -1,4 +1,4 @@
-"""devhost/settings.py: the DEVHOST_* Durable settings and their errors."""
+"""devhost/settings.py: the DEVHOST_* settings (Durable timers, queue delivery) and their errors."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from devhost.settings import (
     LONG_TIMER_INTERVAL_SETTING,
     MAXIMUM_SHORT_TIMER_SETTING,
     TIMER_DELAY_SETTING,
+    QueueOptions,
     SettingsError,
     TimerDelay,
     load_durable_settings,
+    with_queue_settings,
 )
 
 
@@ -73,3 +75,17 @@ def test_bad_long_timer_settings_name_the_setting(values: dict[str, str], named:
     """Unreadable, zero, or an interval longer than the maximum (pieces would overshoot)."""
     with pytest.raises(SettingsError, match=named):
         load_durable_settings(values)
+
+
+def test_queue_settings_from_the_environment_are_applied_and_checked() -> None:
+    """DEVHOST_QUEUE_REDELIVER and DEVHOST_QUEUE_PROCESSING_SECONDS change the host.json
+    options; unset they leave Azure's behaviour (no redelivery, 10 minutes hidden)."""
+    base = QueueOptions()
+    assert with_queue_settings(base, {}) == base
+    assert base.processing_visibility == timedelta(minutes=10)
+    env = {"DEVHOST_QUEUE_REDELIVER": "0.5", "DEVHOST_QUEUE_PROCESSING_SECONDS": "20"}
+    changed = with_queue_settings(base, env)
+    assert (changed.redeliver, changed.processing_visibility) == (0.5, timedelta(seconds=20))
+    for bad in ({"DEVHOST_QUEUE_REDELIVER": "2"}, {"DEVHOST_QUEUE_PROCESSING_SECONDS": "x"}):
+        with pytest.raises(SettingsError, match=next(iter(bad))):
+            with_queue_settings(base, bad)
