@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from shared.accounts import unsafe_path_reason
 from shared.requests import (
     FROZEN,
     ID_PATTERN,
@@ -54,6 +55,17 @@ class ContainerRef(BaseModel):
         if not parts.path.strip("/"):
             raise ValueError("must name a container")
         return value.rstrip("/")
+
+    @field_validator("prefix")
+    @classmethod
+    def _safe_prefix(cls, value: str) -> str:
+        # Each blob's name starts with it: a dot segment would make the name's URL resolve to
+        # another blob, or another container, than the allowlist was checked for.
+        whole = value[:-1] if value.endswith(("/", "\\")) else value
+        reason = unsafe_path_reason("/" + whole) if value else None
+        if reason:
+            raise ValueError(reason)
+        return value
 
 
 class BatchRequest(BaseModel):

@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any, overload
+from urllib.parse import unquote
 
 REDACTED = "REDACTED"
 #: Query (and connection-string) parameters whose value is a credential: Azure's SAS `sig`, a
@@ -71,10 +72,28 @@ _NAMES = "|".join(_name(name) for name in sorted(SECRET_PARAMETERS, key=len, rev
 _SECRET = re.compile(f"{_START}(?P<name>(?:{_NAMES})(?:=|%3D)){_VALUE}", re.IGNORECASE)
 
 
+#: An OAuth bearer token as an Authorization header shows it (RFC 6750's b64token).
+_BEARER = re.compile(r"(?P<name>\bBearer\s+)(?!REDACTED\b)[A-Za-z0-9\-._~+/]+=*", re.IGNORECASE)
+
+
 def redact_text(text: str) -> str:
-    """`text` with the value of every secret parameter replaced by REDACTED, wherever it is:
-    SDK and server messages echo request URLs, and users paste them into anything."""
-    return _SECRET.sub(lambda found: found["name"] + REDACTED, text)
+    """`text` with the value of every secret parameter, and every bearer token, replaced by
+    REDACTED, wherever it is: SDK and server messages echo request URLs and headers, and users
+    paste them into anything."""
+    text = _SECRET.sub(lambda found: found["name"] + REDACTED, text)
+    return _BEARER.sub(lambda found: found["name"] + REDACTED, text)
+
+
+def exposed_secrets(text: str) -> list[tuple[str, str]]:
+    """Each secret `redact_text` would take out of `text`, as (parameter name, value): what a
+    scan for leaks looks for, by the same matching. Values already REDACTED, or empty, are
+    not secrets."""
+    found = [
+        (unquote(m["name"]).rstrip("=").lower(), m[0][len(m["name"]) :])
+        for m in _SECRET.finditer(text)
+    ]
+    found += [("bearer", m[0][len(m["name"]) :]) for m in _BEARER.finditer(text)]
+    return [(name, value) for name, value in found if value and value != REDACTED]
 
 
 @overload

@@ -129,5 +129,7 @@ def build_web_app(
         add_extra_routes(app)
     app.router.add_get("/admin/host/status", _host_status)
     app.router.add_get("/", _root)
-    app.router.add_route("*", "/{tail:.*}", triggers.handle)
+    # `[\s\S]`, not `.`: aiohttp matches the decoded path, and `.` stops at a `%0A` in an id,
+    # which then answered aiohttp's plain-text 404 instead of reaching the function.
+    app.router.add_route("*", r"/{tail:[\s\S]*}", triggers.handle)
     return app

@@ -3,6 +3,10 @@
 One storage stack and one devhost process serve the whole e2e session, as `make run` would, but on
 free loopback ports. Copies run at 8 MiB/s in 256 KiB chunks, so a few MiB take long enough to
 show progress and to be aborted, and small blobs finish at once.
+
+Every e2e test runs under the secrets scan (tests/secretscan.py, wired in
+tests/e2e/secretwatch.py): after each test, a credential in any host log line, Python log
+record, HTTP answer, CLI output or queue message fails it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import pytest
 from devhost.storage.stack import ACCOUNTS, StorageConfig, StorageStack
 from devhost.testing import REPO_ROOT, AppHost, storage_env
 from tests.e2e.e2e_helpers import CopyApi, ExternalFiles, TestBlobs
+from tests.e2e.secretwatch import SecretWatch
 
 E2E_COPY_RATE = 8 * 1024 * 1024
 #: Azure's timers fire late under load and after scale from zero, so e2e runs with late timers
@@ -40,13 +45,31 @@ def app_settings(stack: StorageStack) -> dict[str, str]:
     return env
 
 
+@pytest.fixture(scope="session", autouse=True)
+def secret_watch() -> Iterator[SecretWatch]:
+    """The session's secrets scan, watching every host, log record, answer and CLI run."""
+    with SecretWatch.installed() as watch:
+        yield watch
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_leaks(secret_watch: SecretWatch) -> Iterator[None]:
+    """Fail the test if anything it made the stack say carried a credential (its fixtures'
+    teardown included: this fixture is set up first, so torn down last)."""
+    yield
+    findings = secret_watch.sweep()
+    if findings:
+        pytest.fail("secrets leaked:\n" + "\n".join(findings[:20]), pytrace=False)
+
+
 @pytest.fixture(scope="session")
-def e2e_stack() -> Iterator[StorageStack]:
+def e2e_stack(secret_watch: SecretWatch) -> Iterator[StorageStack]:
     """Azurite + copy engine for the e2e session, at a rate that makes progress visible."""
     config = StorageConfig.free_ports(
         copy_rate_bytes_per_s=E2E_COPY_RATE, copy_chunk_bytes=256 * 1024
     )
     with StorageStack(config) as stack:
+        secret_watch.watch_stack(stack)
         yield stack
 
 

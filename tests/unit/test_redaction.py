@@ -24,7 +24,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared import redaction
-from shared.redaction import REDACTED, SECRET_PARAMETERS, redact_text, redact_url, scrub
+from shared.redaction import (
+    REDACTED,
+    SECRET_PARAMETERS,
+    exposed_secrets,
+    redact_text,
+    redact_url,
+    scrub,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
@@ -276,3 +283,21 @@ def test_the_module_is_a_stdlib_leaf_that_the_cli_distribution_ships() -> None:
     }
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert "shared.redaction" in pyproject["tool"]["setuptools"]["py-modules"]
+
+
+def test_a_bearer_token_is_redacted() -> None:
+    """An Authorization header echoed into a message keeps its scheme, not its token."""
+    text = "headers: {'Authorization': 'Bearer eyJ0eXAiOiJKV1QifQ.e30.c2ln'}"
+    assert redact_text(text) == "headers: {'Authorization': 'Bearer REDACTED'}"
+    assert redact_text("Bearer REDACTED") == "Bearer REDACTED"
+
+
+def test_exposed_secrets_names_each_secret_however_spelled() -> None:
+    """The leak scan's view: every unredacted value, by its parameter's plain name."""
+    text = "a?sig=x1&%73ig%3Dx2 code=k Bearer tok3n sig=REDACTED"
+    assert exposed_secrets(text) == [
+        ("sig", "x1"),
+        ("sig", "x2"),
+        ("code", "k"),
+        ("bearer", "tok3n"),
+    ]
