@@ -63,7 +63,6 @@ DEST, OTHER = ACCOUNTS[0], ACCOUNTS[1]
 #: Sizes of single copies and how often each is drawn; the largest is the run's --max-size.
 SIZES = ((0, 2), (1 * KIB, 6), (100 * KIB, 6), (1 * MIB, 3), (4 * MIB, 2), (None, 1))
 BLOB_TYPES = ("BlockBlob", "PageBlob", "AppendBlob")
-TERMINAL = {"succeeded", "failed", "aborted"}
 FAULTS = ((500, "InternalError"), (503, "ServerBusy"))
 HOST_STARTED = "Host started:"  # devhost's console line when it serves
 
