@@ -34,6 +34,7 @@ import argparse
 import base64
 import contextlib
 import hashlib
+import itertools
 import json
 import random
 import re
@@ -270,7 +271,12 @@ def seed_sources(run: Run) -> None:
             run.sources[planned.id] = run.external.serve(data, f"{planned.id}.bin")
             continue
         blob = containers[planned.origin].get_blob_client(f"{planned.id}.bin")
-        blob.upload_blob(data, blob_type=BlobType(planned.blob_type), overwrite=True)
+        if planned.blob_type == "AppendBlob":  # upload_blob makes no empty append blob
+            blob.create_append_blob()
+            if data:
+                blob.upload_blob(data, blob_type=BlobType.APPENDBLOB)  # appends to it
+        else:
+            blob.upload_blob(data, blob_type=BlobType(planned.blob_type))
         run.sources[planned.id] = blob.url
     source, _ = run.batch_containers()
     for k in range(run.config.batches):
@@ -527,17 +533,13 @@ def engine_copies(run: Run) -> list[dict[str, Any]]:
     return [r for r in reply.json() if str(r.get("container", "")).startswith(run.name)]
 
 
-def republished(output: str, request_id: str) -> bool:
-    """Whether the runtime ran this request's publish_result twice because a SIGKILL came
-    while the first run was sending: started twice, with a host start between the two (an
-    activity that ran but whose completion never reached history runs again, on Azure too)."""
-    starts = [
-        m.start()
-        for m in re.finditer(
-            rf"publish_result \(Activity\) {re.escape(request_id)}: Activity started", output
-        )
-    ]
-    return len(starts) == 2 and HOST_STARTED in output[starts[0] : starts[1]]
+def publishes_cut_short(output: str, request_id: str) -> int:
+    """How many times the runtime ran this request's publish_result again because a SIGKILL
+    came while it ran: starts with a host start between them (an activity that ran but whose
+    completion never reached history runs again, on Azure too)."""
+    pattern = rf"publish_result \(Activity\) {re.escape(request_id)}: Activity started"
+    starts = [m.start() for m in re.finditer(pattern, output)]
+    return sum(HOST_STARTED in output[x:y] for x, y in itertools.pairwise(starts))
 
 
 def check_notifications(run: Run, final: dict[str, dict[str, Any]]) -> None:
@@ -557,7 +559,7 @@ def check_notifications(run: Run, final: dict[str, dict[str, Any]]) -> None:
     for request_id in asked:
         if request_id not in final or seen[request_id] == 1:
             continue
-        if seen[request_id] == 2 and republished(output, request_id):
+        if 1 < seen[request_id] <= 1 + publishes_cut_short(output, request_id):
             run.figures.republished.append(request_id)
             continue
         run.figures.violations.append(f"{request_id}: {seen[request_id]} result messages, not 1")

@@ -274,6 +274,15 @@ class BlobOps:
             except ResourceNotFoundError:
                 return None
 
+    def lost_attempt(
+        self, request: dict[str, Any], started_after: dt.datetime | None
+    ) -> CopyStatus | None:
+        """The copy an earlier attempt of this start made (its answer lost), if there is one."""
+        props = self._properties_if_any(self.destination(request["destination"]["url"]))
+        if props is None or not self.started_here(props, request, started_after):
+            return None
+        return copy_status(props)
+
     def started_here(
         self, props: BlobProperties, request: dict[str, Any], started_after: dt.datetime | None
     ) -> bool:
@@ -481,11 +490,18 @@ def start_copy(job: StartCopyJob) -> CopyStatus | AbortRecorded:
     An abort sent on the queue before its copy message had no instance to reach: its record
     (shared/control.py) is read here, before anything is written.
     """
-    recorded = abort_requests().read(job.instance_id)
-    if recorded is not None:
-        return AbortRecorded(recorded.reason)
     asked = parse_iso(job.asked_at) if job.asked_at else None
-    return storage().start_copy(job.request, parse_iso(job.deadline), asked)
+    recorded = abort_requests().read(job.instance_id)
+    if recorded is None:
+        return storage().start_copy(job.request, parse_iso(job.deadline), asked)
+    # An earlier attempt of this start may have copied before the abort came (its answer
+    # lost): abort that copy, or report it done; never call it aborted while it is not.
+    made = storage().lost_attempt(job.request, asked)
+    if made is not None and made.status == BlobCopyStatus.PENDING:
+        made = storage().abort_copy(job.request["destination"]["url"], made.copy_id)
+    if made is None or made.status == BlobCopyStatus.ABORTED:
+        return AbortRecorded(recorded.reason)
+    return made
 
 
 @bp.activity(CHECK_COPY)

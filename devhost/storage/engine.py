@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 import aiohttp
 from aiohttp import web
@@ -92,15 +93,21 @@ class CopyEngine:
         self.transactions.request(request.path.split("/", 2)[1], name)
         if name != COPY_BLOB:
             return await self._serve(request)
+        storage_status: list[int] = []  # Azurite's answer, when the copy was forwarded to it
         status = 500  # an answer that never came (the handler raised) accepted nothing
         try:
-            response = await self._serve(request)
+            response = await self._serve(request, storage_status.append)
             status = response.status
             return response
         finally:
-            self.transactions.copy_answered(request.path.removeprefix("/"), status)
+            # A client gone before the answer reached it (a SIGKILLed host) gets a 502 from us,
+            # but the copy Azurite accepted is counted: it copied all the same.
+            done = storage_status[-1] if storage_status else status
+            self.transactions.copy_answered(request.path.removeprefix("/"), done)
 
-    async def _serve(self, request: web.Request) -> web.StreamResponse:
+    async def _serve(
+        self, request: web.Request, answered: Callable[[int], None] | None = None
+    ) -> web.StreamResponse:
         """Apply the fault rules, then answer as the copy manager or Azurite does."""
         action = self.faults.take(
             "request",
@@ -123,6 +130,7 @@ class CopyEngine:
                 self.session,
                 self.config.upstream,
                 rewrite=self.copies.response_rewriter(request),
+                answered=answered,
             )
         except aiohttp.ClientError as exc:
             log.warning("upstream error for %s %s: %s", request.method, request.path, exc)

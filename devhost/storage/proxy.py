@@ -57,8 +57,12 @@ async def forward(
     upstream: URL,
     *,
     rewrite: HeaderHook | None = None,
+    answered: Callable[[int], None] | None = None,
 ) -> web.StreamResponse:
-    """Send `request` to `upstream` (scheme://host:port) and stream the answer back."""
+    """Send `request` to `upstream` (scheme://host:port) and stream the answer back.
+
+    `answered` hears Azurite's status as soon as it comes: what the storage did, even when the
+    client has gone before the answer reaches it (a killed host's Copy Blob still copied)."""
     url = URL(str(upstream.origin()) + request.raw_path, encoded=True)
     headers = upstream_headers(request.headers)
     body = await _body(request)
@@ -72,6 +76,8 @@ async def forward(
         auto_decompress=False,
         skip_auto_headers=("Accept-Encoding", "User-Agent", "Content-Type"),
     ) as upstream_resp:
+        if answered is not None:
+            answered(upstream_resp.status)
         out_headers = response_headers(upstream_resp.headers)
         if rewrite is not None:
             rewrite(upstream_resp.status, out_headers)

@@ -7,6 +7,8 @@ import datetime as dt
 import json
 import os
 import time
+import uuid
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -15,8 +17,10 @@ from azure.storage.blob import BlobClient, BlobLeaseClient, ContainerClient
 from azure.storage.queue import QueueClient
 
 from devhost.storage.stack import StorageStack
+from shared import blobops
 from shared.blobops import BlobOps
-from shared.contracts import CopyStatus
+from shared.contracts import CopyStatus, StartCopyJob
+from shared.control import AbortRequests
 from shared.errors import (
     CopyFailed,
     DestinationExists,
@@ -25,6 +29,7 @@ from shared.errors import (
     SourceUnreadable,
     TransientStorageError,
 )
+from shared.timestamps import iso
 
 pytestmark = pytest.mark.integration
 
@@ -375,3 +380,32 @@ def test_abort_after_another_copy_replaced_ours_is_copy_replaced(
     with pytest.raises(CopyFailed) as caught:
         ops.abort_copy(target.url, ours.copy_id)
     assert caught.value.code == "CopyReplaced"
+
+
+def test_an_abort_recorded_after_a_lost_start_is_not_reported_over_a_finished_copy(
+    ops: BlobOps,
+    src: ContainerClient,
+    dest: ContainerClient,
+    storage_stack: StorageStack,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The start activity reads a recorded abort first; when an earlier attempt of the start
+    already copied (its answer lost), the copy is what it is: done, so the copy succeeded.
+    (The chaos run had a copy called aborted over a destination holding every byte.) With no
+    earlier copy, the abort stands."""
+    records = AbortRequests(storage_stack.connection_string(), None, retry_total=0)
+    monkeypatch.setattr(blobops, "storage", lambda: ops)
+    monkeypatch.setattr(blobops, "abort_requests", lambda: records)
+    blob, data = put(src, "a.bin", 1000)
+    copy_id = f"c-{uuid.uuid4().hex}"
+    asked = dt.datetime.now(dt.UTC)
+    job = StartCopyJob(copy_id, request(blob.url, f"{dest.url}/a.bin"), iso(DEADLINE), iso(asked))
+    ops.start_copy(job.request, DEADLINE, asked)  # the first attempt, whose answer was lost
+    records.record(copy_id, "changed my mind")
+    answer = blobops.start_copy(job.to_wire())
+    assert answer["ok"] and answer["status"] == "success"
+    untouched = replace(job, request=request(blob.url, f"{dest.url}/b.bin"))
+    answer = blobops.start_copy(untouched.to_wire())
+    assert answer["ok"] and answer["abort_requested"] and answer["reason"] == "changed my mind"
+    assert not dest.get_blob_client("b.bin").exists()
+    assert dest.get_blob_client("a.bin").download_blob().readall() == data
