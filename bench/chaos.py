@@ -496,27 +496,56 @@ def check_copy(run: Run, planned: PlannedCopy, doc: dict[str, Any], accepted: in
 
 
 def check_batch(run: Run, batch_id: str, doc: dict[str, Any], accepted: dict[str, int]) -> None:
+    """Each blob of the batch has one line in the report, and its line is the truth: succeeded
+    => the destination holds the source's bytes (from one accepted Copy Blob); failed => an
+    error code and no bytes. The batch's own state follows from its blobs."""
     wrong = run.figures.violations
     k = int(batch_id.rsplit("batch", 1)[1])
+    lines = report_lines(run, batch_id)
+    names = [line["name"] for line in lines]
+    expected = [f"b{k}/{n:05d}.txt" for n in range(run.config.batch_size)]
+    if sorted(names) != expected:
+        wrong.append(f"{batch_id}: the report names {len(names)} lines, not each blob once")
+    states = Counter(line["state"] for line in lines)
+    run.figures.batch_blobs.update(states)
+    if doc.get("state") != ("succeeded" if set(states) == {"succeeded"} else "failed"):
+        wrong.append(f"{batch_id}: ended {doc.get('state')} with blobs {dict(states)}")
+    for line in lines:
+        check_batch_blob(run, batch_id, line, accepted)
+
+
+def check_batch_blob(
+    run: Run, batch_id: str, line: dict[str, Any], accepted: dict[str, int]
+) -> None:
+    wrong, name = run.figures.violations, line["name"]
     _, dest = run.batch_containers()
-    counts = doc.get("counts") or {}
-    for state in ("succeeded", "failed", "aborted", "skipped"):
-        run.figures.batch_blobs[state] += int(counts.get(state) or 0)
-    if doc.get("state") != "succeeded" or counts.get("succeeded") != run.config.batch_size:
-        wrong.append(f"{batch_id}: ended {doc.get('state')} with counts {counts}")
-    held = {b.name: b for b in dest.list_blobs(name_starts_with=f"b{k}/")}
-    for n in range(run.config.batch_size):
-        name = f"b{k}/{n:05d}.txt"
-        key = f"{DEST}/{dest.container_name}/{name}"
-        if accepted.get(key, 0) != 1:
-            wrong.append(f"{batch_id}: {name} got {accepted.get(key, 0)} accepted Copy Blobs")
-        if name not in held:
-            wrong.append(f"{batch_id}: {name} missing from the destination")
-            continue
-        data = dest.download_blob(name).readall()
+    k, n = int(name[1 : name.index("/")]), int(name.rsplit("/", 1)[1].split(".")[0])
+    copies = accepted.get(f"{DEST}/{dest.container_name}/{name}", 0)
+    blob = dest.get_blob_client(name)
+    if line["state"] == "succeeded":
+        data = blob.download_blob().readall()
         if data != content(f"{run.name}-b{k}-{n}", 64 + n % 4096):
-            wrong.append(f"{batch_id}: {name} differs from its source")
+            wrong.append(f"{batch_id}: {name} succeeded, but differs from its source")
         run.figures.bytes_copied += len(data)
+        if copies != 1:
+            wrong.append(f"{batch_id}: {name} succeeded with {copies} accepted Copy Blobs")
+    elif line["state"] == "failed":
+        run.figures.failures[f"batch:{line.get('error')}"] += 1
+        if not line.get("error"):
+            wrong.append(f"{batch_id}: {name} failed without a reason")
+        if blob.exists() and blob.get_blob_properties().size:
+            wrong.append(f"{batch_id}: {name} failed, but its destination holds bytes")
+    else:
+        wrong.append(f"{batch_id}: {name} ended {line['state']!r}")
+    if copies > 1:
+        wrong.append(f"{batch_id}: {name} got {copies} accepted Copy Blobs")
+
+
+def report_lines(run: Run, batch_id: str) -> list[dict[str, Any]]:
+    """The batch's report (blobcopy-reports/<id>.jsonl in the destination account)."""
+    reports = run.container(DEST, "blobcopy-reports")
+    text = reports.download_blob(f"{batch_id}.jsonl").readall().decode()
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def check_leases(run: Run) -> None:
