@@ -7,7 +7,7 @@ STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
 STAMP_AZCLI := .venv-azcli/.installed-2.91.0
 
-.PHONY: setup test lint unit integration e2e run storage demo bench constraints clean
+.PHONY: setup test lint unit integration e2e run storage demo bench chaos constraints clean
 
 setup: $(STAMP_PY) $(STAMP_NODE)
 
@@ -62,6 +62,10 @@ bench: setup .venv-durabletask/.installed $(STAMP_AZCLI)
 	$(PY) bench/bench_copyengine.py --runs 3
 	$(PY) bench/bench_polling.py
 	$(PY) bench/bench_batch.py
+
+# Three chaos runs in a row (see bench/chaos.py and docs/reliability.md); exits 1 on a violation.
+chaos: setup
+	$(PY) bench/chaos.py --runs 3
 
 constraints: $(STAMP_PY)
 	{ echo '# Every package CI installs, pinned (pip freeze of requirements-dev.txt). Regenerate with `make constraints`.'; \
