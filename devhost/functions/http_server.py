@@ -166,5 +166,7 @@ def build_web_app(
         add_extra_routes(app)
     app.router.add_get("/admin/host/status", _host_status)
     app.router.add_get("/", _root)
-    app.router.add_route("*", "/{tail:.*}", triggers.handle)
+    # Any path, newlines included: `.` alone stops at a percent-encoded LF, and aiohttp would
+    # answer its own text 404 where the Functions host routes the request to the function.
+    app.router.add_route("*", r"/{tail:[\s\S]*}", triggers.handle)
     return app
