@@ -8,6 +8,8 @@ the service's fault, never the fuzzer's misreading:
 - A copy's destination differs from its source; a batch into its own container takes prefixes
   that do not overlap. JSON Schema cannot compare two fields, so such bodies are not
   generated as valid data (they are still sent as invalid data, and must answer 400).
+- `poll.min_seconds` is at most `poll.max_seconds` (two fields again): valid data has them in
+  order.
 - Metadata names are C# identifiers and tag keys 1-128 characters of a small alphabet, with
   metadata at most 8 KiB in all: Swagger 2.0 (JSON Schema draft 4) has no `propertyNames`, so
   valid data gets its names (and total size) made to fit.
@@ -94,12 +96,23 @@ def fitting_tags(tags: dict[str, Any]) -> dict[str, Any]:
     return {f"t{i}{_NOT_TAG_TEXT.sub('', k)}"[:128]: v for i, (k, v) in enumerate(tags.items())}
 
 
+def ordered_poll(poll: dict[str, Any]) -> dict[str, Any]:
+    """The bounds swapped when the shortest interval exceeds the longest."""
+    low, high = poll.get("min_seconds"), poll.get("max_seconds")
+    if isinstance(low, int | float) and isinstance(high, int | float) and low > high:
+        return {**poll, "min_seconds": high, "max_seconds": low}
+    return poll
+
+
 @schemathesis.hook
 def map_case(context: Any, case: Any) -> Any:
-    """Valid data names its metadata and tags as the service requires."""
+    """Valid data names its metadata and tags as the service requires, and orders its poll
+    bounds."""
     positive = case.meta is None or case.meta.generation.mode.is_positive
     body = case.body
     if positive and isinstance(body, dict):
+        if isinstance(body.get("poll"), dict):
+            body["poll"] = ordered_poll(body["poll"])
         if isinstance(body.get("metadata"), dict):
             body["metadata"] = fitting_metadata(body["metadata"])
         if isinstance(body.get("tags"), dict):

@@ -22,7 +22,7 @@ from tests.e2e.contract_fuzz import fuzz
 pytestmark = pytest.mark.e2e
 
 #: Examples per operation and phase: about a minute on a 2-core machine.
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 40
 
 
 @pytest.fixture(scope="module")
