@@ -361,3 +361,12 @@ def test_batch_operations_answer_as_the_copy_operations() -> None:
         assert names == [(p["name"], p["in"], p.get("enum")) for p in copy["parameters"]], path
     start = paths["/batches"]["post"]
     assert start["operationId"] == "StartBatch" and start["x-ms-long-running-operation"] is True
+
+
+def test_every_operation_documents_the_hosts_bodiless_401() -> None:
+    """A missing or wrong key is the host's 401 with no body (devhost --require-keys answers the
+    same): every operation documents it, with no schema, so no body is promised."""
+    for item in load_spec()["paths"].values():
+        for method, operation in item.items():
+            if method in OPERATIONS:
+                assert "schema" not in operation["responses"]["401"], operation["operationId"]
