@@ -4,7 +4,8 @@
     python -m devhost up [APP_DIR]       start the storage stack, then serve the app against it
     python -m devhost storage [...]      the storage stack's own command line
 
-APP_DIR defaults to the current directory, as with `func start`.
+APP_DIR defaults to the current directory, as with `func start`. Like `func start`, devhost
+requires no function key unless `--require-keys` is given (see devhost/functions/http_server.py).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import asyncio
 import importlib
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -31,6 +33,9 @@ log = logging.getLogger("devhost.cli")
 
 STORAGE_DIR = Path(".devhost") / "azurite"
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the directory holding devhost/
+#: The key `--require-keys` uses when set; otherwise one is made at start. An environment
+#: variable, not an option, so the key shows in no process list.
+FUNCTION_KEY_ENV = "DEVHOST_FUNCTION_KEY"
 
 
 def _add_host_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,6 +60,14 @@ def _add_host_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+    parser.add_argument(
+        "--require-keys",
+        action="store_true",
+        help=(
+            "answer 401 to HTTP functions of authLevel function/admin called without the key, "
+            f"as Azure does (key: ${FUNCTION_KEY_ENV}, else a new one, printed at start)"
+        ),
     )
 
 
@@ -82,6 +95,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def function_key(args: argparse.Namespace, env: Mapping[str, str]) -> str | None:
+    """The key the host requires: None unless `--require-keys`; then the environment's, else a
+    new random one (as long as the host keys Azure makes)."""
+    if not args.require_keys:
+        return None
+    return env.get(FUNCTION_KEY_ENV) or secrets.token_urlsafe(40)
+
+
 def _host_options(args: argparse.Namespace) -> HostOptions:
     return HostOptions(
         app_dir=args.app_dir.resolve(),
@@ -89,6 +110,7 @@ def _host_options(args: argparse.Namespace) -> HostOptions:
         port=args.port,
         durable_db=args.durable_db.resolve() if args.durable_db else None,
         ready_file=args.ready_file.resolve() if args.ready_file else None,
+        function_key=function_key(args, os.environ),
     )
 
 
@@ -131,6 +153,8 @@ def _run_argv(args: argparse.Namespace) -> list[str]:
         argv += ["--durable-db", str(args.durable_db.resolve())]
     if args.ready_file is not None:
         argv += ["--ready-file", str(args.ready_file.resolve())]
+    if args.require_keys:
+        argv.append("--require-keys")  # the child makes (or reads) the key and prints it
     return argv
 
 

@@ -10,12 +10,16 @@ through a ready file, so there is no window in which another process can take it
 
     with AppHost(APP_DIR, env=...) as host:      # when a test needs to stop or restart it
         host.restart(kill=True)                  # SIGKILL, then start again on the same history
+
+    with AppHost(APP_DIR, env=..., require_keys=True) as host:   # keys required, as in Azure
+        http("GET", url, headers={"x-functions-key": host.function_key})
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -58,6 +62,7 @@ class AppHost(Service):
         durable_db: Path | None = None,
         extra_args: tuple[str, ...] = (),
         startup_timeout_s: float = STARTUP_TIMEOUT_S,
+        require_keys: bool = False,
     ) -> None:
         self.app_dir = Path(app_dir).resolve()
         self._env = dict(env or {})
@@ -69,6 +74,9 @@ class AppHost(Service):
         self._process: subprocess.Popen[bytes] | None = None
         self._log_path = self._workdir / "host.log"
         self.base_url = ""
+        #: The key callers must send when `require_keys` (the same across restarts, as in
+        #: Azure); None when keys are not required.
+        self.function_key = secrets.token_urlsafe(40) if require_keys else None
 
     def _command(self, ready_file: Path) -> list[str]:
         return [
@@ -83,11 +91,17 @@ class AppHost(Service):
             str(self.durable_db),
             "--ready-file",
             str(ready_file),
+            *(["--require-keys"] if self.function_key else []),
             *self._extra_args,
         ]
 
     def _environment(self) -> dict[str, str]:
+        from devhost.cli import FUNCTION_KEY_ENV  # here: the CLI imports the whole host
+
         env = {**os.environ, **self._env, "PYTHONUNBUFFERED": "1"}
+        env.pop(FUNCTION_KEY_ENV, None)  # only this host's own key, never one inherited
+        if self.function_key:
+            env[FUNCTION_KEY_ENV] = self.function_key
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
         return env
 

@@ -65,6 +65,7 @@ class HostOptions:
     port: int | None = None  # None: local.settings.json Host.LocalHttpPort, else 7071; 0: any free
     durable_db: Path | None = None  # None: <app_dir>/.devhost/durable.sqlite
     ready_file: Path | None = None  # written with the base URL once everything runs
+    function_key: str | None = None  # set: keyed HTTP functions answer 401 without it
 
 
 def _uses_durable(index: AppIndex) -> bool:
@@ -139,7 +140,9 @@ class FunctionHost:
         if _uses_durable(index):
             self._engine = self._durable_engine(index, config, invoker)
 
-        triggers = HttpTriggers(index.functions, config.route_prefix, invoker)
+        triggers = HttpTriggers(
+            index.functions, config.route_prefix, invoker, self.options.function_key
+        )
         add_routes = None
         if self._engine is not None:
             from devhost.durable.api import DurableApi  # beside the engine, imported just above
@@ -169,6 +172,9 @@ class FunctionHost:
             self._listeners.append(listener)
 
         log.info("%s", logs.function_listing(index.functions, self.base_url, config.route_prefix))
+        if self.options.function_key is not None:
+            # The one secret devhost prints: a caller needs it, as `func keys list` gives it.
+            log.info("Function keys required. function key: %s", self.options.function_key)
         log.info("Host started: %s (Ctrl+C to stop)", self.base_url)
         if self.options.ready_file is not None:
             # Write then rename, so a watcher never reads a half-written file.

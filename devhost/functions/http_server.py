@@ -2,12 +2,16 @@
 
 Routes live under the route prefix (`/api` unless host.json's `extensions.http.routePrefix` says
 otherwise). Function keys (`code` query parameter, `x-functions-key` header) are accepted and
-never required, as with `func start`. A path or method no function serves is a 404; a function
-that raises is a 500 with an empty body (the traceback goes to the console only).
+never required, as with `func start`, unless the host is given a key (`devhost run
+--require-keys`): then a function whose authLevel is `function` or `admin` answers what the Azure
+Functions host answers for a missing or wrong key, a 401 with no body, and is not invoked.
+A path or method no function serves is a 404; a function that raises is a 500 with an empty body
+(the traceback goes to the console only).
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -27,6 +31,10 @@ log = logging.getLogger(logs.HOST_LOGGER)
 HTTP_REASON = "This function was programmatically called via the host APIs."
 MAX_REQUEST_BYTES = 100 * 1024 * 1024  # the Functions host's default request size limit
 _UNSET = object()
+KEY_HEADER = "x-functions-key"
+KEY_QUERY = "code"
+#: The levels a key opens. devhost has one key, which opens both, as Azure's master key does.
+KEYED_LEVELS = frozenset({"function", "admin"})
 
 
 def _joined(pairs: MultiMapping[str] | Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -36,6 +44,21 @@ def _joined(pairs: MultiMapping[str] | Iterable[tuple[str, str]]) -> dict[str, s
     for name, value in items:
         folded[name] = f"{folded[name]},{value}" if name in folded else value
     return folded
+
+
+def presented_key(request: web.Request) -> str:
+    """The key a request carries: the header's first value, else the query's; "" for none.
+
+    The header wins even when the query holds the right key, as in the host's
+    AuthenticationLevelHandler (Security/Authentication/Keys).
+    """
+    values = request.headers.getall(KEY_HEADER, None) or request.query.getall(KEY_QUERY, None)
+    return values[0] if values else ""
+
+
+def needs_key(spec: FunctionSpec) -> bool:
+    """Whether a function's authLevel asks for a key; the host's default level is `function`."""
+    return str(spec.trigger.get("authLevel") or "function").lower() in KEYED_LEVELS
 
 
 def route_table(functions: Iterable[FunctionSpec]) -> RouteTable:
@@ -56,12 +79,24 @@ class HttpTriggers:
     """Dispatches requests under the route prefix to the functions that serve them."""
 
     def __init__(
-        self, functions: Iterable[FunctionSpec], route_prefix: str, invoker: Invoker
+        self,
+        functions: Iterable[FunctionSpec],
+        route_prefix: str,
+        invoker: Invoker,
+        function_key: str | None = None,
     ) -> None:
         self._functions = {f.name: f for f in functions if f.trigger.type == HTTP_TRIGGER}
         self._table = route_table(self._functions.values())
         self._prefix = f"/{route_prefix.strip('/')}" if route_prefix.strip("/") else ""
         self._invoker = invoker
+        self._function_key = function_key  # None: keys are not required (`func start`)
+
+    def _authorized(self, spec: FunctionSpec, request: web.Request) -> bool:
+        """Whether the request may invoke the function: always when no key is required."""
+        if self._function_key is None or not needs_key(spec):
+            return True
+        # Compared in constant time: the answer must not tell how much of a guess was right.
+        return hmac.compare_digest(presented_key(request).encode(), self._function_key.encode())
 
     def _relative_path(self, raw_path: str) -> str | None:
         path = raw_path.split("?", 1)[0]
@@ -79,6 +114,8 @@ class HttpTriggers:
         if found is None:
             return web.Response(status=404)
         spec = self._functions[found.target]
+        if not self._authorized(spec, request):
+            return web.Response(status=401)  # the host's UnauthorizedResult: no body
         func_request = WorkerHttpRequest(
             method=request.method,
             url=str(request.url),
@@ -129,7 +166,7 @@ def build_web_app(
         add_extra_routes(app)
     app.router.add_get("/admin/host/status", _host_status)
     app.router.add_get("/", _root)
-    # `[\s\S]`, not `.`: aiohttp matches the decoded path, and `.` stops at a `%0A` in an id,
-    # which then answered aiohttp's plain-text 404 instead of reaching the function.
+    # Any path, newlines included: `.` alone stops at a percent-encoded LF, and aiohttp would
+    # answer its own text 404 where the Functions host routes the request to the function.
     app.router.add_route("*", r"/{tail:[\s\S]*}", triggers.handle)
     return app
