@@ -32,6 +32,27 @@ DETERMINISTIC = None
 
 
 @dataclass(frozen=True)
+class Targets:
+    """Real blobs for valid data to copy: without them every valid POST names an account the
+    service does not know (a 403), and no copy or batch would ever start under the fuzzer."""
+
+    copy_source: str  # a blob URL the service may read
+    destinations: str  # a container URL the service may write
+    batch_source: str  # a container URL in another account, with a few blobs
+
+    def environment(self) -> dict[str, str]:
+        """How the hooks (another process) learn them."""
+        return {
+            TARGET_SETTINGS[0]: self.copy_source,
+            TARGET_SETTINGS[1]: self.destinations,
+            TARGET_SETTINGS[2]: self.batch_source,
+        }
+
+
+TARGET_SETTINGS = ("FUZZ_COPY_SOURCE", "FUZZ_DESTINATIONS", "FUZZ_BATCH_SOURCE")
+
+
+@dataclass(frozen=True)
 class FuzzRun:
     """One schemathesis run: its exit code, its JSON report and its console output."""
 
@@ -108,13 +129,15 @@ def fuzz(
     *,
     max_examples: int,
     workdir: Path,
+    targets: Targets | None = None,
     seed: int | None = DETERMINISTIC,
     timeout_s: float = 1800.0,
 ) -> FuzzRun:
-    """Fuzz the service at `base_url` with the key sent as the document's header."""
+    """Fuzz the service at `base_url` with the key sent as the document's header; valid
+    copies and batches go to `targets` when given."""
     report = workdir / "schemathesis.json"
     argv = [*command(base_url, max_examples, seed, report), "-H", f"{KEY_HEADER}: {function_key}"]
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": HOOKS}
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": HOOKS, **(targets.environment() if targets else {})}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     done = subprocess.run(
         argv,

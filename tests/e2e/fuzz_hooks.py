@@ -16,13 +16,18 @@ the service's fault, never the fuzzer's misreading:
 - Swagger 2.0 says a response without `schema` has no body (Response Object), so it has no
   media type either; `content_type_conformance` reads `produces` for every status. A bodiless
   answer to a bodiless response (the Functions host's 401) is not held against the service.
+- Valid copies and batches copy real blobs (the `FUZZ_*` settings contract_fuzz.Targets gives):
+  a URL the document allows but that names no configured account is a 403 by design, and a
+  fuzzer that only ever meets 403s never starts a copy, reads one that runs, or aborts it.
 - A method a route does not list never reaches the app: the Functions host answers 404 with
   no body, not 405 (azure-functions-host issue 10098), and devhost answers as the host does.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import uuid
 from typing import Any
 
 import schemathesis
@@ -30,6 +35,7 @@ from hypothesis import strategies as st
 from schemathesis.openapi.checks import MissingContentType, UnsupportedMethodResponse
 
 from shared.instances import Cursor
+from tests.e2e.contract_fuzz import TARGET_SETTINGS
 
 #: schemathesis calls its hooks by these names.
 __all__ = ["filter_case", "filter_failure", "map_case"]
@@ -104,13 +110,31 @@ def ordered_poll(poll: dict[str, Any]) -> dict[str, Any]:
     return poll
 
 
+def onto_targets(path: str, body: dict[str, Any]) -> None:
+    """Point a valid copy or batch at the real blobs of the run, each copy at a blob of its own."""
+    source, destination = body.get("source"), body.get("destination")
+    if not (isinstance(source, dict) and isinstance(destination, dict)):
+        return
+    targets = {name: os.environ.get(name) for name in TARGET_SETTINGS}
+    if not all(targets.values()):
+        return
+    if path == "/copies":
+        source["url"] = targets["FUZZ_COPY_SOURCE"]
+        destination["url"] = f"{targets['FUZZ_DESTINATIONS']}/fuzz-{uuid.uuid4().hex}.bin"
+    elif path == "/batches":
+        source["url"] = targets["FUZZ_BATCH_SOURCE"]
+        destination["url"] = targets["FUZZ_DESTINATIONS"]
+
+
 @schemathesis.hook
 def map_case(context: Any, case: Any) -> Any:
-    """Valid data names its metadata and tags as the service requires, and orders its poll
-    bounds."""
+    """Valid data copies real blobs, names its metadata and tags as the service requires, and
+    orders its poll bounds."""
     positive = case.meta is None or case.meta.generation.mode.is_positive
     body = case.body
     if positive and isinstance(body, dict):
+        if case.method.upper() == "POST":
+            onto_targets(case.operation.path, body)
         if isinstance(body.get("poll"), dict):
             body["poll"] = ordered_poll(body["poll"])
         if isinstance(body.get("metadata"), dict):

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from devhost.storage.stack import StorageStack
-from devhost.testing import REPO_ROOT, AppHost, http
+from devhost.testing import REPO_ROOT, AppHost, http, wait_for
 from tests.e2e.conftest import app_settings
-from tests.e2e.contract_fuzz import fuzz
+from tests.e2e.contract_fuzz import Targets, fuzz
+from tests.e2e.e2e_helpers import DEST_ACCOUNT, SOURCE_ACCOUNT, TestBlobs
 
 pytestmark = pytest.mark.e2e
 
@@ -32,21 +33,52 @@ def keyed_service(e2e_stack: StorageStack) -> Iterator[AppHost]:
         yield host
 
 
-def test_schemathesis_finds_no_failure(keyed_service: AppHost, tmp_path: Path) -> None:
-    """Every check of schemathesis passes on every operation, with the key as x-functions-key."""
+def none_running(host: AppHost) -> bool | None:
+    """True once no copy and no batch is running (their source leases are then released)."""
+    key = {"x-functions-key": host.function_key or ""}
+    for kind in ("copies", "batches"):
+        reply = http("GET", f"{host.base_url}/api/{kind}?state=running", headers=key)
+        if reply.json()[kind]:
+            return None
+    return True
+
+
+def fuzz_targets(blobs: TestBlobs) -> Targets:
+    """A source blob and a batch source of a few blobs in one account, destinations in the
+    allowed one."""
+    batch_source = blobs.container(SOURCE_ACCOUNT)
+    for n in range(3):
+        batch_source.upload_blob(f"{n}.bin", b"fuzz" * (n + 1))
+    return Targets(
+        copy_source=blobs.source(b"copied under the fuzzer", name="fuzz-source.bin"),
+        destinations=blobs.container(DEST_ACCOUNT).url,
+        batch_source=batch_source.url,
+    )
+
+
+def test_schemathesis_finds_no_failure(
+    keyed_service: AppHost, tmp_path: Path, blobs: TestBlobs, e2e_stack: StorageStack
+) -> None:
+    """Every check of schemathesis passes on every operation, with the key as x-functions-key;
+    valid copies and batches really start (the engine counts their Copy Blobs)."""
     assert keyed_service.function_key is not None
     started = time.monotonic()
+    e2e_stack.reset_transactions()
     run = fuzz(
         keyed_service.base_url,
         keyed_service.function_key,
         max_examples=MAX_EXAMPLES,
         workdir=tmp_path,
+        targets=fuzz_targets(blobs),
     )
     took = time.monotonic() - started
     if not run.ok:  # schemathesis's own account, with a curl command for each failure
         pytest.fail(run.failures_text(), pytrace=False)
     assert run.generated > 100
-    print(f"schemathesis: {run.generated} cases, no failure, {took:.0f} s")
+    copied = sum(e2e_stack.transactions().accepted_copies.values())
+    assert copied > 0, "no valid request started a copy"
+    wait_for(lambda: none_running(keyed_service), what="the fuzzer's copies and batches to end")
+    print(f"schemathesis: {run.generated} cases, {copied} copies, no failure, {took:.0f} s")
 
 
 def test_an_id_holding_a_newline_reaches_the_function(keyed_service: AppHost) -> None:
