@@ -91,9 +91,13 @@ def _location_of(endpoint: Any) -> str:
     return "-" if endpoint is None else str(endpoint)
 
 
-def _state_text(state: Any) -> Text:
+def _state_text(state: Any, skipped: Any = False) -> Text:
+    """The state, coloured; a copy that `if_newer` left alone says so ("succeeded (skipped)")."""
     name = str(state or "unknown")
-    return Text(name, style=STATE_STYLES.get(name, "bold"))
+    text = Text(name, style=STATE_STYLES.get(name, "bold"))
+    if skipped is True:
+        text.append(" (skipped: destination newer)")
+    return text
 
 
 def status_table(document: dict[str, Any]) -> Table:
@@ -103,7 +107,7 @@ def status_table(document: dict[str, Any]) -> Table:
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     table.add_row("id", str(document.get("id", "-")))
-    table.add_row("state", _state_text(document.get("state")))
+    table.add_row("state", _state_text(document.get("state"), document.get("skipped")))
     table.add_row("source", _location_of(document.get("source")))
     table.add_row("destination", _location_of(document.get("destination")))
     table.add_row("progress", format_progress(document.get("progress")))
@@ -148,7 +152,7 @@ def _listing(documents: list[dict[str, Any]], **columns: Callable[[dict[str, Any
     for document in scrub(documents):
         table.add_row(
             str(document.get("id", "-")),
-            _state_text(document.get("state")),
+            _state_text(document.get("state"), document.get("skipped")),
             *(cell(document) for cell in columns.values()),
             str(document.get("updated") or "-"),
         )
@@ -219,7 +223,8 @@ def _progress_of(document: dict[str, Any]) -> dict[str, Any]:
 
 def _title(document: dict[str, Any], default: str) -> str:
     """'copy-1 running': the id (else `default`) and the state of a status document."""
-    return f"{document.get('id', default)} {document.get('state', '')}".strip()
+    skipped = " (skipped)" if document.get("skipped") is True else ""
+    return f"{document.get('id', default)} {document.get('state', '')}{skipped}".strip()
 
 
 class CopyProgress(_LiveBars):

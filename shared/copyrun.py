@@ -138,6 +138,7 @@ class CopyRunBase(DurableRun):
             completed=iso(self.now) if final else None,
             error=error,
             warnings=self.carry.warnings,
+            skipped=self.carry.skipped,
         )
 
     def publish_progress(self) -> None:

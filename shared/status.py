@@ -1,6 +1,6 @@
 """The public status document of a copy, and the redaction that keeps SAS signatures out of it.
 
-    {"id", "state", "source", "destination", "copy_id",
+    {"id", "state", "skipped", "source", "destination", "copy_id",
      "progress": {"bytes_copied", "total_bytes", "percent", "eta_seconds", "estimated_finish"},
      "created", "updated", "completed", "error": {"code", "message"} | null,
      "warnings": [{"code", "message"}]}
@@ -11,6 +11,8 @@ the copy ends; the API reads it back from either. Every string in it passes thro
 `updated`, recomputed by the API as of the moment it answers (`as_of`), so neither goes stale
 while the orchestrator sleeps. `warnings` lists problems that did not change the outcome but
 that a caller must know of (a source lease that could not be released, a snapshot left behind).
+`skipped` is true when `overwrite: if_newer` found the destination newer and copied nothing: the
+copy `succeeded` (the destination is at least as new as the source) without a Copy Blob.
 """
 
 from __future__ import annotations
@@ -90,11 +92,13 @@ def document(
     completed: str | None = None,
     error: Mapping[str, Any] | None = None,
     warnings: Sequence[Mapping[str, Any]] | None = None,
+    skipped: bool = False,
 ) -> dict[str, Any]:
     """Assemble a status document; URLs are redacted and every string scrubbed."""
     doc = {
         "id": instance_id,
         "state": state,
+        "skipped": skipped,
         "source": redact_url(source),
         "destination": redact_url(destination),
         "copy_id": copy_id,
@@ -150,7 +154,7 @@ def from_instance(
         )
 
     if runtime_status == "Completed" and isinstance(output, Mapping) and "state" in output:
-        return dict(scrub(output))
+        return {"skipped": False, **scrub(output)}  # documents written before `skipped` existed
     if runtime_status == "Failed":
         err = {"code": "OrchestratorFailed", "message": str(output or "")[:500]}
         return make(State.FAILED, err, updated_at)
@@ -165,5 +169,5 @@ def from_instance(
     if isinstance(custom_status, Mapping) and "state" in custom_status:
         # `updated` stays the orchestrator's own: the instance's last-updated time moves with
         # every episode and would make the ETA look fresher than it is.
-        return dict(scrub(custom_status))
+        return {"skipped": False, **scrub(custom_status)}
     return make(State.RUNNING, None, None)

@@ -211,6 +211,17 @@ def test_status_prints_a_table_without_signatures() -> None:
     assert "s3cr3tSig" not in result.output
 
 
+def test_status_and_list_say_when_a_copy_was_skipped() -> None:
+    """A copy that overwrite=if_newer left alone reads "succeeded (skipped: ...)", in the table
+    and the list, so it is not taken for a copy made; a copy made says nothing more."""
+    skipped = status_document("succeeded", skipped=True, copy_id=None, progress=None)
+    result = run(FakeApi(answer(200, skipped)), "status", "copy-1")
+    assert "succeeded (skipped: destination newer)" in result.stdout
+    listing = {"copies": [skipped, status_document("succeeded", id="copy-2")], "continuation": None}
+    lines = run(FakeApi(answer(200, listing)), "list").stdout.splitlines()
+    assert [("skipped" in line) for line in lines if "copy-" in line] == [True, False]
+
+
 def test_format_json_redacts_and_keeps_shape() -> None:
     """The JSON formatter keeps every field and replaces only the signature."""
     document = status_document(source=SRC)

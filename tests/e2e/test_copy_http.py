@@ -350,3 +350,27 @@ def test_the_list_pages_with_limit_and_continuation(copies: CopyApi, blobs: Test
     refused = copies.list(limit="0")
     assert refused.status == 400
     assert [f["field"] for f in refused.json()["error"]["fields"]] == ["limit"]
+
+
+def test_a_copy_that_if_newer_left_alone_says_skipped(copies: CopyApi, blobs: TestBlobs) -> None:
+    """overwrite=if_newer with a newer destination: the copy succeeded, says `skipped: true`
+    and has no copy id, and the destination keeps its bytes; a copy that copied says false
+    (issue 17: a skipped copy looked like any other success)."""
+    source = blobs.source(b"older source")
+    dest = blobs.destination()
+    dest.upload_blob(b"newer destination")
+    left = copies.wait_final(
+        copies.start(
+            {"source": {"url": source}, "destination": {"url": dest.url}, "overwrite": "if_newer"}
+        )
+    )
+    assert (left["state"], left["skipped"], left["copy_id"]) == ("succeeded", True, None)
+    assert dest.download_blob().readall() == b"newer destination"
+    other = blobs.destination(name="fresh.bin")
+    copied = copies.wait_final(
+        copies.start(
+            {"source": {"url": source}, "destination": {"url": other.url}, "overwrite": "if_newer"}
+        )
+    )
+    assert (copied["state"], copied["skipped"]) == ("succeeded", False)
+    assert copied["copy_id"]

@@ -21,6 +21,7 @@ SAS_URL = "https://a.blob.core.windows.net/c/b?sv=2025-01-01&se=2026-01-02&sp=r&
 KEYS = {
     "id",
     "state",
+    "skipped",
     "source",
     "destination",
     "copy_id",
