@@ -35,7 +35,7 @@ unit: $(STAMP_PY)
 	$(PY) -m pytest tests/unit
 
 run: setup
-	$(PY) -m devhost up .
+	$(PY) -m devhost up . --prepare demo.localrun:prepare
 
 storage: setup
 	$(PY) -m devhost storage

@@ -22,12 +22,16 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from devhost.functions.host import HostOptions, serve
 from devhost.functions.indexer import IndexingError
 from devhost.functions.logs import configure_console
 from devhost.functions.queue_clients import ConnectionSettingError
 from devhost.settings import DEFAULT_STORAGE_SETTING, SettingsError, ca_trust_environment
+
+if TYPE_CHECKING:
+    from devhost.storage import StorageStack
 
 log = logging.getLogger("devhost.cli")
 
@@ -88,6 +92,13 @@ def _parser() -> argparse.ArgumentParser:
         "--https",
         action="store_true",
         help="serve storage over HTTPS with OAuth (user delegation SAS)",
+    )
+    up.add_argument(
+        "--prepare",
+        metavar="MODULE:FUNCTION",
+        default=None,
+        help="call FUNCTION(stack) from the app's MODULE once the storage stack is up, before"
+        " the app starts (create the containers and queues the app expects, seed examples)",
     )
     for service, port in (("blob", 10000), ("queue", 10001), ("table", 10002)):
         up.add_argument(f"--{service}-port", type=int, default=port, help=f"default: {port}")
@@ -177,6 +188,17 @@ def _run_host_process(argv: list[str], env: dict[str, str]) -> int:
     return child.wait()
 
 
+def _prepare(target: str, app_dir: Path, stack: StorageStack) -> None:
+    """Call the app's `MODULE:FUNCTION` with the running stack: what a deployment's
+    infrastructure would have made (queues, containers) made here, once, before the app."""
+    module_name, _, function_name = target.partition(":")
+    if not module_name or not function_name:
+        raise SystemExit(f"devhost up --prepare: give MODULE:FUNCTION, not {target!r}")
+    sys.path.insert(0, str(app_dir))
+    prepare = getattr(importlib.import_module(module_name), function_name)
+    prepare(stack)
+
+
 def _up(args: argparse.Namespace) -> int:
     from devhost.storage import StorageConfig, StorageStack
 
@@ -203,6 +225,8 @@ def _up(args: argparse.Namespace) -> int:
         log.info(
             "Storage stack up: blob %s, queue %s", stack.blob_endpoint(), stack.queue_endpoint()
         )
+        if args.prepare:
+            _prepare(args.prepare, app_dir, stack)
         code = _run_host_process(_run_argv(args), env)
         signal.signal(signal.SIGINT, _interrupt)
         signal.signal(signal.SIGTERM, _interrupt)

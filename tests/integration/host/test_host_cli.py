@@ -58,10 +58,12 @@ def test_run_refuses_queue_triggers_without_a_storage_setting(
 
 
 def test_up_serves_the_app_against_its_own_storage_stack(apps_dir: Path, tmp_path: Path) -> None:
-    """`devhost up` starts storage, points AzureWebJobsStorage at it, and stops both on SIGTERM."""
+    """`devhost up` starts storage, runs the app's `--prepare` step against it, points
+    AzureWebJobsStorage at it, and stops both on SIGTERM."""
     ports = StorageConfig.free_ports()
     ready = tmp_path / "ready"
     env = {k: v for k, v in os.environ.items() if k != "AzureWebJobsStorage"}
+    env["WORK_QUEUE"] = "work-prepared"
     process = devhost(
         "up",
         str(apps_dir / "queue_basics"),
@@ -79,6 +81,8 @@ def test_up_serves_the_app_against_its_own_storage_stack(apps_dir: Path, tmp_pat
         str(ports.queue_port),
         "--table-port",
         str(ports.table_port),
+        "--prepare",
+        "prepare:make_work_queue",
         env=env,
     )
     try:
@@ -94,6 +98,8 @@ def test_up_serves_the_app_against_its_own_storage_stack(apps_dir: Path, tmp_pat
     assert f"queue http://127.0.0.1:{ports.queue_port}/" in output
     assert "Executed 'Functions.enqueue' (Succeeded" in output
     assert "Stopping the storage stack" in output
+    assert "prepared: queue work-prepared" in output
+    assert output.index("prepared: queue") < output.index("Host started")
 
 
 def test_sigterm_stops_run_gracefully(apps_dir: Path, tmp_path: Path) -> None:
