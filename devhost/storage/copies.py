@@ -22,7 +22,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from devhost.lifetime import cancel_and_wait
-from devhost.storage import abort, leases, listing, proxy
+from devhost.storage import abort, leases, listing, proxy, resume
 from devhost.storage.auth import authorize_write
 from devhost.storage.config import EngineConfig
 from devhost.storage.copyjob import CopyJob, DestinationWriter
@@ -32,6 +32,7 @@ from devhost.storage.faults import FaultInjector
 from devhost.storage.operations import COPY_BLOB, operation
 from devhost.storage.source import (
     SOURCE_CONDITIONS,
+    CopySource,
     SourceAccess,
     SourceError,
     SourceReader,
@@ -101,7 +102,7 @@ class CopyManager:
         self._starting: set[BlobKey] = set()
 
     async def stop(self) -> None:
-        """Cancel running copies; a persisted pending record reads as failed after a restart."""
+        """Cancel running copies; with persisted state they go on when the engine starts again."""
         await cancel_and_wait(j.task for j in self.jobs.values() if j.task is not None)
         self.jobs.clear()
         self.store.close()
@@ -315,6 +316,20 @@ class CopyManager:
             total=source.length,
         )
         self.store.put(record)
+        self.store.keep_plan(key, resume.plan_of(source, writer, self.config.upstream))
+        self._launch(record, source, writer)
+        log.info("copy %s pending: %s -> %s", record.copy_id, record.source, ref.raw_path)
+        headers = service_headers(request)
+        for name in ("ETag", "Last-Modified"):
+            if name in created.headers:
+                headers[name] = created.headers[name]
+        headers["x-ms-copy-id"] = record.copy_id
+        headers["x-ms-copy-status"] = "pending"
+        return web.Response(status=202, headers=headers)
+
+    def _launch(self, record: CopyRecord, source: CopySource, writer: DestinationWriter) -> None:
+        """Run the copy in the background until it ends."""
+        key = record.key
         job = CopyJob(
             record=record,
             store=self.store,
@@ -329,14 +344,23 @@ class CopyManager:
         job.start()
         assert job.task is not None
         job.task.add_done_callback(lambda _t: self._forget(key, job))
-        log.info("copy %s pending: %s -> %s", record.copy_id, record.source, ref.raw_path)
-        headers = service_headers(request)
-        for name in ("ETag", "Last-Modified"):
-            if name in created.headers:
-                headers[name] = created.headers[name]
-        headers["x-ms-copy-id"] = record.copy_id
-        headers["x-ms-copy-status"] = "pending"
-        return web.Response(status=202, headers=headers)
+
+    async def resume(self) -> None:
+        """Go on with the copies that were pending when the engine last stopped (resume.py):
+        each starts again from its first byte into an emptied destination."""
+        for record, plan in self.store.resumable():
+            source = resume.source_of(plan, self.config.account_key, self.config.upstream)
+            writer = resume.writer_of(plan, self.client, BlobRef(*record.key))
+            size = (source.length or 0) if source.blob_type == "PageBlob" else 0
+            emptied = await writer.create(size=size)
+            if not emptied.ok:
+                record.finish("failed", f'{emptied.status} {emptied.error_code} "Resume failed."')
+                self.store.put(record)
+                continue
+            record.copied = 0
+            self.store.put(record)
+            self._launch(record, source, writer)
+            log.info("copy %s resumed after an engine restart: %s", record.copy_id, record.source)
 
     def _chunk_bytes(self) -> int:
         """The configured chunk, smaller under a low rate so progress moves smoothly."""

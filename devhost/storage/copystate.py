@@ -4,16 +4,22 @@ Azurite never learns that the engine copied a blob (it only sees blocks and page
 so the engine remembers each destination's last copy and merges it into the blob's properties.
 Azure keeps x-ms-copy-* on a blob after the copy ends, until Put Blob, Put Block List or Set Blob
 Properties overwrites it; persisting the records keeps that true across engine restarts.
+
+A pending copy also persists its *plan* (how to read the source and write the destination,
+devhost/storage/resume.py) until it ends, so an engine started again on the same state goes on
+with it, as a pending copy in Azure goes on whatever happens to its caller. The plan holds the
+source URL as the client gave it, SAS included: the state file is as secret as the copy request.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from devhost.storage.errors import http_date
 
@@ -88,7 +94,11 @@ CREATE TABLE IF NOT EXISTS copies (
     copied INTEGER NOT NULL, total INTEGER, status_description TEXT,
     completion_time TEXT, started TEXT NOT NULL,
     PRIMARY KEY (account, container, blob)
-)
+);
+CREATE TABLE IF NOT EXISTS plans (
+    account TEXT NOT NULL, container TEXT NOT NULL, blob TEXT NOT NULL, plan TEXT NOT NULL,
+    PRIMARY KEY (account, container, blob)
+);
 """
 
 
@@ -99,16 +109,22 @@ class CopyStore:
         self._records: dict[BlobKey, CopyRecord] = {}
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        self._resumable: list[tuple[CopyRecord, dict[str, Any]]] = []
         if path is not None:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(_SCHEMA)
+            self._db.executescript(_SCHEMA)
             self._load()
 
     def _load(self) -> None:
-        """Read persisted records; a copy pending when the engine stopped can never finish."""
+        """Read persisted records; a copy pending when the engine stopped goes on from its plan,
+        and one without a plan (kept by an engine that wrote none) can never finish."""
         assert self._db is not None
+        plans = {
+            (a, c, b): json.loads(plan)
+            for a, c, b, plan in self._db.execute("SELECT * FROM plans").fetchall()
+        }
         rows = self._db.execute("SELECT * FROM copies").fetchall()
         for row in rows:
             rec = CopyRecord(
@@ -124,10 +140,26 @@ class CopyStore:
                 completion_time=datetime.fromisoformat(row[9]) if row[9] else None,
                 started=datetime.fromisoformat(row[10]),
             )
-            if rec.status == "pending":
+            if rec.status == "pending" and rec.key in plans:
+                self._resumable.append((rec, plans[rec.key]))
+            elif rec.status == "pending":
                 rec.finish("failed", '500 InternalError "The copy engine stopped during the copy."')
                 self._write(rec)
             self._records[rec.key] = rec
+
+    def resumable(self) -> list[tuple[CopyRecord, dict[str, Any]]]:
+        """The copies pending when the engine last stopped, with their plans (taken once)."""
+        with self._lock:
+            taken, self._resumable = self._resumable, []
+            return taken
+
+    def keep_plan(self, key: BlobKey, plan: dict[str, Any]) -> None:
+        """Persist how to go on with the pending copy into `key`, until it ends."""
+        if self._db is not None:
+            with self._lock:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO plans VALUES (?,?,?,?)", (*key, json.dumps(plan))
+                )
 
     def get(self, key: BlobKey) -> CopyRecord | None:
         with self._lock:
@@ -154,9 +186,10 @@ class CopyStore:
         """Forget a destination's copy (it was overwritten or deleted)."""
         with self._lock:
             if self._records.pop(key, None) is not None and self._db is not None:
-                self._db.execute(
-                    "DELETE FROM copies WHERE account=? AND container=? AND blob=?", key
-                )
+                for table in ("copies", "plans"):
+                    self._db.execute(
+                        f"DELETE FROM {table} WHERE account=? AND container=? AND blob=?", key
+                    )
 
     def drop_container(self, account: str, container: str) -> None:
         """Forget every copy into a container (it was deleted)."""
@@ -164,9 +197,10 @@ class CopyStore:
             for key in [k for k in self._records if k[0] == account and k[1] == container]:
                 del self._records[key]
             if self._db is not None:
-                self._db.execute(
-                    "DELETE FROM copies WHERE account=? AND container=?", (account, container)
-                )
+                for table in ("copies", "plans"):
+                    self._db.execute(
+                        f"DELETE FROM {table} WHERE account=? AND container=?", (account, container)
+                    )
 
     def _write(self, rec: CopyRecord) -> None:
         if self._db is None:
@@ -188,6 +222,10 @@ class CopyStore:
                 rec.started.isoformat(),
             ),
         )
+        if rec.status != "pending":  # an ended copy needs no plan (nor keeps its source's SAS)
+            self._db.execute(
+                "DELETE FROM plans WHERE account=? AND container=? AND blob=?", rec.key
+            )
 
     def close(self) -> None:
         if self._db is not None:

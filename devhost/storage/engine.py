@@ -61,6 +61,7 @@ class CopyEngine:
             auto_decompress=False,
         )
         self._copies = CopyManager(self.config, self.faults, self._session, self.transactions)
+        await self._copies.resume()
         app = web.Application(client_max_size=1024**3)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
