@@ -395,3 +395,42 @@ def test_destination_allowlist_fails_closed() -> None:
     assert passed["true_value"] == "-"
     declared = parsed(INFRA / "app" / "api.bicep")["parameters"]["destinationAllowlist"]
     assert (declared["type"], declared["default"]) == ("string", "-")
+
+
+def test_host_storage_creates_the_app_queues() -> None:
+    """The host storage's queue service holds copy-requests, copy-results and the poison queue.
+
+    The names are the app's: the queue trigger in shared/queueapi.py, the default results queue in
+    shared/settings.py, and the `<queue>-poison` queue the Functions host moves failed messages to.
+    """
+    storage = INFRA / "app" / "storage.bicep"
+    document = parsed(storage)
+    resources = document["resources"]
+    assert resources["queueService"]["type"] == "Microsoft.Storage/storageAccounts/queueServices"
+    assert the_resource(storage, "queueService") == {"parent": "storage", "name": "default"}
+    queues = resources["appQueues"]
+    assert queues["type"] == "Microsoft.Storage/storageAccounts/queueServices/queues"
+    loop = queues["config"]["loop_type"]["detail"]
+    assert loop == {"item_name": "queueName", "array_name": "appQueueNames"}
+    assert the_resource(storage, "appQueues") == {"parent": "queueService", "name": "queueName"}
+    names = document["variables"]["appQueueNames"]["value"]
+    assert names == ["copy-requests", "copy-results", "copy-requests-poison"]
+    trigger = (ROOT / "shared" / "queueapi.py").read_text()
+    assert 'queue_name="copy-requests"' in trigger
+    assert 'results_queue: str = "copy-results"' in (ROOT / "shared" / "settings.py").read_text()
+
+
+def test_maximum_instance_count_has_the_flex_bounds() -> None:
+    """maximumInstanceCount takes 1-1000 and says it bounds each function scale group.
+
+    Microsoft's "Event-driven scaling in Azure Functions", Limit scale-out (Flex Consumption):
+    "Currently the lowest maximum instance count value is `1`, and the highest supported maximum
+    instance count value is `1000`", and "The maximum instance count applies to on-demand
+    instances in each per-function scale group (function group) rather than to the app's combined
+    instances". (Preview-era docs and the Flex sample's `@minValue(40)` say 40.)
+    """
+    parameter = parsed(INFRA / "main.bicep")["parameters"]["maximumInstanceCount"]
+    decorators = {d["type"]: d["argument"] for d in parameter["decorators"]}
+    assert (decorators["min_value"], decorators["max_value"]) == (1, 1000)
+    assert "scale group" in decorators["description"]
+    assert "cost ceiling" not in decorators["description"]
