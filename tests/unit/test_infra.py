@@ -434,3 +434,18 @@ def test_maximum_instance_count_has_the_flex_bounds() -> None:
     assert (decorators["min_value"], decorators["max_value"]) == (1, 1000)
     assert "scale group" in decorators["description"]
     assert "cost ceiling" not in decorators["description"]
+
+
+def test_packaging_keeps_local_state_out() -> None:
+    """.azure/ (azd's environments) is git-ignored; .funcignore keeps test and tool state out.
+
+    azd's "Configure service packaging file exclusions": with a .funcignore present, packaging
+    follows its rules alone; only without one do the defaults (`__pycache__`, venvs) apply. So
+    every local folder is listed, including the fuzzers' .hypothesis/ and .schemathesis/
+    databases and azd's own .azure/ (environment values).
+    """
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert ".azure/" in ignored
+    funcignore = (ROOT / ".funcignore").read_text().splitlines()
+    for entry in (".azure/", ".hypothesis/", ".schemathesis/", ".venv/", ".devhost/", "tests/"):
+        assert entry in funcignore, entry
