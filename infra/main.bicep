@@ -269,6 +269,16 @@ module api 'app/api.bicep' = {
     instanceMemoryMB: instanceMemoryMB
     taskHubName: taskHubName
     copyAccountNames: copyAccountNames
+    // Each account's own blob endpoint as ARM reports it (an account on an Azure DNS zone endpoint
+    // has no <name>.blob.<suffix> host), read by the access modules in the account's group.
+    sourceAccountEndpoints: [for (source, i) in sourceAccounts: {
+      name: source.name
+      blobEndpoint: sourceAccess[i].outputs.blobEndpoint
+    }]
+    destinationAccountEndpoints: [for (destination, i) in destinationAccounts: {
+      name: destination.name
+      blobEndpoint: destinationAccess[i].outputs.blobEndpoint
+    }]
     // '-' names no storage account (3-24 lowercase letters and digits): with no destination the
     // app may write nowhere, instead of falling back to its default '*' (every configured account).
     destinationAllowlist: empty(destinationAllowlistParts) ? '-' : join(destinationAllowlistParts, ',')

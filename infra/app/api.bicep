@@ -16,6 +16,10 @@ param instanceMemoryMB int = 2048
 param taskHubName string
 @description('Names of the source and destination storage accounts (BLOBCOPY_ACCOUNTS).')
 param copyAccountNames array = []
+@description('[{ name, blobEndpoint }] of each source account: its primaryEndpoints.blob.')
+param sourceAccountEndpoints array = []
+@description('[{ name, blobEndpoint }] of each destination account: its primaryEndpoints.blob.')
+param destinationAccountEndpoints array = []
 @description('BLOBCOPY_ALLOWED_DESTINATIONS: comma-separated account or account/container entries; \'-\': no destination.')
 param destinationAllowlist string = '-'
 param authEnabled bool = false
@@ -105,11 +109,14 @@ var baseAppSettings = [
   }
 ]
 
-// The app's per-account settings (shared/settings.py): each account's blob endpoint (this cloud's
-// public pattern) and the identity to reach it with; managed identity + user delegation SAS.
-var accountUrlSettings = [for accountName in copyAccountNames: {
-  name: 'BLOBCOPY_ACCOUNT_${toUpper(accountName)}_URL'
-  value: 'https://${accountName}.blob.${environment().suffixes.storage}'
+// The app's per-account settings (shared/settings.py): each account's blob endpoint as the account
+// reports it (primaryEndpoints.blob, right for DNS-zone endpoints too) and the identity to reach it
+// with; managed identity + user delegation SAS. union() drops an account listed as source and as
+// destination a second time (same name, same endpoint), so no setting appears twice.
+var copyAccountEndpoints = union(sourceAccountEndpoints, destinationAccountEndpoints)
+var accountUrlSettings = [for account in copyAccountEndpoints: {
+  name: 'BLOBCOPY_ACCOUNT_${toUpper(account.name)}_URL'
+  value: account.blobEndpoint
 }]
 var accountClientIdSettings = [for accountName in copyAccountNames: {
   name: 'BLOBCOPY_ACCOUNT_${toUpper(accountName)}_CLIENT_ID'

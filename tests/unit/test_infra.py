@@ -236,16 +236,14 @@ def test_per_account_settings_match_the_app() -> None:
     """Each copy account gets BLOBCOPY_ACCOUNT_<NAME>_URL and _CLIENT_ID (shared/settings.py)."""
     api = INFRA / "app" / "api.bicep"
     variables = parsed(api)["variables"]
-    for variable, suffix in (
-        ("accountUrlSettings", "URL"),
-        ("accountClientIdSettings", "CLIENT_ID"),
+    for variable, item, array, suffix in (
+        ("accountUrlSettings", "account", "copyAccountEndpoints", "URL"),
+        ("accountClientIdSettings", "accountName", "copyAccountNames", "CLIENT_ID"),
     ):
         value = variables[variable]["value"]
-        assert value["loop_type"]["detail"] == {
-            "item_name": "accountName",
-            "array_name": "copyAccountNames",
-        }
-        assert value["config"]["name"] == f"BLOBCOPY_ACCOUNT_${{toUpper(accountName)}}_{suffix}"
+        assert value["loop_type"]["detail"] == {"item_name": item, "array_name": array}
+        name = "account.name" if item == "account" else "accountName"
+        assert value["config"]["name"] == f"BLOBCOPY_ACCOUNT_${{toUpper({name})}}_{suffix}"
     app_settings = the_resource(api, "site")["properties"]["siteConfig"]["appSettings"]
     assert app_settings["function"] == {
         "type": "concat",
@@ -449,3 +447,37 @@ def test_packaging_keeps_local_state_out() -> None:
     funcignore = (ROOT / ".funcignore").read_text().splitlines()
     for entry in (".azure/", ".hypothesis/", ".schemathesis/", ".venv/", ".devhost/", "tests/"):
         assert entry in funcignore, entry
+
+
+def test_account_urls_are_the_accounts_own_blob_endpoints() -> None:
+    """BLOBCOPY_ACCOUNT_<NAME>_URL is the account's primaryEndpoints.blob, never a built host name.
+
+    An account created with Azure DNS zone endpoints answers on `<name>.z<nn>.blob.storage.azure.net`,
+    so `https://<name>.blob.<suffix>` would name no host; ARM's primaryEndpoints.blob is right for both.
+    """
+    api = INFRA / "app" / "api.bicep"
+    variables = parsed(api)["variables"]
+    value = variables["accountUrlSettings"]["value"]["config"]["value"]
+    assert operator(value, "property_accessor") == {
+        "operand_1": "account",
+        "operand_2": "blobEndpoint",
+    }
+    assert variables["copyAccountEndpoints"]["value"]["function"] == {
+        "type": "union",
+        "parameters": {"arg_1": "sourceAccountEndpoints", "arg_2": "destinationAccountEndpoints"},
+    }
+    assert "suffixes.storage" not in code_without_comments(api)
+    params = parsed(INFRA / "main.bicep")["modules"]["api"]["config"]["params"]
+    for param, module in (
+        ("sourceAccountEndpoints", "sourceAccess"),
+        ("destinationAccountEndpoints", "destinationAccess"),
+    ):
+        endpoint = operator(params[param]["config"]["blobEndpoint"], "property_accessor")
+        assert endpoint is not None
+        assert operator(endpoint["operand_1"], "index_accessor") == {
+            "operand_1": module,
+            "operand_2": "i",
+        }
+    for path in ("source-access.bicep", "destination-access.bicep"):
+        output = parsed(INFRA / "app" / path)["outputs"]["blobEndpoint"]
+        assert "primaryEndpoints" in json.dumps(output), path
