@@ -452,8 +452,9 @@ def test_packaging_keeps_local_state_out() -> None:
 def test_account_urls_are_the_accounts_own_blob_endpoints() -> None:
     """BLOBCOPY_ACCOUNT_<NAME>_URL is the account's primaryEndpoints.blob, never a built host name.
 
-    An account created with Azure DNS zone endpoints answers on `<name>.z<nn>.blob.storage.azure.net`,
-    so `https://<name>.blob.<suffix>` would name no host; ARM's primaryEndpoints.blob is right for both.
+    An account created with Azure DNS zone endpoints answers on
+    `<name>.z<nn>.blob.storage.azure.net`, so `https://<name>.blob.<suffix>` would name no host;
+    ARM's primaryEndpoints.blob is right for both.
     """
     api = INFRA / "app" / "api.bicep"
     variables = parsed(api)["variables"]
