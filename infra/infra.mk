@@ -19,7 +19,7 @@ $(STAMP_CHECKOV): infra/checkov-constraints.txt
 	touch $@
 
 infra-test: $(STAMP_PY)
-	$(PY) -m pytest -q -p no:cacheprovider tests/unit/test_infra.py
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit/test_infra.py tests/unit/test_infra_flex.py
 
 # --skip-download: no network (no Prisma Cloud policies, no guidelines); --compact --quiet: only
 # failed checks, without code blocks. Skips live inline in the Bicep, each with its reason.

@@ -47,9 +47,11 @@ param authClientId string = ''
 @description('Client IDs (appid) of the managed identities, Logic Apps and services allowed to call the API; empty: any principal of the tenant holding a token for the audience.')
 param authAllowedClientApplications array = []
 
+// Bounds from the Flex docs ("Limit scale-out": lowest maximum 1, highest 1000; older preview docs and
+// the Flex sample said 40). The limit applies per function scale group, not to the whole app.
 @minValue(1)
 @maxValue(1000)
-@description('Upper bound on Flex Consumption instances (scale-out limit and cost ceiling).')
+@description('Flex Consumption maximum on-demand instances per function scale group (HTTP, Durable, and each queue-triggered function scale separately), not a ceiling for the app as a whole.')
 param maximumInstanceCount int = 100
 
 @allowed([
@@ -267,6 +269,16 @@ module api 'app/api.bicep' = {
     instanceMemoryMB: instanceMemoryMB
     taskHubName: taskHubName
     copyAccountNames: copyAccountNames
+    // Each account's own blob endpoint as ARM reports it (an account on an Azure DNS zone endpoint
+    // has no <name>.blob.<suffix> host), read by the access modules in the account's group.
+    sourceAccountEndpoints: [for (source, i) in sourceAccounts: {
+      name: source.name
+      blobEndpoint: sourceAccess[i].outputs.blobEndpoint
+    }]
+    destinationAccountEndpoints: [for (destination, i) in destinationAccounts: {
+      name: destination.name
+      blobEndpoint: destinationAccess[i].outputs.blobEndpoint
+    }]
     // '-' names no storage account (3-24 lowercase letters and digits): with no destination the
     // app may write nowhere, instead of falling back to its default '*' (every configured account).
     destinationAllowlist: empty(destinationAllowlistParts) ? '-' : join(destinationAllowlistParts, ',')

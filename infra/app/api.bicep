@@ -16,6 +16,10 @@ param instanceMemoryMB int = 2048
 param taskHubName string
 @description('Names of the source and destination storage accounts (BLOBCOPY_ACCOUNTS).')
 param copyAccountNames array = []
+@description('[{ name, blobEndpoint }] of each source account: its primaryEndpoints.blob.')
+param sourceAccountEndpoints array = []
+@description('[{ name, blobEndpoint }] of each destination account: its primaryEndpoints.blob.')
+param destinationAccountEndpoints array = []
 @description('BLOBCOPY_ALLOWED_DESTINATIONS: comma-separated account or account/container entries; \'-\': no destination.')
 param destinationAllowlist string = '-'
 param authEnabled bool = false
@@ -105,11 +109,14 @@ var baseAppSettings = [
   }
 ]
 
-// The app's per-account settings (shared/settings.py): each account's blob endpoint (this cloud's
-// public pattern) and the identity to reach it with; managed identity + user delegation SAS.
-var accountUrlSettings = [for accountName in copyAccountNames: {
-  name: 'BLOBCOPY_ACCOUNT_${toUpper(accountName)}_URL'
-  value: 'https://${accountName}.blob.${environment().suffixes.storage}'
+// The app's per-account settings (shared/settings.py): each account's blob endpoint as the account
+// reports it (primaryEndpoints.blob, right for DNS-zone endpoints too) and the identity to reach it
+// with; managed identity + user delegation SAS. union() drops an account listed as source and as
+// destination a second time (same name, same endpoint), so no setting appears twice.
+var copyAccountEndpoints = union(sourceAccountEndpoints, destinationAccountEndpoints)
+var accountUrlSettings = [for account in copyAccountEndpoints: {
+  name: 'BLOBCOPY_ACCOUNT_${toUpper(account.name)}_URL'
+  value: account.blobEndpoint
 }]
 var accountClientIdSettings = [for accountName in copyAccountNames: {
   name: 'BLOBCOPY_ACCOUNT_${toUpper(accountName)}_CLIENT_ID'
@@ -121,6 +128,9 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_212: Flex Consumption has no fixed instance count: the platform scales from zero up to maximumInstanceCount.
   // checkov:skip=CKV_AZURE_213: App Service health check evicts instances of a fixed-size plan; Flex Consumption instances are platform-managed and the API has no health route.
   // checkov:skip=CKV_AZURE_222: The API is called over its public HTTPS endpoint by other cloud services and Logic Apps; every route needs an Entra ID token or a function key.
+  // checkov:skip=CKV_AZURE_78: Flex Consumption rejects siteConfig.ftpsState (ARM error 51021; Functions app settings reference, "Flex Consumption plan deprecations": FTPS not supported); FTP is off through the ftp basicPublishingCredentialsPolicies below.
+  // checkov:skip=CKV_AZURE_18: siteConfig.http20Enabled is left out: Microsoft's Flex Consumption templates set no HTTP version, and an unlisted siteConfig property risks ARM error 51021 on Flex.
+  // checkov:skip=CKV_AZURE_67: Same as CKV_AZURE_18 (the Function App variant of the HTTP version check): http20Enabled is not set on a Flex Consumption site.
   name: name
   location: location
   tags: union(tags, {
@@ -139,11 +149,10 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     clientCertEnabled: false
     publicNetworkAccess: 'Enabled'
     virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
+    // Only what Microsoft's Flex Consumption templates set: Flex rejects many siteConfig properties
+    // (ARM error 51021, e.g. ftpsState) and deprecates others; tests/unit/test_infra_flex.py holds the list.
     siteConfig: {
       minTlsVersion: '1.2'
-      scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
-      http20Enabled: true
       appSettings: concat(baseAppSettings, accountUrlSettings, accountClientIdSettings)
     }
     functionAppConfig: {

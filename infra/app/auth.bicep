@@ -43,6 +43,8 @@ resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = {
         enabled: true
         registration: {
           clientId: clientId
+          // v2.0 issuer: the registration must issue v2 tokens (api.requestedAccessTokenVersion = 2,
+          // docs/deploy.md), or tokens carry the v1 issuer https://sts.windows.net/<tenant>/.
           openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
         }
         validation: {

@@ -52,3 +52,5 @@ resource accountRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (
     description: 'Durable blob copy destination: ${roleName}'
   }
 }
+
+output blobEndpoint string = account.properties.primaryEndpoints.blob

@@ -66,6 +66,25 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   }
 }
 
+// The app's own queues exist from deployment on, so producers can send before the first message
+// and the results queue is there for the first copy: the trigger's queue (shared/api.py), the
+// default BLOBCOPY_RESULTS_QUEUE (shared/settings.py), and the host's poison queue for the trigger.
+var appQueueNames = [
+  'copy-requests'
+  'copy-results'
+  'copy-requests-poison'
+]
+
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource appQueues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [for queueName in appQueueNames: {
+  parent: queueService
+  name: queueName
+}]
+
 output name string = storage.name
 output id string = storage.id
 output blobEndpoint string = storage.properties.primaryEndpoints.blob

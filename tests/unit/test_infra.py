@@ -185,14 +185,22 @@ def test_every_storage_account_created_takes_identity_only() -> None:
 
 
 def test_function_app_is_https_only_on_flex_python_311() -> None:
-    """The app: HTTPS only, TLS 1.2, no FTP, Flex Consumption (FC1), Python 3.11, one UAMI."""
+    """The app: HTTPS only, TLS 1.2, Flex Consumption (FC1), Python 3.11, one UAMI.
+
+    siteConfig holds only what Microsoft's Flex Consumption templates set
+    (Azure-Samples/azure-functions-flex-consumption-samples IaC/bicep/main.bicep and
+    durable-functions-quickstart-python-azd infra/app/api.bicep set nothing but `alwaysOn: false`,
+    which the deprecation list calls not valid, so it is left out) plus `minTlsVersion`, which no
+    Flex list names. `ftpsState` is rejected by Flex with ARM error 51021
+    (microsoft/azure-pipelines-tasks#21032, Azure/terraform-azurerm-avm-res-web-site#360); FTP is
+    off through basicPublishingCredentialsPolicies instead (test_publishing_passwords_are_off).
+    """
     api = INFRA / "app" / "api.bicep"
     site = the_resource(api, "site")
     properties = site["properties"]
     assert properties["httpsOnly"] is True
+    assert set(properties["siteConfig"]) == {"minTlsVersion", "appSettings"}
     assert properties["siteConfig"]["minTlsVersion"] == "1.2"
-    assert properties["siteConfig"]["scmMinTlsVersion"] == "1.2"
-    assert properties["siteConfig"]["ftpsState"] == "Disabled"
     assert properties["functionAppConfig"]["runtime"] == {"name": "python", "version": "3.11"}
     assert site["identity"]["type"] == "UserAssigned"
     assert the_resource(api, "plan")["sku"] == {"name": "FC1", "tier": "FlexConsumption"}
@@ -228,16 +236,14 @@ def test_per_account_settings_match_the_app() -> None:
     """Each copy account gets BLOBCOPY_ACCOUNT_<NAME>_URL and _CLIENT_ID (shared/settings.py)."""
     api = INFRA / "app" / "api.bicep"
     variables = parsed(api)["variables"]
-    for variable, suffix in (
-        ("accountUrlSettings", "URL"),
-        ("accountClientIdSettings", "CLIENT_ID"),
+    for variable, item, array, suffix in (
+        ("accountUrlSettings", "account", "copyAccountEndpoints", "URL"),
+        ("accountClientIdSettings", "accountName", "copyAccountNames", "CLIENT_ID"),
     ):
         value = variables[variable]["value"]
-        assert value["loop_type"]["detail"] == {
-            "item_name": "accountName",
-            "array_name": "copyAccountNames",
-        }
-        assert value["config"]["name"] == f"BLOBCOPY_ACCOUNT_${{toUpper(accountName)}}_{suffix}"
+        assert value["loop_type"]["detail"] == {"item_name": item, "array_name": array}
+        name = "account.name" if item == "account" else "accountName"
+        assert value["config"]["name"] == f"BLOBCOPY_ACCOUNT_${{toUpper({name})}}_{suffix}"
     app_settings = the_resource(api, "site")["properties"]["siteConfig"]["appSettings"]
     assert app_settings["function"] == {
         "type": "concat",
@@ -387,3 +393,92 @@ def test_destination_allowlist_fails_closed() -> None:
     assert passed["true_value"] == "-"
     declared = parsed(INFRA / "app" / "api.bicep")["parameters"]["destinationAllowlist"]
     assert (declared["type"], declared["default"]) == ("string", "-")
+
+
+def test_host_storage_creates_the_app_queues() -> None:
+    """The host storage's queue service holds copy-requests, copy-results and the poison queue.
+
+    The names are the app's: the queue trigger in shared/queueapi.py, the default results queue in
+    shared/settings.py, and the `<queue>-poison` queue the Functions host moves failed messages to.
+    """
+    storage = INFRA / "app" / "storage.bicep"
+    document = parsed(storage)
+    resources = document["resources"]
+    assert resources["queueService"]["type"] == "Microsoft.Storage/storageAccounts/queueServices"
+    assert the_resource(storage, "queueService") == {"parent": "storage", "name": "default"}
+    queues = resources["appQueues"]
+    assert queues["type"] == "Microsoft.Storage/storageAccounts/queueServices/queues"
+    loop = queues["config"]["loop_type"]["detail"]
+    assert loop == {"item_name": "queueName", "array_name": "appQueueNames"}
+    assert the_resource(storage, "appQueues") == {"parent": "queueService", "name": "queueName"}
+    names = document["variables"]["appQueueNames"]["value"]
+    assert names == ["copy-requests", "copy-results", "copy-requests-poison"]
+    trigger = (ROOT / "shared" / "queueapi.py").read_text()
+    assert 'queue_name="copy-requests"' in trigger
+    assert 'results_queue: str = "copy-results"' in (ROOT / "shared" / "settings.py").read_text()
+
+
+def test_maximum_instance_count_has_the_flex_bounds() -> None:
+    """maximumInstanceCount takes 1-1000 and says it bounds each function scale group.
+
+    Microsoft's "Event-driven scaling in Azure Functions", Limit scale-out (Flex Consumption):
+    "Currently the lowest maximum instance count value is `1`, and the highest supported maximum
+    instance count value is `1000`", and "The maximum instance count applies to on-demand
+    instances in each per-function scale group (function group) rather than to the app's combined
+    instances". (Preview-era docs and the Flex sample's `@minValue(40)` say 40.)
+    """
+    parameter = parsed(INFRA / "main.bicep")["parameters"]["maximumInstanceCount"]
+    decorators = {d["type"]: d["argument"] for d in parameter["decorators"]}
+    assert (decorators["min_value"], decorators["max_value"]) == (1, 1000)
+    assert "scale group" in decorators["description"]
+    assert "cost ceiling" not in decorators["description"]
+
+
+def test_packaging_keeps_local_state_out() -> None:
+    """.azure/ (azd's environments) is git-ignored; .funcignore keeps test and tool state out.
+
+    azd's "Configure service packaging file exclusions": with a .funcignore present, packaging
+    follows its rules alone; only without one do the defaults (`__pycache__`, venvs) apply. So
+    every local folder is listed, including the fuzzers' .hypothesis/ and .schemathesis/
+    databases and azd's own .azure/ (environment values).
+    """
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert ".azure/" in ignored
+    funcignore = (ROOT / ".funcignore").read_text().splitlines()
+    for entry in (".azure/", ".hypothesis/", ".schemathesis/", ".venv/", ".devhost/", "tests/"):
+        assert entry in funcignore, entry
+
+
+def test_account_urls_are_the_accounts_own_blob_endpoints() -> None:
+    """BLOBCOPY_ACCOUNT_<NAME>_URL is the account's primaryEndpoints.blob, never a built host name.
+
+    An account created with Azure DNS zone endpoints answers on
+    `<name>.z<nn>.blob.storage.azure.net`, so `https://<name>.blob.<suffix>` would name no host;
+    ARM's primaryEndpoints.blob is right for both.
+    """
+    api = INFRA / "app" / "api.bicep"
+    variables = parsed(api)["variables"]
+    value = variables["accountUrlSettings"]["value"]["config"]["value"]
+    assert operator(value, "property_accessor") == {
+        "operand_1": "account",
+        "operand_2": "blobEndpoint",
+    }
+    assert variables["copyAccountEndpoints"]["value"]["function"] == {
+        "type": "union",
+        "parameters": {"arg_1": "sourceAccountEndpoints", "arg_2": "destinationAccountEndpoints"},
+    }
+    assert "suffixes.storage" not in code_without_comments(api)
+    params = parsed(INFRA / "main.bicep")["modules"]["api"]["config"]["params"]
+    for param, module in (
+        ("sourceAccountEndpoints", "sourceAccess"),
+        ("destinationAccountEndpoints", "destinationAccess"),
+    ):
+        endpoint = operator(params[param]["config"]["blobEndpoint"], "property_accessor")
+        assert endpoint is not None
+        assert operator(endpoint["operand_1"], "index_accessor") == {
+            "operand_1": module,
+            "operand_2": "i",
+        }
+    for path in ("source-access.bicep", "destination-access.bicep"):
+        output = parsed(INFRA / "app" / path)["outputs"]["blobEndpoint"]
+        assert "primaryEndpoints" in json.dumps(output), path
