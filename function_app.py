@@ -11,6 +11,10 @@
         POST /api/batches/{id}/abort   abort_batch_http     start no more, abort the pending
         GET  /api/batches              list_batches_http    one page of batches
     shared/queueapi.py       queue copy-requests   copy_requests_queue  copies, batches, aborts
+    shared/replication.py    queue blob-events     blob_events_queue    Event Grid's blob events:
+                             a copy per BlobCreated a replication rule takes; unreadable events
+                             set aside on blob-events-rejected (BLOBCOPY_REPLICATION_QUEUE names
+                             the queue, BLOBCOPY_REPLICATION_RULES the rules)
     shared/orchestration.py  copy_orchestrator: one copy, from lease to result
     shared/batch_orchestration.py  batch_orchestrator: a batch, in rounds
     shared/blobops.py        the storage activities: snapshot, lease (acquire, renew, release),
@@ -36,6 +40,7 @@ from shared import (
     control,
     orchestration,
     queueapi,
+    replication,
 )
 from shared.settings import get_settings, http_auth_level
 
@@ -48,6 +53,7 @@ for blueprint in (
     api.bp,
     batchapi.bp,
     queueapi.bp,
+    replication.bp,
     orchestration.bp,
     batch_orchestration.bp,
     blobops.bp,

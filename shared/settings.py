@@ -26,6 +26,11 @@ Copy behaviour (seconds; defaults in brackets):
     BLOBCOPY_REPORT_CONTAINER [blobcopy-reports]: batch reports, in the destination account
     BLOBCOPY_HTTP_AUTH_LEVEL [function]: `anonymous` behind Entra ID authentication
 
+Replication (docs/replication.md):
+
+    BLOBCOPY_REPLICATION_RULES [none]: a JSON list of rules (shared/replication_rules.py)
+    BLOBCOPY_REPLICATION_QUEUE [blob-events]: the queue Event Grid delivers blob events to
+
 Result notifications and abort records (shared/control.py) use the Functions host's own storage:
 `AzureWebJobsStorage` (connection string) or `AzureWebJobsStorage__queueServiceUri` and
 `AzureWebJobsStorage__blobServiceUri` (managed identity).
@@ -58,6 +63,7 @@ from shared.copylimits import (
     source_timeout_limit,
 )
 from shared.errors import ConfigurationError
+from shared.replication_rules import ReplicationRule, parse_rules
 
 PREFIX = "BLOBCOPY_"
 #: Every storage call of an activity is bounded (the SDK's own read timeout is 60 s): one hung
@@ -89,6 +95,7 @@ class Settings:
     host_connection_string: str | None = None
     queue_service_url: str | None = None
     host_blob_service_url: str | None = None
+    replication_rules: tuple[ReplicationRule, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 < self.poll_min_seconds <= self.poll_max_seconds:
@@ -214,12 +221,15 @@ def _tunables(env: Mapping[str, str]) -> dict[str, Any]:
 
 def settings_from_env(env: Mapping[str, str]) -> Settings:
     """Build and validate the settings from an environment mapping."""
+    registry = AccountRegistry(
+        _accounts(env),
+        _entries(env.get(PREFIX + "ALLOWED_DESTINATIONS", "")),
+        _entries(env.get(PREFIX + "ALLOWED_SOURCES", f"*,{EXTERNAL}")),
+    )
+    replication_queue_name(env)  # a bad name stops the host here, named, not at indexing
     return Settings(
-        registry=AccountRegistry(
-            _accounts(env),
-            _entries(env.get(PREFIX + "ALLOWED_DESTINATIONS", "")),
-            _entries(env.get(PREFIX + "ALLOWED_SOURCES", f"*,{EXTERNAL}")),
-        ),
+        registry=registry,
+        replication_rules=parse_rules(env.get(PREFIX + "REPLICATION_RULES"), registry),
         **_tunables(env),
         results_queue=env.get(PREFIX + "RESULTS_QUEUE", default("results_queue")),
         report_container=env.get(PREFIX + "REPORT_CONTAINER") or default("report_container"),
@@ -242,6 +252,26 @@ def http_auth_level(env: Mapping[str, str]) -> str:
     if raw not in HTTP_AUTH_LEVELS:
         raise ConfigurationError(
             f"{PREFIX}HTTP_AUTH_LEVEL must be one of {', '.join(HTTP_AUTH_LEVELS)}, got {raw!r}"
+        )
+    return raw
+
+
+DEFAULT_REPLICATION_QUEUE = "blob-events"
+_QUEUE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$")
+
+
+def replication_queue_name(env: Mapping[str, str]) -> str:
+    """The queue the replication trigger listens on (`blob-events` by default).
+
+    Read at import, like the auth level: the host indexes the trigger with it. A setting rather
+    than a `%BLOBCOPY_REPLICATION_QUEUE%` binding expression, which would fail indexing wherever
+    the setting is not set.
+    """
+    raw = (env.get(PREFIX + "REPLICATION_QUEUE") or DEFAULT_REPLICATION_QUEUE).strip()
+    if not _QUEUE_NAME.match(raw):
+        raise ConfigurationError(
+            f"{PREFIX}REPLICATION_QUEUE must be a queue name (3-63 lower-case letters, digits, "
+            f"single hyphens), got {raw!r}"
         )
     return raw
 

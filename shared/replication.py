@@ -1,0 +1,170 @@
+"""Replication: the `blob-events` queue, where Event Grid delivers blob events, starts copies.
+
+Each `BlobCreated` event that a rule (shared/replication_rules.py) takes starts one copy
+orchestration through the copy API's own idempotent start (`shared/api.py start`), with an
+instance id made from the rule and the blob version the event names: a redelivered event, or
+the same event in another message, finds the copy it started and starts nothing new. An
+event no rule takes is counted and dropped with a log line; one that cannot be read is set
+aside on `<queue>-rejected` with the reason, and never retried. Deletes are not mirrored
+yet (counted as ignored). What is done and what is not: docs/replication.md.
+
+No `from __future__ import annotations` here: the Functions worker reads the trigger's
+annotations at runtime.
+"""
+
+import hashlib
+import json
+import logging
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from shared.accounts import BlobLocation
+from shared.api import start
+from shared.instances import DurableClient
+from shared.replication_events import BlobEvent, MalformedEvent, OtherEvent, parse_message
+from shared.replication_rules import ReplicationRule
+from shared.settings import Settings, get_settings, replication_queue_name
+
+log = logging.getLogger(__name__)
+bp = df.Blueprint()
+#: The most of a message kept beside its rejection reasons (a queue message holds 64 KiB).
+MAX_KEPT_CHARS = 16 * 1024
+#: What this process has seen, by outcome (`started:<rule>`, `unmatched`, ...): logged with
+#: each message; the per-rule status route is a later slice.
+TALLY: Counter[str] = Counter()
+
+
+def copy_id(rule: ReplicationRule, event: BlobEvent) -> str:
+    """The copy's instance id: the rule, and the blob version the event names.
+
+    A blob version is the sequencer Azure gives each write of one name (else its ETag, else
+    the event id): the same write seen twice maps to one id, two writes to two.
+    """
+    version = event.sequencer or event.etag or event.event_id
+    key = json.dumps([event.account, event.container, event.name, version])
+    return f"repl-{rule.name}-{hashlib.sha256(key.encode()).hexdigest()[:32]}"
+
+
+def matching_rules(settings: Settings, event: BlobEvent) -> list[ReplicationRule]:
+    """The rules that take the event's blob."""
+    return [
+        rule
+        for rule in settings.replication_rules
+        if rule.source.account == event.account
+        and rule.source.container == event.container
+        and rule.source.takes(event.name)
+    ]
+
+
+def copy_request(settings: Settings, rule: ReplicationRule, event: BlobEvent) -> dict[str, Any]:
+    """The copy request (as `POST /api/copies` takes) that replicates the event's blob."""
+    accounts = {a.name: a for a in settings.registry.accounts}
+    source = BlobLocation(accounts[rule.source.account], event.container, event.name)
+    destination = BlobLocation(
+        accounts[rule.destination.account],
+        rule.destination.container,
+        rule.destination_name(event.name),
+    )
+    return {
+        "id": copy_id(rule, event),
+        "source": {"url": source.base_url},
+        "destination": {"url": destination.base_url},
+        **rule.copy_options(),
+    }
+
+
+@dataclass
+class Outcome:
+    """What one queue message led to."""
+
+    started: list[str] = field(default_factory=list)
+    unmatched: int = 0
+    ignored: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.started)} copies started or found, {self.unmatched} unmatched, "
+            f"{self.ignored} ignored, {len(self.rejected)} set aside"
+        )
+
+
+async def handle_blob_events(
+    client: DurableClient, body: bytes | str, settings: Settings
+) -> Outcome:
+    """One `blob-events` message: start a copy per event and rule. Bad input is described,
+    never raised; a storage or Durable error raises, so the host delivers the message again
+    (each start is idempotent)."""
+    outcome = Outcome()
+    for event in parse_message(body):
+        if isinstance(event, MalformedEvent):
+            outcome.rejected.append({"reason": event.reason})
+            continue
+        if isinstance(event, OtherEvent) or event.kind == "deleted":
+            outcome.ignored += 1  # deletes are not mirrored yet
+            continue
+        rules = matching_rules(settings, event)
+        if not rules:
+            outcome.unmatched += 1
+            log.info(
+                "blob event %s: no rule takes %s/%s/%s; dropped",
+                event.event_id,
+                event.account,
+                event.container,
+                event.name,
+            )
+        for rule in rules:
+            answer = await start(client, copy_request(settings, rule, event), settings, "")
+            if answer.status >= 400:
+                reason = f"rule {rule.name!r}: copy refused: {answer.status} " + json.dumps(
+                    answer.body, sort_keys=True
+                )
+                outcome.rejected.append({"reason": reason, "event": event.event_id})
+            else:
+                outcome.started.append(answer.body["id"])
+    TALLY.update(
+        {"started": len(outcome.started), "unmatched": outcome.unmatched}
+        | {"ignored": outcome.ignored, "rejected": len(outcome.rejected)}
+    )
+    return outcome
+
+
+def set_aside(body: bytes | str, outcome: Outcome) -> str:
+    """The `<queue>-rejected` message: the reasons, and the start of the message itself."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    return json.dumps({"reasons": outcome.rejected, "message": text[:MAX_KEPT_CHARS]})
+
+
+# --- the trigger (function_app.py registers `bp`) -----------------------------------------
+
+QUEUE = replication_queue_name(os.environ)
+REJECTED = f"{QUEUE}-rejected"
+STORAGE = "AzureWebJobsStorage"
+
+
+# The Functions decorators are untyped (pyproject.toml lets the older trigger modules use them).
+@bp.queue_trigger(arg_name="msg", queue_name=QUEUE, connection=STORAGE)  # type: ignore[untyped-decorator]
+@bp.queue_output(arg_name="rejected", queue_name=REJECTED, connection=STORAGE)  # type: ignore[untyped-decorator]
+@bp.durable_client_input(client_name="client")  # type: ignore[untyped-decorator]
+async def blob_events_queue(
+    msg: func.QueueMessage, rejected: func.Out[str], client: df.DurableOrchestrationClient
+) -> None:
+    """`blob-events`: Event Grid's blob events start copies; unreadable ones are set aside."""
+    body = msg.get_body()
+    outcome = await handle_blob_events(client, body, get_settings())
+    if outcome.rejected:
+        rejected.set(set_aside(body, outcome))
+        log.warning(
+            "blob events message %s: %s; set aside on %s: %s",
+            msg.id,
+            outcome.summary(),
+            REJECTED,
+            "; ".join(r["reason"] for r in outcome.rejected),
+        )
+        return
+    log.info("blob events message %s: %s (so far: %s)", msg.id, outcome.summary(), dict(TALLY))
