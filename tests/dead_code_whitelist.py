@@ -10,6 +10,7 @@ from devhost.durable import protocol
 from devhost.functions import bindings, logs
 from devhost.storage import proxy
 from shared import batchrequests, requests
+from tests.apps.queue_basics import prepare as queue_basics_prepare
 
 # Azure Functions indexes every decorated trigger of function_app.py (`@app.*`, ignored in
 # pyproject.toml) and of the test apps.
@@ -38,3 +39,5 @@ protocol.EventType.EVENT_SENT
 proxy.web.StreamResponse.content_length
 # devhost.testing's public helper for apps' own tests (its module docstring shows it).
 testing.run_app
+# `devhost up --prepare MODULE:FUNCTION` calls this by name.
+queue_basics_prepare.make_work_queue
