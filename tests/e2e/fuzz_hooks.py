@@ -121,6 +121,8 @@ def onto_targets(path: str, body: dict[str, Any]) -> None:
     if path == "/copies":
         source["url"] = targets["FUZZ_COPY_SOURCE"]
         destination["url"] = f"{targets['FUZZ_DESTINATIONS']}/fuzz-{uuid.uuid4().hex}.bin"
+        if isinstance(body.get("poll"), dict):  # a copy read once an hour would outlive the run
+            body["poll"] = {"min_seconds": 0.5, "max_seconds": 1}
     elif path == "/batches":
         source["url"] = targets["FUZZ_BATCH_SOURCE"]
         destination["url"] = targets["FUZZ_DESTINATIONS"]

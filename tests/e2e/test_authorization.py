@@ -21,7 +21,10 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def fenced_service(e2e_stack: StorageStack) -> Iterator[AppHost]:
     """The service with sources fenced to the destination account's `fenced-src` container."""
-    env = app_settings(e2e_stack) | {"BLOBCOPY_ALLOWED_SOURCES": f"{DEST_ACCOUNT}/fenced-src"}
+    env = app_settings(e2e_stack) | {
+        "BLOBCOPY_ALLOWED_SOURCES": f"{DEST_ACCOUNT}/fenced-src",
+        "BLOBCOPY_REPLICATION_RULES": "[]",  # the example rule's source is outside the fence
+    }
     with AppHost(REPO_ROOT, env=env) as host:
         yield host
 

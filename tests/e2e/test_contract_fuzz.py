@@ -77,7 +77,11 @@ def test_schemathesis_finds_no_failure(
     assert run.generated > 100
     copied = sum(e2e_stack.transactions().accepted_copies.values())
     assert copied > 0, "no valid request started a copy"
-    wait_for(lambda: none_running(keyed_service), what="the fuzzer's copies and batches to end")
+    wait_for(
+        lambda: none_running(keyed_service),
+        what="the fuzzer's copies and batches to end",
+        limit_s=180,
+    )
     print(f"schemathesis: {run.generated} cases, {copied} copies, no failure, {took:.0f} s")
 
 
