@@ -20,10 +20,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from devhost.storage.stack import StorageConfig, StorageStack
+from azure.storage.blob import BlobServiceClient, ContainerClient
+
+from devhost.storage.stack import ACCOUNTS, StorageConfig, StorageStack
 from devhost.testing import REPO_ROOT, AppHost
 from tests.e2e.conftest import app_settings
-from tests.e2e.contract_fuzz import fuzz
+from tests.e2e.contract_fuzz import fuzz, seed_targets
+
+DEST, OTHER = ACCOUNTS
+
+
+def fuzz_container(stack: StorageStack, account: str) -> ContainerClient:
+    """A new container for the fuzzer's real copies (valid data copies real blobs)."""
+    service = BlobServiceClient.from_connection_string(stack.connection_string(account))
+    return service.create_container("fuzz")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         tempfile.TemporaryDirectory(prefix="fuzz-") as workdir,
     ):
         assert host.function_key is not None
+        targets = seed_targets(*(fuzz_container(stack, account) for account in (OTHER, DEST)))
         started = time.monotonic()
         run = fuzz(
             host.base_url,
@@ -46,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             max_examples=args.max_examples,
             seed=args.seed,
             workdir=Path(workdir),
+            targets=targets,
             timeout_s=6 * 3600,
         )
         took = time.monotonic() - started

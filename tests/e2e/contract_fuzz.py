@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from azure.storage.blob import ContainerClient
+
 from devhost.testing import REPO_ROOT
 
 SPEC = REPO_ROOT / "openapi.json"
@@ -50,6 +52,15 @@ class Targets:
 
 
 TARGET_SETTINGS = ("FUZZ_COPY_SOURCE", "FUZZ_DESTINATIONS", "FUZZ_BATCH_SOURCE")
+
+
+def seed_targets(sources: ContainerClient, destinations: ContainerClient) -> Targets:
+    """Targets in two existing containers: a source blob and a few blobs for batches in
+    `sources` (another account than `destinations`, which the service may write)."""
+    for n in range(3):
+        sources.upload_blob(f"batch/{n}.bin", b"fuzz" * (n + 1), overwrite=True)
+    blob = sources.upload_blob("fuzz-source.bin", b"copied under the fuzzer", overwrite=True)
+    return Targets(copy_source=blob.url, destinations=destinations.url, batch_source=sources.url)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import pytest
 from devhost.storage.stack import StorageStack
 from devhost.testing import REPO_ROOT, AppHost, http, wait_for
 from tests.e2e.conftest import app_settings
-from tests.e2e.contract_fuzz import Targets, fuzz
+from tests.e2e.contract_fuzz import fuzz, seed_targets
 from tests.e2e.e2e_helpers import DEST_ACCOUNT, SOURCE_ACCOUNT, TestBlobs
 
 pytestmark = pytest.mark.e2e
@@ -43,19 +43,6 @@ def none_running(host: AppHost) -> bool | None:
     return True
 
 
-def fuzz_targets(blobs: TestBlobs) -> Targets:
-    """A source blob and a batch source of a few blobs in one account, destinations in the
-    allowed one."""
-    batch_source = blobs.container(SOURCE_ACCOUNT)
-    for n in range(3):
-        batch_source.upload_blob(f"{n}.bin", b"fuzz" * (n + 1))
-    return Targets(
-        copy_source=blobs.source(b"copied under the fuzzer", name="fuzz-source.bin"),
-        destinations=blobs.container(DEST_ACCOUNT).url,
-        batch_source=batch_source.url,
-    )
-
-
 def test_schemathesis_finds_no_failure(
     keyed_service: AppHost, tmp_path: Path, blobs: TestBlobs, e2e_stack: StorageStack
 ) -> None:
@@ -69,7 +56,7 @@ def test_schemathesis_finds_no_failure(
         keyed_service.function_key,
         max_examples=MAX_EXAMPLES,
         workdir=tmp_path,
-        targets=fuzz_targets(blobs),
+        targets=seed_targets(blobs.container(SOURCE_ACCOUNT), blobs.container(DEST_ACCOUNT)),
     )
     took = time.monotonic() - started
     if not run.ok:  # schemathesis's own account, with a curl command for each failure
