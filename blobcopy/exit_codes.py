@@ -20,7 +20,7 @@ UNREACHABLE = 3
 INVALID_REQUEST = 4
 """400: the API rejected the request; the message names each wrong field."""
 NOT_ALLOWED = 5
-"""401/403: missing or wrong function key, or a destination the service may not write."""
+"""401/403: missing or wrong function key, or a destination or source outside the allowlists."""
 NOT_FOUND = 6
 """404: no copy (or batch) with that id."""
 CONFLICT = 7
@@ -68,7 +68,7 @@ Exit codes:
   {USAGE:>3}  wrong command line
   {UNREACHABLE:>3}  API unreachable (connection refused, timeout, unknown host)
   {INVALID_REQUEST:>3}  request rejected as invalid (400)
-  {NOT_ALLOWED:>3}  not allowed: function key or destination (401/403)
+  {NOT_ALLOWED:>3}  not allowed: function key, destination or source (401/403)
   {NOT_FOUND:>3}  no such copy or batch (404)
   {CONFLICT:>3}  conflict: id reused for another request, or copy/batch already over (409)
   {SERVER_ERROR:>3}  server error or unreadable answer
