@@ -11,8 +11,9 @@ from rich.console import Console
 
 from blobcopy import exit_codes
 from blobcopy.batch_request import BatchOptions, build_batch_request
-from blobcopy.cli import CliContext, cli
+from blobcopy.cli import cli
 from blobcopy.client import Conflict, CopyNotFound
+from blobcopy.commands import CliContext
 from blobcopy.render import BatchProgress
 from tests.contract.blobcopy_fakes import FakeApi, answer, batch_accepted, batch_document
 

@@ -12,8 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from blobcopy import exit_codes
-from blobcopy.cli import CliContext, cli
+from blobcopy.cli import cli
 from blobcopy.client import Conflict, CopyNotFound, InvalidRequest, NotAllowed
+from blobcopy.commands import CliContext
 from blobcopy.render import format_json
 from tests.contract.blobcopy_fakes import FakeApi, Stub, accepted, answer, status_document
 
