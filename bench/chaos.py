@@ -57,7 +57,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from devhost.origin import OriginServer
 from devhost.storage.stack import ACCOUNTS, StorageConfig, StorageStack
-from devhost.testing import REPO_ROOT, AppHost, Reply, http, storage_env
+from devhost.testing import REPO_ROOT, AppHost, Reply, http
+from tests.e2e.conftest import app_settings
 
 KIB, MIB = 1024, 1024 * 1024
 DEST, OTHER = ACCOUNTS[0], ACCOUNTS[1]
@@ -132,15 +133,8 @@ class Figures:
 
 
 def service_env(stack: StorageStack, results_queue: str) -> dict[str, str]:
-    """The app's settings on this stack, with every queue message delivered twice."""
-    env = storage_env(stack)
-    env["BLOBCOPY_ACCOUNTS"] = ",".join(ACCOUNTS)
-    for account in ACCOUNTS:
-        key = f"BLOBCOPY_ACCOUNT_{account.upper()}_CONNECTION_STRING"
-        env[key] = stack.connection_string(account)
-    env |= {
-        "BLOBCOPY_ALLOWED_DESTINATIONS": DEST,
-        "BLOBCOPY_POLL_MIN_SECONDS": "0.5",
+    """The e2e suite's app settings on this stack, with every queue message delivered twice."""
+    return app_settings(stack) | {
         "BLOBCOPY_BATCH_PAGE_SIZE": "50",
         "BLOBCOPY_RESULTS_QUEUE": results_queue,
         "DEVHOST_QUEUE_REDELIVER": "1",
@@ -148,7 +142,6 @@ def service_env(stack: StorageStack, results_queue: str) -> dict[str, str]:
         "DEVHOST_QUEUE_PROCESSING_SECONDS": "15",
         "DEVHOST_TIMER_DELAY_SECONDS": "0-1",
     }
-    return env
 
 
 def plan_copies(config: ChaosConfig, rng: random.Random, run: str) -> list[PlannedCopy]:
