@@ -15,6 +15,7 @@ annotations at runtime.
 """
 
 import asyncio
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -27,12 +28,13 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from shared.accounts import BlobLocation
-from shared.api import start
+from shared.api import COPIES, ApiResponse, never_empty, start
 from shared.blobops import storage
-from shared.instances import DurableClient
+from shared.instances import DurableClient, ManagementApiPages
 from shared.replicaops import delete_replica
 from shared.replication_events import BlobEvent, MalformedEvent, OtherEvent, parse_message
 from shared.replication_rules import ReplicationRule
+from shared.replication_status import rule_document, rule_prefix, tally_rule
 from shared.settings import Settings, get_settings, replication_queue_name
 
 log = logging.getLogger(__name__)
@@ -199,3 +201,23 @@ async def blob_events_queue(
         )
         return
     log.info("blob events message %s: %s (so far: %s)", msg.id, outcome.summary(), dict(TALLY))
+
+
+async def replication_status(client: Any, settings: Settings) -> ApiResponse:
+    """Each rule with its copies' counts and the oldest still running (the lag), read from
+    the instance store (shared/replication_status.py)."""
+    now = dt.datetime.now(dt.UTC)
+    rules = []
+    for rule in settings.replication_rules:
+        pages = ManagementApiPages(client, rule_prefix(rule))
+        rules.append(rule_document(rule, await tally_rule(rule, pages, COPIES.describe), now))
+    return ApiResponse(200, {"queue": QUEUE, "rules": rules})
+
+
+@bp.route(route="replication", methods=["GET"])  # type: ignore[untyped-decorator]
+@bp.durable_client_input(client_name="client")  # type: ignore[untyped-decorator]
+async def replication_status_http(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """GET /api/replication: the rules, their copies, and the replication lag."""
+    return await never_empty(replication_status(client, get_settings()))

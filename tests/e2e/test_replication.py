@@ -20,7 +20,7 @@ from azure.storage.blob import ContainerClient
 from azure.storage.queue import QueueClient
 
 from devhost.storage.stack import StorageStack
-from devhost.testing import REPO_ROOT, AppHost, wait_for
+from devhost.testing import REPO_ROOT, AppHost, http, wait_for
 from shared.replication import copy_id
 from shared.replication_events import BlobEvent
 from shared.settings import settings_from_env
@@ -112,6 +112,13 @@ def ids_of(made: Replica, event: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def rule_counts(host: AppHost) -> dict[str, dict[str, Any]]:
+    """GET /api/replication, by rule name."""
+    reply = http("GET", f"{host.base_url}/api/replication")
+    assert reply.status == 200, reply.text
+    return {rule["name"]: rule for rule in reply.json()["rules"]}
+
+
 def final(copies: CopyApi, instance_id: str, limit_s: float = 45) -> dict[str, Any]:
     """The copy's final document, once the queue trigger has started it."""
     wait_for(lambda: copies.status(instance_id).status != 404 or None, what=instance_id)
@@ -139,6 +146,12 @@ def test_writes_of_one_blob_apply_in_write_order_whatever_order_events_come(
     assert made.plain.get_blob_client("top-one.bin").download_blob().readall() == versions[-1]
     accepted = e2e_stack.transactions().accepted_copies
     assert accepted == {f"{DEST}/{made.plain.container_name}/top-one.bin": 1}
+    plain = rule_counts(host)["plain"]
+    assert plain["copies"] == {
+        "seen": 3, "running": 0, "succeeded": 1, "skipped": 2,
+        "failed": 0, "aborted": 0, "timed_out": 0,
+    }  # fmt: skip
+    assert plain["oldest_running"] is None and plain["complete"] is True
 
 
 def test_an_overwrite_during_a_pending_copy_ends_with_the_new_content(
@@ -166,6 +179,9 @@ def test_an_overwrite_during_a_pending_copy_ends_with_the_new_content(
             lambda doc: any(w["code"] == "DestinationBusy" for w in doc.get("warnings") or []),
             what="waiting for the first copy",
         )
+        running = rule_counts(host)["plain"]
+        assert running["copies"]["running"] == 2
+        assert running["oldest_running"]["id"] == first_id
     finally:
         e2e_stack.faults.release_copies()
     first_doc, second_doc = final(copies, first_id), final(copies, second_id)
