@@ -29,6 +29,7 @@ from blobcopy.commands import (
     report_started,
     report_status,
     seconds_option,
+    show_replication,
     state_filter_option,
 )
 from blobcopy.copy_request import (
@@ -204,6 +205,14 @@ def abort(state: CliContext, copy_id: str, reason: str | None, json_output: bool
 def list_command(state: CliContext, state_filter: str | None, json_output: bool) -> None:
     """List copies: all of them, or only those in one state (every page of the answer)."""
     list_and_report(state, COPIES, state_filter, json_output=json_output)
+
+
+@cli.command()
+@json_option
+@click.pass_obj
+def replication(state: CliContext, json_output: bool) -> None:
+    """Show each replication rule: its copies by state, and the oldest running (the lag)."""
+    show_replication(state, json_output=json_output)
 
 
 cli.add_command(batch)

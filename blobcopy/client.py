@@ -218,6 +218,8 @@ class CopyApi(Protocol):
         self, state: str | None = None, continuation: str | None = None
     ) -> ApiResponse: ...
 
+    def get_replication(self) -> ApiResponse: ...
+
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
     """Refuse redirects: the function key must not follow a request to another host."""
@@ -286,6 +288,10 @@ class BlobCopyClient:
     ) -> ApiResponse:
         """GET /api/batches[?state=S&continuation=T]: one page of batches, as list_copies."""
         return self._call("GET", "/batches" + _list_query(state, continuation))
+
+    def get_replication(self) -> ApiResponse:
+        """GET /api/replication: each replication rule and its copies."""
+        return self._call("GET", "/replication")
 
     def _call(self, method: str, path: str, *, body: Any = None) -> ApiResponse:
         url = self.api_root + path
