@@ -1,5 +1,6 @@
 # Infrastructure checks, included by the root Makefile (`-include infra/infra.mk`).
-# `make infra-check`: (a) tests/unit/test_infra.py parses every .bicep with pycep (main .venv);
+# `make infra-check`: (a) tests/unit/test_infra*.py parse every .bicep with pycep (main .venv) and
+# work out what a deployment with replication rules creates;
 # (b) checkov scans infra/ offline and fails on any failed check. Checkov's pins conflict with
 # ours (it needs pycep-parser 0.5.1), so it lives in its own venv, created on first use.
 CHECKOV_VERSION := 3.3.30
@@ -19,7 +20,8 @@ $(STAMP_CHECKOV): infra/checkov-constraints.txt
 	touch $@
 
 infra-test: $(STAMP_PY)
-	$(PY) -m pytest -q -p no:cacheprovider tests/unit/test_infra.py tests/unit/test_infra_flex.py
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit/test_infra.py tests/unit/test_infra_flex.py \
+	  tests/unit/test_infra_replication.py
 
 # --skip-download: no network (no Prisma Cloud policies, no guidelines); --compact --quiet: only
 # failed checks, without code blocks. Skips live inline in the Bicep, each with its reason.

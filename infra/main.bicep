@@ -90,7 +90,7 @@ var storageBlobDataContributorRoleId = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 var storageBlobDataReaderRoleId = '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
-  name: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
+  name: empty(resourceGroupName) ? '${abbrs.resourcesResourceGroups}${environmentName}' : resourceGroupName
   location: location
   tags: tags
 }
@@ -261,6 +261,7 @@ module destinationAccess 'app/destination-access.bicep' = [for destination in de
 // Event Grid does not retry a 403, it dead-letters the event at once. A rule naming an account
 // not in sourceAccounts gets no topic here, and the app refuses the rule at start-up
 // ("is not in BLOBCOPY_ACCOUNTS").
+// ('if(' in the loops below: pycep 0.7.1, which tests/unit parses with, rejects 'if (' there.)
 var ruleSourceAccountNames = [for rule in replicationRules: rule.source.account]
 
 module replicationTopics 'app/replication-topic.bicep' = [for source in sourceAccounts: if(contains(ruleSourceAccountNames, source.name)) {

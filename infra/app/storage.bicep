@@ -18,6 +18,10 @@ param eventGridDelivery bool = false
 @description('Replication of the host storage; ZRS where the region offers it and zone redundancy matters.')
 param skuName string = 'Standard_LRS'
 
+// Closed with a VNet, unless Event Grid must deliver (see networkAcls below). A variable, not an
+// inline '!x && y ? :', which pycep reads as '!(y ? :)'.
+var publicEndpointClosed = vnetEnabled && !eventGridDelivery
+
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   // checkov:skip=CKV_AZURE_35: Default action is Deny when vnetEnabled; without a VNet a Flex app has no fixed outbound address to allow, and access is Entra ID only (no keys, no SAS).
   // checkov:skip=CKV_AZURE_206: Host storage holds the transient task-hub state of a regional app; geo-replication cannot fail the app over and doubles the cost. skuName offers ZRS.
@@ -43,7 +47,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     // with a system-assigned identity ("Storage queue as an event handler"). So with vnetEnabled and
     // replication rules the public endpoint stays on, default Deny + AzureServices bypass: only
     // trusted Azure services holding a role here get in. (Four lines at most: checkov's parser.)
-    publicNetworkAccess: vnetEnabled && !eventGridDelivery ? 'Disabled' : 'Enabled'
+    publicNetworkAccess: publicEndpointClosed ? 'Disabled' : 'Enabled'
     networkAcls: {
       defaultAction: vnetEnabled ? 'Deny' : 'Allow'
       bypass: eventGridDelivery ? 'AzureServices' : 'None'
