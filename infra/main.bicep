@@ -271,6 +271,7 @@ module replicationTopics 'app/replication-topic.bicep' = [for source in sourceAc
     accountName: source.name
     topicName: (source.?systemTopicName) ?? '${abbrs.eventGridSystemTopics}${source.name}'
     tags: tags
+    workspaceId: monitoring.outputs.logAnalyticsId
   }
 }]
 

@@ -6,6 +6,8 @@ param accountName string
 @description('Name of the system topic; the name of the account\'s existing system topic, when it has one, to adopt it.')
 param topicName string
 param tags object = {}
+@description('Resource ID of the Log Analytics workspace that gets the topic\'s delivery failures.')
+param workspaceId string
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: accountName
@@ -24,6 +26,22 @@ resource topic 'Microsoft.EventGrid/systemTopics@2025-02-15' = {
   properties: {
     source: account.id
     topicType: 'Microsoft.Storage.StorageAccounts'
+  }
+}
+
+// Why an event did not reach the queue (a 403 while a role is not yet in effect, a queue
+// missing, throttling) lands beside the app's logs, in table AegDeliveryFailureLogs.
+resource deliveryFailureLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'blobcopy-delivery-failures'
+  scope: topic
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        category: 'DeliveryFailures'
+        enabled: true
+      }
+    ]
   }
 }
 

@@ -384,6 +384,17 @@ def test_one_system_topic_for_the_one_source_account_rules_name() -> None:
     )
 
 
+def test_the_topic_logs_delivery_failures_to_the_app_workspace() -> None:
+    """Delivery failures go to the Log Analytics workspace the app logs to."""
+    (workspace,) = sample().created("Microsoft.OperationalInsights/workspaces")
+    (setting,) = sample().created("Microsoft.Insights/diagnosticSettings")
+    assert setting.body["scope"]["name"] == "egst-stsource01"
+    assert setting.body["properties"] == {
+        "workspaceId": workspace.body["id"],
+        "logs": [{"category": "DeliveryFailures", "enabled": True}],
+    }
+
+
 def test_an_existing_system_topic_is_adopted_by_name() -> None:
     """`systemTopicName` on a source account names the topic (Event Grid allows one per account)."""
     accounts = [{"name": "stsource01", "resourceGroup": "rg-data", "systemTopicName": "mine"}]
