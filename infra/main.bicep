@@ -261,10 +261,9 @@ module destinationAccess 'app/destination-access.bicep' = [for destination in de
 // Event Grid does not retry a 403, it dead-letters the event at once. A rule naming an account
 // not in sourceAccounts gets no topic here, and the app refuses the rule at start-up
 // ("is not in BLOBCOPY_ACCOUNTS").
-// ('if(' in the loops below: pycep 0.7.1, which tests/unit parses with, rejects 'if (' there.)
 var ruleSourceAccountNames = [for rule in replicationRules: rule.source.account]
 
-module replicationTopics 'app/replication-topic.bicep' = [for source in sourceAccounts: if(contains(ruleSourceAccountNames, source.name)) {
+module replicationTopics 'app/replication-topic.bicep' = [for source in sourceAccounts: if (contains(ruleSourceAccountNames, source.name)) {
   name: 'replication-topic-${source.name}'
   scope: resourceGroup((source.?resourceGroup) ?? rg.name)
   params: {
@@ -275,7 +274,7 @@ module replicationTopics 'app/replication-topic.bicep' = [for source in sourceAc
   }
 }]
 
-module replicationRoles 'app/replication-roles.bicep' = [for (source, i) in sourceAccounts: if(contains(ruleSourceAccountNames, source.name)) {
+module replicationRoles 'app/replication-roles.bicep' = [for (source, i) in sourceAccounts: if (contains(ruleSourceAccountNames, source.name)) {
   name: 'replication-roles-${source.name}'
   scope: rg
   params: {
@@ -287,7 +286,7 @@ module replicationRoles 'app/replication-roles.bicep' = [for (source, i) in sour
   }
 }]
 
-module replicationSubscriptions 'app/replication-subscriptions.bicep' = [for (source, i) in sourceAccounts: if(contains(ruleSourceAccountNames, source.name)) {
+module replicationSubscriptions 'app/replication-subscriptions.bicep' = [for (source, i) in sourceAccounts: if (contains(ruleSourceAccountNames, source.name)) {
   name: 'replication-subscriptions-${source.name}'
   scope: resourceGroup((source.?resourceGroup) ?? rg.name)
   params: {

@@ -32,9 +32,8 @@ resource topic 'Microsoft.EventGrid/systemTopics@2025-02-15' existing = {
   name: topicName
 }
 
-// 'if(' without a space, and the name before the path: pycep 0.7.1 (tests/unit) rejects 'if (' in
-// a filtered loop and reads 'a.b == c' as 'a.(b == c)'. Bicep reads all four alike.
-resource subscriptions 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02-15' = [for rule in rules: if(accountName == rule.source.account) {
+// The name before the path: pycep (tests/unit) reads 'a.b == c' as 'a.(b == c)'.
+resource subscriptions 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02-15' = [for rule in rules: if (accountName == rule.source.account) {
   parent: topic
   name: 'blobcopy-${rule.name}'
   properties: {

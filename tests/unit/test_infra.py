@@ -42,10 +42,16 @@ BLOB_WRITE = f"{BLOB}/containers/blobs/write"
 BLOB_DELETE = f"{BLOB}/containers/blobs/delete"
 
 
+# pycep 0.7.1 rejects a filtered loop written as Bicep formats it, `[for x in xs: if (c) {`, and
+# takes `if(c)`; checkov's pycep 0.5.1 and Bicep take both.
+FILTERED_LOOP = re.compile(r"(\[for [^\n]*?:\s*if) \(")
+
+
 @cache
 def parsed(path: Path) -> dict[str, Any]:
     """The pycep JSON of one Bicep file."""
-    result: dict[str, Any] = dict(BicepParser().parse(file_path=path))
+    text = FILTERED_LOOP.sub(r"\1(", path.read_text())
+    result: dict[str, Any] = dict(BicepParser().parse(text=text))
     return result
 
 
