@@ -46,7 +46,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     // Event Grid never delivers through a private endpoint; past a firewall only as a trusted service
     // with a system-assigned identity ("Storage queue as an event handler"). So with vnetEnabled and
     // replication rules the public endpoint stays on, default Deny + AzureServices bypass: only
-    // trusted Azure services holding a role here get in. (Four lines at most: checkov's parser.)
+    // trusted Azure services holding a role here get in. (4 lines: checkov can't parse 5 here.)
     publicNetworkAccess: publicEndpointClosed ? 'Disabled' : 'Enabled'
     networkAcls: {
       defaultAction: vnetEnabled ? 'Deny' : 'Allow'
