@@ -17,6 +17,7 @@
                              set aside on blob-events-rejected (BLOBCOPY_REPLICATION_QUEUE names
                              the queue, BLOBCOPY_REPLICATION_RULES the rules)
         GET  /api/replication          replication_status_http  each rule, its copies, the lag
+        POST /api/replication/{rule}/backfill  backfill_http  a batch over the rule's range
     shared/orchestration.py  copy_orchestrator: one copy, from lease to result
     shared/batch_orchestration.py  batch_orchestrator: a batch, in rounds
     shared/blobops.py        the storage activities: snapshot, lease (acquire, renew, release),

@@ -29,7 +29,6 @@ from blobcopy.commands import (
     report_started,
     report_status,
     seconds_option,
-    show_replication,
     state_filter_option,
 )
 from blobcopy.copy_request import (
@@ -40,6 +39,7 @@ from blobcopy.copy_request import (
     build_copy_request,
     parse_pairs,
 )
+from blobcopy.replication_cli import replication
 
 
 class BlobCopyGroup(click.Group):
@@ -207,15 +207,8 @@ def list_command(state: CliContext, state_filter: str | None, json_output: bool)
     list_and_report(state, COPIES, state_filter, json_output=json_output)
 
 
-@cli.command()
-@json_option
-@click.pass_obj
-def replication(state: CliContext, json_output: bool) -> None:
-    """Show each replication rule: its copies by state, and the oldest running (the lag)."""
-    show_replication(state, json_output=json_output)
-
-
 cli.add_command(batch)
+cli.add_command(replication)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

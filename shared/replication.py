@@ -27,14 +27,18 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
+from shared import batchapi
 from shared.accounts import BlobLocation
-from shared.api import COPIES, ApiResponse, never_empty, start
+from shared.api import COPIES, ApiResponse, never_empty, origin, rejected, start
 from shared.blobops import storage
+from shared.errors import RequestRejected
 from shared.instances import DurableClient, ManagementApiPages
 from shared.replicaops import delete_replica
+from shared.replication_backfill import backfill_request, rule_named
 from shared.replication_events import BlobEvent, MalformedEvent, OtherEvent, parse_message
 from shared.replication_rules import ReplicationRule
 from shared.replication_status import rule_document, rule_prefix, tally_rule
+from shared.requests import decode_json
 from shared.settings import Settings, get_settings, replication_queue_name
 
 log = logging.getLogger(__name__)
@@ -221,3 +225,38 @@ async def replication_status_http(
 ) -> func.HttpResponse:
     """GET /api/replication: the rules, their copies, and the replication lag."""
     return await never_empty(replication_status(client, get_settings()))
+
+
+async def start_backfill(
+    client: DurableClient,
+    rule_name: str,
+    body: bytes,
+    settings: Settings,
+    base_url: str,
+    code: str | None = None,
+) -> ApiResponse:
+    """POST /api/replication/{rule}/backfill: a batch over the rule's range, with its options
+    (shared/replication_backfill.py); the answer is the batch's."""
+    try:
+        rule = rule_named(settings, rule_name)
+        request = backfill_request(rule, settings, decode_json(body) if body.strip() else {})
+    except RequestRejected as exc:
+        return rejected(exc)
+    return await batchapi.start_batch(client, request, settings, base_url, code)
+
+
+@bp.route(route="replication/{rule}/backfill", methods=["POST"])  # type: ignore[untyped-decorator]
+@bp.durable_client_input(client_name="client")  # type: ignore[untyped-decorator]
+async def backfill_http(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """POST /api/replication/{rule}/backfill: copy what the rule's range already holds."""
+    work = start_backfill(
+        client,
+        req.route_params["rule"],
+        req.get_body() or b"",
+        get_settings(),
+        origin(req),
+        req.params.get("code"),
+    )
+    return await never_empty(work)

@@ -130,6 +130,10 @@ class FakeApi:
         self.calls.append(("replication",))
         return self._next()
 
+    def start_backfill(self, rule: str, request: Mapping[str, Any]) -> ApiResponse:
+        self.calls.append(("backfill", rule, dict(request)))
+        return self._next()
+
 
 class Stub:
     """What the stub server answers next, and what it was sent."""

@@ -418,3 +418,18 @@ def test_replication_json_is_the_document_and_no_rules_say_so() -> None:
     assert json.loads(result.output) == REPLICATION
     empty = run(FakeApi(answer(200, {"queue": "blob-events", "rules": []})), "replication")
     assert empty.output.strip() == "No replication rules (queue blob-events)."
+
+
+def test_replication_backfill_sends_the_rules_options_and_reports_the_batch() -> None:
+    batch = {"id": "backfill-logs-1", "state": "running", "counts": {"listed": 0}}
+    api = FakeApi(answer(202, batch))
+    result = run(api, "replication", "backfill", "logs", "--dry-run", "--max-concurrency", "4")
+    assert result.exit_code == 0, result.output
+    assert api.calls == [("backfill", "logs", {"dry_run": True, "max_concurrency": 4})]
+    assert "backfill-logs-1" in result.output
+
+
+def test_replication_backfill_of_an_unknown_rule_exits_with_not_found() -> None:
+    refused = CopyNotFound(404, "no such replication rule")
+    result = run(FakeApi(refused), "replication", "backfill", "nowhere")
+    assert result.exit_code == exit_codes.NOT_FOUND, result.output

@@ -26,6 +26,7 @@ from shared.replication_events import BlobEvent
 from shared.settings import settings_from_env
 from tests.e2e.e2e_helpers import CopyApi
 from tests.e2e.replication_helpers import DEST, SOURCE, Replica, as_cloud_event
+from tests.e2e.test_batch_http import BatchApi
 
 pytestmark = pytest.mark.e2e
 
@@ -236,3 +237,57 @@ def test_a_delete_never_removes_a_destination_a_newer_write_replaced(
     wait_for(lambda: "newer than the delete" in host.output() or None, what="the kept delete")
     copy = made.renamed.get_blob_client("logs-copy/back.csv")
     assert copy.download_blob().readall() == b"second\n"
+
+
+def backfill(host: AppHost, rule: str, body: Any = None) -> Any:
+    """POST /api/replication/{rule}/backfill."""
+    data = b"" if body is None else json.dumps(body).encode()
+    url = f"{host.base_url}/api/replication/{rule}/backfill"
+    return http("POST", url, body=data, headers={"Content-Type": "application/json"})
+
+
+def test_a_backfill_copies_what_the_rules_range_already_holds_and_a_rerun_skips_it(
+    replica: tuple[Replica, AppHost],
+) -> None:
+    """Blobs written before any event: the renaming rule's back-fill is a batch over its
+    range with its options; run again, `if_newer` skips every blob."""
+    made, host = replica
+    batches = BatchApi(host.base_url)
+    held = {f"logs/old-{i}.csv": os.urandom(4096) for i in range(3)} | {"top-old.bin": b"x"}
+    for name, data in held.items():
+        made.source.get_blob_client(name).upload_blob(data)
+
+    reply = backfill(host, "renamed", {"max_concurrency": 2})
+    assert reply.status == 202, reply.text
+    batch_id = reply.json()["id"]
+    assert batch_id.startswith("backfill-renamed-")
+    assert reply.headers["location"].endswith(f"/api/batches/{batch_id}")
+    doc = batches.wait_final(batch_id)
+    assert doc["state"] == "succeeded"
+    assert doc["counts"]["listed"] == 3 and doc["counts"]["succeeded"] == 3
+    for name, data in held.items():
+        if name.startswith("logs/"):
+            copy = made.renamed.get_blob_client("logs-copy/" + name.removeprefix("logs/"))
+            assert copy.download_blob().readall() == data
+    assert list(made.plain.list_blobs()) == []  # only the rule back-filled was
+
+    again = batches.wait_final(backfill(host, "renamed").json()["id"])
+    assert again["counts"]["skipped"] == 3 and again["counts"]["succeeded"] == 0
+
+
+def fields_of(reply: Any) -> dict[str, str]:
+    """The named fields of an error answer."""
+    return {f["field"]: f["message"] for f in reply.json()["error"]["fields"]}
+
+
+def test_a_backfill_of_an_unknown_rule_or_with_a_wrong_field_names_it(
+    replica: tuple[Replica, AppHost],
+) -> None:
+    _, host = replica
+    unknown = backfill(host, "nowhere")
+    assert unknown.status == 404 and fields_of(unknown) == {"rule": "unknown"}
+    wrong = backfill(host, "plain", {"overwrite": "always", "max_concurrency": 0})
+    assert wrong.status == 400
+    assert set(fields_of(wrong)) == {"overwrite"}  # unknown fields first
+    bad = backfill(host, "plain", {"max_concurrency": 0})
+    assert bad.status == 400 and set(fields_of(bad)) == {"max_concurrency"}
