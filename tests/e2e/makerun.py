@@ -31,6 +31,8 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -309,3 +311,17 @@ class MakeRun(Service):
             f"DefaultEndpointsProtocol=http;AccountName={account};AccountKey={DEV_ACCOUNT_KEY};"
             f"BlobEndpoint=http://127.0.0.1:{self.ports.blob}/{account};"
         )
+
+
+@contextmanager
+def make_run(root: Path, scanner: SecretScanner, *, start: bool = True) -> Iterator[MakeRun]:
+    """A `MakeRun` under `root` (started unless told otherwise), stopped at the end of the block
+    whatever happens, and its console and Azurite's log then scanned for secrets."""
+    run = MakeRun(root)
+    try:
+        if start:
+            run.start()
+        yield run
+    finally:
+        run.close()
+        scanner.scan(run.output(), "the output of `make run`")

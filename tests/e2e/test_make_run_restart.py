@@ -26,7 +26,7 @@ from azure.storage.blob import BlobClient
 from demo.localrun import EXAMPLE
 from devhost.testing import http, wait_for
 from tests.e2e.e2e_helpers import FAST_POLL, CopyApi
-from tests.e2e.makerun import MakeRun
+from tests.e2e.makerun import MakeRun, make_run
 from tests.e2e.secretwatch import SecretWatch
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -36,17 +36,11 @@ DEST_CONTAINER = "dst"  # made by `make run` too
 CHUNKS_BEFORE_STOP = 2
 
 
-@pytest.fixture
-def make_run(tmp_path: Path, secret_watch: SecretWatch) -> Iterator[MakeRun]:
-    """`make run` in a fresh clone on free ports, stopped after the test whatever happens, its
-    console and Azurite's log scanned for secrets."""
-    run = MakeRun(tmp_path)
-    try:
-        run.start()
+@pytest.fixture(name="make_run")
+def make_run_fixture(tmp_path: Path, secret_watch: SecretWatch) -> Iterator[MakeRun]:
+    """`make run` in a fresh clone on free ports, stopped after the test whatever happens."""
+    with make_run(tmp_path, secret_watch.scanner) as run:
         yield run
-    finally:
-        run.close()
-        secret_watch.scanner.scan(run.output(), "the output of `make run`")
 
 
 def control(run: MakeRun, method: str, route: str, body: dict[str, Any] | None = None) -> Any:
