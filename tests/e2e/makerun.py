@@ -106,10 +106,15 @@ def fresh_clone(into: Path) -> Path:
 
 
 def make_run_command(workdir: Path) -> list[str]:
-    """The Makefile's `run` recipe as make would run it (setup taken as done)."""
+    """The Makefile's `run` recipe as make would run it (setup taken as done).
+
+    Under `make test` the outer make's flags (jobserver, `-n`, `-s`) are in the environment;
+    they are left out, so the recipe reads as a user's own `make run` runs it."""
+    outer = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEFILES")
     done = subprocess.run(
         ["make", "--no-print-directory", "-n", "-o", "setup", "run"],
         cwd=workdir,
+        env={k: v for k, v in os.environ.items() if k not in outer},
         capture_output=True,
         text=True,
         check=True,

@@ -1,10 +1,11 @@
 """Every shell command of README.md works as written, in order, on a fresh clone (issue 17).
 
 The walk reads README.md's fenced blocks whose info string is `bash`, `sh` or `shell`, from the
-top, and runs each command against a fresh `make run` (tests/e2e/makerun.py: the Makefile's own
-recipe, a fresh clone, its own `.devhost/`). It fails at the first command that fails, showing
-the command as the README writes it, its exit code and output, and the end of `make run`'s log,
-every credential hidden (the session's secrets scan also reads each command's output).
+top (inline code is prose, and is not run), and runs each command against a fresh `make run`
+(tests/e2e/makerun.py: the Makefile's own recipe, a fresh clone, its own `.devhost/`). It
+fails at the first command that fails, showing the command as the README writes it, its exit
+code and output, and the end of `make run`'s log, every credential hidden (the session's
+secrets scan also reads each command's output).
 
 How a command runs:
 
