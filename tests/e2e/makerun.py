@@ -22,8 +22,10 @@ and the host in a process tree, state in `./.devhost/`. `MakeRun` starts exactly
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -51,6 +53,7 @@ LOCAL_STATE = frozenset({".devhost", "local.settings.json", ".git"})
 #: Azurite's start, the 64 MiB example blob and the host's indexing, on a busy 2-core machine.
 STARTUP_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 60.0
+PR_SET_PDEATHSIG = 1  # prctl(2)
 #: A container `make run` prepares (demo/localrun.py), for the marker of `wait_until_azurite_saved`.
 MARKER_CONTAINER = "dst"
 
@@ -80,9 +83,8 @@ class Ports:
     def rewrite(self, text: str) -> str:
         """`text` with each README endpoint (`127.0.0.1:10000`, ...) on this run's port."""
         for name, default in README_PORTS.items():
-            port = getattr(self, name)
-            for host in ("127.0.0.1", "localhost"):
-                text = text.replace(f"{host}:{default}", f"{host}:{port}")
+            endpoint = re.compile(rf"(?<=\b127\.0\.0\.1:|localhost:){default}(?!\d)")
+            text = endpoint.sub(str(getattr(self, name)), text)
         return text
 
     def up_options(self) -> list[str]:
@@ -168,6 +170,12 @@ def _alive(proc: Proc) -> bool:
     return fields is not None and int(fields[19]) == proc[1] and fields[0] not in ("Z", "X")
 
 
+def _stop_with_the_test() -> None:
+    """In the child before exec: SIGTERM (a clean stop) if the test process dies first, so a
+    killed test run leaves no stack behind holding ports."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class MakeRun(Service):
     """`make run` in a fresh clone under `root`: start it, stop it (or kill it), start it again."""
 
@@ -205,6 +213,7 @@ class MakeRun(Service):
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # signals reach it only when the test sends them
+                preexec_fn=_stop_with_the_test,
             )
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while not (self._ready_file.exists() and self._ready_file.read_text().strip()):
@@ -328,5 +337,6 @@ def make_run(root: Path, scanner: SecretScanner, *, start: bool = True) -> Itera
             run.start()
         yield run
     finally:
-        run.close()
+        run.stop()
         scanner.scan(run.output(), "the output of `make run`")
+        run.close()
