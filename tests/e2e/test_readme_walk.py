@@ -1,11 +1,12 @@
 """Every shell command of README.md works as written, in order, on a fresh clone (issue 17).
 
-The walk reads README.md's fenced blocks whose info string is `bash`, `sh` or `shell`, from the
-top (inline code is prose, and is not run), and runs each command against a fresh `make run`
-(tests/e2e/makerun.py: the Makefile's own recipe, a fresh clone, its own `.devhost/`). It
-fails at the first command that fails, showing the command as the README writes it, its exit
-code and output, and the end of `make run`'s log, every credential hidden (the session's
-secrets scan also reads each command's output).
+The walk reads README.md's fenced blocks whose info string is `bash`, `sh`, `shell` or
+`console` (a session: its commands are the lines after a `$ ` prompt, the rest is output, which
+is not compared), from the top, and runs each command against a fresh `make run`
+(tests/e2e/makerun.py: the Makefile's own recipe, a fresh clone, its own `.devhost/`). Inline
+code is prose, and is not run. The walk fails at the first command that fails, showing the
+command as the README writes it, its exit code and output, and the end of `make run`'s log,
+every credential hidden (the session's secrets scan also reads each command's output).
 
 How a command runs:
 
@@ -59,7 +60,9 @@ from tests.e2e.secretwatch import SecretWatch
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 README = REPO_ROOT / "README.md"
-SHELL_LANGUAGES = frozenset({"bash", "sh", "shell"})
+SHELL_LANGUAGES = frozenset({"bash", "sh", "shell", "console"})
+#: In a `console` block (a session: prompts and output), a command is what follows the prompt.
+PROMPT = "$ "
 MARKER = re.compile(r"^<!--\s*readme-walk:\s*(?P<kind>[\w-]+)\s*:\s*(?P<reason>.*?)\s*-->\s*$")
 MARKER_KINDS = frozenset({"skip", "server"})
 FENCE = re.compile(r"^(?P<fence>```+|~~~+)\s*(?P<info>[^`\s]*)")
@@ -170,6 +173,10 @@ def commands(block: Block) -> list[Command]:
     heredocs: list[str] = []
     start = 0
     for offset, line in enumerate(block.text.splitlines()):
+        if not pending and block.language == "console":
+            if not line.startswith(PROMPT):
+                continue  # what the session printed
+            line = line.removeprefix(PROMPT)
         if not pending and (not line.strip() or line.lstrip().startswith("#")):
             continue
         if not pending:
@@ -345,7 +352,7 @@ def test_the_readme_ports_are_the_defaults_of_make_run_and_the_cli(tmp_path: Pat
 
 def test_commands_split_as_bash_reads_them() -> None:
     """Continuations, a quote over several lines, a heredoc and comments make one command
-    each, where bash would end them."""
+    each, where bash would end them; in a console session only what follows a prompt runs."""
     text = "\n".join(
         [
             "make x   # a comment with a ' quote",
@@ -368,3 +375,9 @@ def test_commands_split_as_bash_reads_them() -> None:
         (19, 'echo "a # b" done'),
     ]
     assert found[1].text.count("\n") == 2 and found[2].text.endswith("PY")
+    session = "$ blobcopy list \\\n    --state running\nID  STATE\n$ echo '$ not output'\n$ x"
+    assert [c.text for c in commands(Block(1, "console", session, None))] == [
+        "blobcopy list \\\n    --state running",
+        "echo '$ not output'",
+        "x",
+    ]
