@@ -106,6 +106,8 @@ class SideRun:
     confirmed: int = 0
     lags_s: list[float] = field(default_factory=list)  # from eventTime, in event order
     publish_lags_s: list[float] = field(default_factory=list)  # from the send returning
+    pickup_s: list[float] = field(default_factory=list)  # send returning -> handler started
+    copy_s: list[float] = field(default_factory=list)  # handler started -> confirmed
     wall_s: float = 0.0  # first send to last confirmation
     write_s: float = 0.0  # the write phase before the burst
     publish_s: float = 0.0  # sending the whole burst
@@ -217,7 +219,13 @@ def side_host(
         app, env = PEER_APP, peer_settings(stack, layout, args.peer_threads)
     store = workdir / f"{side}-{layout.run}.sqlite"
     with AppHost(app, env=env, durable_db=store) as host:
-        yield host
+        try:
+            yield host
+        finally:
+            if args.logs is not None:  # the host's console, to see where the time went
+                args.logs.mkdir(parents=True, exist_ok=True)
+                log = args.logs / f"{side}-{layout.run}.log"
+                log.write_text(host.output(), encoding="utf-8")
 
 
 def queue(stack: StorageStack, name: str) -> QueueClient:
@@ -335,11 +343,16 @@ def wait_peer(results: QueueClient, count: int, deadline: float) -> dict[str, di
         time.sleep(LIST_PAUSE_S)
 
 
+#: By event id: when its handler started (ours: the copy's `created`, when the queue trigger
+#: built it) and when its copy was confirmed succeeded.
+Confirmed = dict[str, tuple[dt.datetime, dt.datetime]]
+
+
 def ours_outcomes(
     events: list[Event], docs: dict[str, dict[str, Any]]
-) -> tuple[dict[str, dt.datetime], Counter[str]]:
-    """When each event's copy was confirmed succeeded (by event id), and the other outcomes."""
-    confirmed: dict[str, dt.datetime] = {}
+) -> tuple[Confirmed, Counter[str]]:
+    """When each event's copy started and was confirmed succeeded, and the other outcomes."""
+    confirmed: Confirmed = {}
     others: Counter[str] = Counter()
     for event in events:
         doc = docs.get(event.name.rsplit("/", 1)[-1])
@@ -348,15 +361,16 @@ def ours_outcomes(
         elif doc["state"] != "succeeded" or doc.get("skipped"):
             others[doc["state"] + (" (skipped)" if doc.get("skipped") else "")] += 1
         else:
-            confirmed[event.event_id] = parse_time(doc["completed"])
+            times = (parse_time(doc["created"]), parse_time(doc["completed"]))
+            confirmed[event.event_id] = times
     return confirmed, others
 
 
 def peer_outcomes(
     events: list[Event], docs: dict[str, dict[str, Any]]
-) -> tuple[dict[str, dt.datetime], Counter[str]]:
+) -> tuple[Confirmed, Counter[str]]:
     """The same for the peer's confirmations."""
-    confirmed: dict[str, dt.datetime] = {}
+    confirmed: Confirmed = {}
     others: Counter[str] = Counter()
     for event in events:
         doc = docs.get(event.event_id)
@@ -365,7 +379,8 @@ def peer_outcomes(
         elif doc["status"] != "success":
             others[str(doc["status"])] += 1
         else:
-            confirmed[event.event_id] = parse_time(doc["confirmed"])
+            times = (parse_time(doc["started"]), parse_time(doc["confirmed"]))
+            confirmed[event.event_id] = times
     return confirmed, others
 
 
@@ -430,19 +445,22 @@ def run_side(
 
 
 def fill_lags(
-    result: SideRun, events: list[Event], confirmed: dict[str, dt.datetime], first: dt.datetime
+    result: SideRun, events: list[Event], confirmed: Confirmed, first: dt.datetime
 ) -> None:
-    """Lags from eventTime and from each send, and the wall time to the last confirmation."""
+    """Lags from eventTime and from each send, the two phases after the send, and the wall
+    time to the last confirmation."""
     for event in events:
-        done = confirmed.get(event.event_id)
-        if done is None:
+        if event.event_id not in confirmed:
             continue
+        started, done = confirmed[event.event_id]
         assert event.sent is not None
         result.lags_s.append((done - event.written).total_seconds())
         result.publish_lags_s.append((done - event.sent).total_seconds())
+        result.pickup_s.append((started - event.sent).total_seconds())
+        result.copy_s.append((done - started).total_seconds())
     result.confirmed = len(result.lags_s)
     if confirmed:
-        result.wall_s = (max(confirmed.values()) - first).total_seconds()
+        result.wall_s = (max(done for _, done in confirmed.values()) - first).total_seconds()
 
 
 def announce(run: SideRun) -> None:
@@ -464,11 +482,9 @@ def median_of(runs: list[SideRun], value: Callable[[SideRun], float]) -> float:
     return statistics.median(value(r) for r in runs)
 
 
-def lags_of(runs: list[SideRun], key: str, *, from_publish: bool = False) -> float:
-    """The median over runs of one lag statistic."""
-    return statistics.median(
-        lag_stats(r.publish_lags_s if from_publish else r.lags_s)[key] for r in runs
-    )
+def lags_of(runs: list[SideRun], key: str, series: str = "lags_s") -> float:
+    """The median over runs of one statistic of one of a run's lists of seconds."""
+    return statistics.median(lag_stats(getattr(r, series))[key] for r in runs)
 
 
 def summary(runs: list[SideRun]) -> dict[str, Any]:
@@ -481,7 +497,9 @@ def summary(runs: list[SideRun]) -> dict[str, Any]:
         "events": median_of(runs, lambda r: r.events),
         "confirmed": median_of(runs, lambda r: r.confirmed),
         "lag_s": {k: lags_of(runs, k) for k in LAG_KEYS},
-        "lag_from_publish_s": {k: lags_of(runs, k, from_publish=True) for k in LAG_KEYS},
+        "lag_from_publish_s": {k: lags_of(runs, k, "publish_lags_s") for k in LAG_KEYS},
+        "pickup_s": {k: lags_of(runs, k, "pickup_s") for k in LAG_KEYS},
+        "copy_s": {k: lags_of(runs, k, "copy_s") for k in LAG_KEYS},
         "wall_s": median_of(runs, lambda r: r.wall_s),
         "write_s": median_of(runs, lambda r: r.write_s),
         "publish_s": median_of(runs, lambda r: r.publish_s),
@@ -549,6 +567,17 @@ def operations(sums: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
+def phases(sums: dict[str, dict[str, Any]]) -> list[str]:
+    """Pick-up (send returned -> the handler started on the event) and copy (handler started
+    -> copy confirmed), per side."""
+    head = "| side | pick-up median s | pick-up p99 s | copy median s | copy p99 s |"
+    lines = [head, "|---|---|---|---|---|"]
+    for s in sums.values():
+        cells = [f"{s[part][k]:.2f}" for part in ("pickup_s", "copy_s") for k in ("median", "p99")]
+        lines.append(f"| {s['label']} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def outcome_line(sums: dict[str, dict[str, Any]]) -> str:
     """What did not end succeeded, over all runs (a copy skipped counts here too)."""
     parts = [
@@ -571,6 +600,10 @@ def report(sums: dict[str, dict[str, Any]], ratio: dict[str, float]) -> list[str
     """The markdown the script prints (and writes to docs/ with --docs)."""
     return [
         *table(sums, ratio),
+        "",
+        "Where the lag from publish goes (medians over runs of each run's median / p99):",
+        "",
+        *phases(sums),
         "",
         "Storage transactions per blob by operation (medians):",
         "",
@@ -655,6 +688,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--peer-threads", type=int, default=PEER_THREADS, help="the peer's worker threads"
     )
+    parser.add_argument("--logs", type=Path, help="keep each host's console output in this dir")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument(
         "--docs", action="store_true", help="write docs/bench-replication.md and .png"
