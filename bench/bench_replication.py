@@ -19,8 +19,10 @@ event is built in Event Grid's schema with `eventTime` the moment its write retu
 (tests/e2e/event_grid.py, as the e2e publisher does), the copy engine's transaction counter is
 reset, and all N events go on the side's queue at once (base64, one per message, 8 threads).
 The side is done when N copies are confirmed: for ours the copy orchestration's final document
-says succeeded (its `completed` time; read through GET /api/copies, a page of 1,000 every 2 s,
-never one GET per copy), for the peer its confirmation message (the time it wrote it).
+says succeeded (its `completed` time; the host's Durable store is watched read-only until N
+have ended, then every document is read once through GET /api/copies in pages of 1,000, never
+one GET per copy), for the peer its confirmation message (the time it wrote it; its results
+queue's length is read every 2 s).
 
 Lag = confirmed - eventTime; it includes the write phase (the burst goes out once every blob
 is written), so lag from publish (confirmed - when that event's send returned) is shown too.
@@ -75,6 +77,7 @@ PUBLISHERS = 8
 #: The peer's worker threads: its host.json lets 16 + 8 invocations run at once.
 PEER_THREADS = 24
 LIST_PAUSE_S = 2.0
+STORE_PAUSE_S = 0.5
 FINAL = frozenset({"succeeded", "failed", "aborted", "timed_out"})
 #: The operations the table shows apart; the rest are summed as "other".
 SHOWN = ("Copy Blob", "Get Blob Properties")
@@ -311,15 +314,29 @@ def list_copies(base_url: str) -> list[dict[str, Any]]:
             return docs
 
 
+def ended_in_store(store: Path) -> int:
+    """How many replication copies have ended, read from the host's Durable store (sqlite in
+    WAL mode: a reader costs the host nothing, where a status read would cost it a request)."""
+    if not store.exists():
+        return 0
+    query = (
+        "SELECT count(*) FROM instances WHERE instance_id LIKE 'repl-bench-%' "
+        "AND status IN ('Completed', 'Failed', 'Terminated')"
+    )
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as db:
+            return int(db.execute(query).fetchone()[0])
+    except sqlite3.OperationalError:  # not created yet, or busy: ask again
+        return 0
+
+
 def wait_ours(host: AppHost, count: int, deadline: float) -> dict[str, dict[str, Any]]:
     """The replication copies' final documents, by destination blob name, once `count` have
-    ended (or the deadline passed)."""
-    while True:
-        docs = [d for d in list_copies(host.base_url) if d["id"].startswith("repl-bench-")]
-        final = {d["destination"].rsplit("/", 1)[-1]: d for d in docs if d["state"] in FINAL}
-        if len(final) >= count or time.monotonic() > deadline:
-            return final
-        time.sleep(LIST_PAUSE_S)
+    ended in the store (or the deadline passed): one pass over the list API at the end."""
+    while ended_in_store(host.durable_db) < count and time.monotonic() < deadline:
+        time.sleep(STORE_PAUSE_S)
+    docs = [d for d in list_copies(host.base_url) if d["id"].startswith("repl-bench-")]
+    return {d["destination"].rsplit("/", 1)[-1]: d for d in docs if d["state"] in FINAL}
 
 
 def read_confirmations(results: QueueClient) -> dict[str, dict[str, Any]]:
@@ -655,6 +672,22 @@ def command(args: argparse.Namespace) -> str:
     return text + " --docs"
 
 
+def setting(args: argparse.Namespace) -> list[str]:
+    """What both sides ran on, in words."""
+    return [
+        f"A burst of {args.events} BlobCreated events (Event Grid schema, base64, one per "
+        f"message) for {args.events} new {args.size_kib:g} KiB blobs, {SOURCE} -> {DEST}: "
+        "cross-account, so every copy is asynchronous in the local copy engine (64 MiB/s). "
+        "Service: the app as shipped (host.json: queue batchSize 16 + newBatchThreshold 8, 16 "
+        "activities and 16 orchestrator episodes at once) with one replication rule, "
+        "BLOBCOPY_POLL_MIN_SECONDS=1 and devhost timers on time. Naive peer "
+        "(bench/naive_replication/): the same queue settings and "
+        f"{args.peer_threads} worker threads. Each side is one devhost process; every process "
+        "of the run shares this machine's 2 cores with other work, so the figures move by "
+        "tens of percent from run to run.",
+    ]
+
+
 def write_docs(
     results: dict[str, list[SideRun]], lines: list[str], args: argparse.Namespace
 ) -> None:
@@ -666,7 +699,9 @@ def write_docs(
         "",
         f"Command: `{command(args)}` (bench/bench_replication.py says what each side does),",
         f"run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; medians of {args.runs} run(s) "
-        "per side.",
+        "per side, the sides alternating which goes first.",
+        "",
+        *setting(args),
         "",
     ]
     text = "\n".join([*head, *lines, "", f"![lag distribution]({CHART_PNG.name})"]) + "\n"
