@@ -559,7 +559,8 @@ def table(sums: dict[str, dict[str, Any]], ratio: dict[str, float]) -> list[str]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for s in sums.values():
         ops = s["transactions_per_blob_by_operation"]
-        other = s["transactions_per_blob"] - sum(ops.get(op, 0) for op in SHOWN)
+        # medians of sums need not sum: clamp the float dust that would print as -0.00
+        other = max(s["transactions_per_blob"] - sum(ops.get(op, 0) for op in SHOWN), 0.0)
         cells = [s["label"], f"{s['events']:g}", f"{s['confirmed']:g}"]
         cells += [f"{s['lag_s'][k]:.2f}" for k in LAG_KEYS]
         cells += [f"{s['lag_from_publish_s'][k]:.2f}" for k in ("median", "p99")]
