@@ -16,7 +16,7 @@ asynchronous, as Azure does), and, for each side in turn, a devhost of its own:
 Each side of each run: its host is started (not timed), N source blobs of the size given are
 written under `<side>/` of the run's source container (16 threads), each one's BlobCreated
 event is built in Event Grid's schema with `eventTime` the moment its write returned
-(tests/e2e/event_grid.py, as the e2e publisher does), the copy engine's transaction counter is
+(devhost/eventgrid.py, as the e2e publisher does), the copy engine's transaction counter is
 reset, and all N events go on the side's queue at once (base64, one per message, 8 threads).
 The side is done when N copies are confirmed: for ours the copy orchestration's final document
 says succeeded (its `completed` time; the host's Durable store is watched read-only until N
@@ -62,9 +62,9 @@ from requests.adapters import HTTPAdapter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from devhost.eventgrid import blob_event, event_time, queue_message
 from devhost.storage.stack import ACCOUNTS, StorageConfig, StorageStack
 from devhost.testing import REPO_ROOT, AppHost, http, storage_env
-from tests.e2e.event_grid import blob_event, event_time, queue_message
 
 DEST, SOURCE = ACCOUNTS
 PEER_APP = REPO_ROOT / "bench" / "naive_replication"

@@ -17,9 +17,9 @@ from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient, ContainerClient
 from azure.storage.queue import QueueClient
 
+from devhost.eventgrid import blob_event, queue_message
 from devhost.storage.stack import ACCOUNTS, StorageStack
 from tests.e2e.conftest import app_settings
-from tests.e2e.event_grid import blob_event, queue_message
 
 DEST, SOURCE = ACCOUNTS
 

@@ -1,7 +1,8 @@
 """The blob events Event Grid writes to a storage queue, built the way Event Grid builds them.
 
-Shared by the e2e test publisher (tests/e2e/replication_helpers.py) and the replication
-benchmark (bench/bench_replication.py), so both put the same shapes on the queue: the Event
+Locally there is no Event Grid: this is its stand-in for whoever plays it, the e2e test
+publisher (tests/e2e/replication_helpers.py), the replication benchmark
+(bench/bench_replication.py) and `make demo`, so all put the same shapes on the queue: the Event
 Grid schema of MicrosoftDocs `event-schema-blob-storage.md` (tests/unit/test_replication_events.py
 holds the documented samples), one event's JSON per message, base64 encoded. Nothing here
 talks to storage: the caller writes the blob and passes what the write answered.
