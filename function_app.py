@@ -9,6 +9,7 @@
         POST /api/batches              start_batch_http     start a batch
         GET  /api/batches/{id}         get_batch_http       the batch's status document
         POST /api/batches/{id}/abort   abort_batch_http     start no more, abort the pending
+        GET  /api/batches/{id}/report  get_batch_report_http  its report lines, a page at a time
         GET  /api/batches              list_batches_http    one page of batches
     shared/queueapi.py       queue copy-requests   copy_requests_queue  copies, batches, aborts
     shared/replication.py    queue blob-events     blob_events_queue    Event Grid's blob events:

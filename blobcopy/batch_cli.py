@@ -16,6 +16,7 @@ from blobcopy.commands import (
     build_request,
     json_option,
     list_and_report,
+    print_report,
     reason_option,
     report_started,
     report_status,
@@ -131,3 +132,16 @@ def batch_abort(state: CliContext, batch_id: str, reason: str | None, json_outpu
 def batch_list(state: CliContext, state_filter: str | None, json_output: bool) -> None:
     """List batches: all of them, or only those in one state (every page of the answer)."""
     list_and_report(state, BATCHES, state_filter, json_output=json_output)
+
+
+REPORT_STATES = ("succeeded", "failed", "aborted", "skipped", "would_copy", "would_skip")
+
+
+@batch.command(name="report")
+@click.argument("batch_id", metavar="ID")
+@click.option("--state", type=click.Choice(REPORT_STATES), help="Only blobs that ended so.")
+@click.pass_obj
+def batch_report(state: CliContext, /, batch_id: str, **options: Any) -> None:
+    """Print batch ID's report: one JSON line per blob (name, destination, state, bytes,
+    copy_id, error), every page of it. While the batch runs, what has ended so far."""
+    print_report(state, batch_id, options.get("state"))

@@ -220,6 +220,10 @@ class CopyApi(Protocol):
 
     def get_replication(self) -> ApiResponse: ...
 
+    def get_batch_report(
+        self, batch_id: str, state: str | None = None, continuation: str | None = None
+    ) -> ApiResponse: ...
+
     def start_backfill(self, rule: str, request: Mapping[str, Any]) -> ApiResponse: ...
 
 
@@ -290,6 +294,13 @@ class BlobCopyClient:
     ) -> ApiResponse:
         """GET /api/batches[?state=S&continuation=T]: one page of batches, as list_copies."""
         return self._call("GET", "/batches" + _list_query(state, continuation))
+
+    def get_batch_report(
+        self, batch_id: str, state: str | None = None, continuation: str | None = None
+    ) -> ApiResponse:
+        """GET /api/batches/{id}/report[?state=S&continuation=T]: one page of report lines."""
+        path = f"/batches/{_segment(batch_id)}/report" + _list_query(state, continuation)
+        return self._call("GET", path)
 
     def get_replication(self) -> ApiResponse:
         """GET /api/replication: each replication rule and its copies."""

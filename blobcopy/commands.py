@@ -6,6 +6,7 @@ entry point, blobcopy/batch_cli.py the batch commands.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 import urllib.parse
@@ -48,6 +49,8 @@ from shared.redaction import redact_text
 
 PIPE_WIDTH = 240
 POSITIVE_SECONDS = click.FloatRange(min=0, min_open=True)
+#: Pages of a report read at most (a million blobs is 200 pages of the API's 5,000).
+MAX_REPORT_PAGES = 100_000
 Options = TypeVar("Options")
 
 
@@ -240,6 +243,20 @@ def list_and_report(
         click.echo(f"No {plural}." if state_filter is None else f"No {state_filter} {plural}.")
         return
     state.stdout.print(resource.list_table(items))
+
+
+def print_report(state: CliContext, batch_id: str, line_state: str | None) -> None:
+    """Every page of the batch's report, one JSON line per blob, until the API says there is
+    no more (or, for a running batch, until a page brings nothing new)."""
+    token: str | None = None
+    for _ in range(MAX_REPORT_PAGES):
+        page = _document(state.client.get_batch_report(batch_id, line_state, token))
+        for line in page.get("lines") or []:
+            click.echo(json.dumps(line, separators=(",", ":")))
+        token = page.get("continuation")
+        if token is None or not page.get("lines"):
+            return
+    raise UnexpectedAnswer(f"the report did not end after {MAX_REPORT_PAGES} pages")
 
 
 def show_replication(state: CliContext, *, json_output: bool) -> None:

@@ -1,4 +1,5 @@
-"""The batch API: `POST /api/batches`, `GET /api/batches[/{id}]`, `POST /api/batches/{id}/abort`.
+"""The batch API: `POST /api/batches`, `GET /api/batches[/{id}]`, `POST /api/batches/{id}/abort`,
+`GET /api/batches/{id}/report` (its lines: shared/reportapi.py).
 
 It answers as the copy API does (shared/api.py, whose handlers it reuses with the `BATCHES`
 resource): 202 + Location + Retry-After while a batch runs, 200 once it is over, 400 naming
@@ -26,6 +27,7 @@ from shared.batchstatus import batch_document
 from shared.contracts import BatchTally
 from shared.errors import RequestRejected
 from shared.instances import DurableClient, InstanceStatus, input_of
+from shared.reportapi import get_report
 from shared.settings import Settings
 from shared.status import State
 from shared.timestamps import iso, normalize
@@ -189,6 +191,16 @@ async def abort_batch_http(
 ) -> func.HttpResponse:
     """POST /api/batches/{id}/abort: start no more copies, abort the pending ones."""
     return await api.serve_abort(req, client, BATCHES)
+
+
+@bp.route(route="batches/{id}/report", methods=["GET"])
+@bp.durable_client_input(client_name="client")
+async def get_batch_report_http(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """GET /api/batches/{id}/report[?state=&limit=&continuation=]: a page of report lines."""
+    params = dict(req.params)
+    return await api.never_empty(get_report(client, req.route_params["id"], params, BATCHES))
 
 
 @bp.route(route="batches", methods=["GET"])

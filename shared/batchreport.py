@@ -7,20 +7,22 @@ An append blob in the destination account (BLOBCOPY_REPORT_CONTAINER, `blobcopy-
 Each round appends its lines in one Append Block, conditional on the length the orchestration
 carries: if a lost attempt of the round appended already, the condition fails, the lines it
 wrote are read back and only the others are appended. So the report never holds a line twice,
-and is never held whole in memory or in orchestration history.
+and is never held whole in memory or in orchestration history. `read_page` reads it back a
+page at a time, in ranged reads, for the API.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobClient, ContainerClient
 
-from shared.errors import StorageError, map_storage_errors
+from shared.errors import CopyFailed, StorageError, map_storage_errors
 
 
 def report_name(batch_id: str) -> str:
@@ -63,3 +65,66 @@ def _append(report: BlobClient, length: int, lines: list[dict[str, Any]]) -> int
     with map_storage_errors():
         report.append_block(data, appendpos_condition=length)
     return length + len(data)
+
+
+# --- reading it back, a page at a time (GET /api/batches/{id}/report) ---------------------
+
+#: Bytes read per ranged Get Blob: a page is a few of them, never the whole report.
+READ_BYTES = 256 * 1024
+#: Ranged reads per page at most, so a filter that matches little still answers quickly.
+MAX_READS = 16
+#: The states a report line can have (`would_*` in a dry run).
+LINE_STATES = ("succeeded", "failed", "aborted", "skipped", "would_copy", "would_skip")
+
+
+class NotALineStart(ValueError):
+    """The offset asked for is past the report's end or inside a line: not one a page gave."""
+
+
+def _line_starts_at(report: BlobClient, offset: int) -> bool:
+    """Whether the byte before `offset` ends a line (one ranged read of one byte)."""
+    with map_storage_errors():
+        return report.download_blob(offset=offset - 1, length=1).readall() == b"\n"
+
+
+@dataclass(frozen=True)
+class ReportPage:
+    """Lines read from the report, and where the next page starts (a byte offset)."""
+
+    lines: list[dict[str, Any]]
+    next_offset: int
+    at_end: bool  # nothing was left to read at `next_offset` when this page was read
+
+
+def read_page(report: BlobClient, offset: int, limit: int, state: str | None) -> ReportPage:
+    """Up to `limit` lines (only those in `state`, if given) from byte `offset` on.
+
+    Lines are whole in the report (each round appends whole lines), so a ranged read is cut
+    at its last newline and the rest read again next time.
+    """
+    with map_storage_errors():
+        try:
+            size = int(report.get_blob_properties().size)
+        except ResourceNotFoundError:  # no blob has ended yet
+            return ReportPage([], offset, True)
+    if offset > size or (offset and not _line_starts_at(report, offset)):
+        raise NotALineStart(f"byte {offset} does not start a line of this report")
+    lines: list[dict[str, Any]] = []
+    position = offset
+    for _ in range(MAX_READS):
+        if position >= size:
+            return ReportPage(lines, position, True)
+        with map_storage_errors():
+            chunk = report.download_blob(offset=position, length=min(READ_BYTES, size - position))
+            data = chunk.readall()
+        whole = data[: data.rfind(b"\n") + 1]
+        if not whole:
+            raise CopyFailed("ReportUnreadable", f"no whole line in the report at byte {position}")
+        for raw in whole.splitlines(keepends=True):
+            position += len(raw)
+            line = json.loads(raw)
+            if state is None or line.get("state") == state:
+                lines.append(line)
+                if len(lines) == limit:
+                    return ReportPage(lines, position, position >= size)
+    return ReportPage(lines, position, position >= size)

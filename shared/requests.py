@@ -110,14 +110,10 @@ class Replica(BaseModel):
 
     model_config = FROZEN
     version: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z]+$")]
-    source_etag: Annotated[str, Field(min_length=1, max_length=128)] | None = None
-
-    @field_validator("source_etag")
-    @classmethod
-    def _printable(cls, value: str | None) -> str | None:
-        if value is not None and not _HEADER_TEXT.match(value):
-            raise ValueError("must be printable ASCII (an ETag)")
-        return value
+    #: Printable ASCII: it travels as the `x-ms-source-if-match` header.
+    source_etag: (
+        Annotated[str, Field(min_length=1, max_length=128, pattern=_HEADER_TEXT.pattern)] | None
+    ) = None
 
 
 class CopyRequest(BaseModel):

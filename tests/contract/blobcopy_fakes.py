@@ -126,6 +126,12 @@ class FakeApi:
         self.calls.append(("batch list", state, continuation))
         return self._next()
 
+    def get_batch_report(
+        self, batch_id: str, state: str | None = None, continuation: str | None = None
+    ) -> ApiResponse:
+        self.calls.append(("batch report", batch_id, state, continuation))
+        return self._next()
+
     def get_replication(self) -> ApiResponse:
         self.calls.append(("replication",))
         return self._next()

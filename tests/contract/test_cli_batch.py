@@ -302,3 +302,25 @@ def test_batch_progress_draws_nothing_when_disabled() -> None:
     with BatchProgress(console, enabled=False) as bars:
         bars.update(batch_document())
     assert screen.getvalue() == ""
+
+
+def test_batch_report_prints_every_page_as_json_lines() -> None:
+    one = {"name": "in/a", "destination": "out/a", "state": "succeeded", "bytes": 1}
+    two = {"name": "in/b", "destination": "out/b", "state": "failed", "bytes": 0}
+    api = FakeApi(
+        answer(200, {"id": "b1", "state": "succeeded", "lines": [one], "continuation": "t1"}),
+        answer(200, {"id": "b1", "state": "succeeded", "lines": [two], "continuation": None}),
+    )
+    result = run(api, "report", "b1")
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line) for line in result.output.splitlines()] == [one, two]
+    assert api.calls == [("batch report", "b1", None, None), ("batch report", "b1", None, "t1")]
+
+
+def test_batch_report_of_a_running_batch_stops_at_what_has_ended() -> None:
+    api = FakeApi(
+        answer(200, {"id": "b1", "state": "running", "lines": [], "continuation": "end"}),
+    )
+    result = run(api, "report", "b1", "--state", "failed")
+    assert result.exit_code == 0 and result.output == ""
+    assert api.calls == [("batch report", "b1", "failed", None)]

@@ -4,7 +4,8 @@
 states one rule the document states in words, so that "valid" data is valid and a failure is
 the service's fault, never the fuzzer's misreading:
 
-- `continuation` is a token this API gave (`format: continuation`): valid ones are built here.
+- `continuation` is a token this API gave (`format: continuation`, and a report's own
+  `format: report-continuation`): valid ones are built here.
 - A copy's destination differs from its source; a batch into its own container takes prefixes
   that do not overlap. JSON Schema cannot compare two fields, so such bodies are not
   generated as valid data (they are still sent as invalid data, and must answer 400).
@@ -35,6 +36,7 @@ from hypothesis import strategies as st
 from schemathesis.openapi.checks import MissingContentType, UnsupportedMethodResponse
 
 from shared.instances import Cursor
+from shared.reportapi import encode_offset
 from tests.e2e.contract_fuzz import TARGET_SETTINGS
 
 #: schemathesis calls its hooks by these names.
@@ -45,6 +47,9 @@ schemathesis.openapi.format(
     "continuation",
     st.integers(min_value=0, max_value=10_000).map(lambda skip: Cursor(None, skip).encode()),
 )
+#: A report's continuations carry a byte offset that starts a line of that very report
+#: (shared/reportapi.py); the one valid for any batch is its start.
+schemathesis.openapi.format("report-continuation", st.just(encode_offset(0)))
 
 
 def _url(part: Any) -> str | None:

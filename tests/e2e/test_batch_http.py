@@ -243,3 +243,50 @@ def test_a_batch_survives_a_host_killed_in_the_middle(
     assert sorted(line["name"] for line in lines) == sorted(data)
     for name, content in data.items():
         assert dst.get_blob_client("out/" + name[3:]).download_blob().readall() == content
+
+
+def report_page(host_url: str, batch_id: str, **query: str) -> Reply:
+    """GET /api/batches/{id}/report with `query`."""
+    params = "&".join(f"{k}={quote(v, safe='')}" for k, v in query.items())
+    reply = http("GET", f"{host_url}/api/batches/{quote(batch_id, safe='')}/report?{params}")
+    assert_no_signature(reply.body)
+    return reply
+
+
+def test_the_report_is_served_a_page_at_a_time_and_filtered_by_state(
+    batches: BatchApi, blobs: TestBlobs
+) -> None:
+    """Every report line comes back exactly once across pages of 7, the same lines the report
+    blob holds; a state no blob ended in gives none and a null continuation."""
+    src, dst = blobs.container(SOURCE_ACCOUNT), blobs.container(DEST_ACCOUNT)
+    data = fill(src, 30)
+    doc = batches.wait_final(batches.start(batch_request(src, dst, max_concurrency=8)))
+    lines: list[dict[str, Any]] = []
+    token: str | None = None
+    for _ in range(10):
+        query = {"limit": "7"} | ({"continuation": token} if token else {})
+        page = report_page(batches.base_url, doc["id"], **query)
+        assert page.status == 200, page.text
+        assert len(page.json()["lines"]) <= 7 and page.json()["state"] == "succeeded"
+        lines += page.json()["lines"]
+        token = page.json()["continuation"]
+        if token is None:
+            break
+    assert sorted(line["name"] for line in lines) == sorted(data)
+    assert lines == report(blobs, doc)
+    none = report_page(batches.base_url, doc["id"], state="failed").json()
+    assert none["lines"] == [] and none["continuation"] is None
+
+
+def test_bad_report_queries_answer_400_or_404_naming_the_field(batches: BatchApi) -> None:
+    url = batches.base_url
+    for query, field in (
+        ({"limit": "0"}, "limit"),
+        ({"limit": "x"}, "limit"),
+        ({"state": "bogus"}, "state"),
+        ({"continuation": "not-a-token"}, "continuation"),
+    ):
+        reply = report_page(url, "any-batch", **query)
+        assert reply.status == 400, reply.text
+        assert [f["field"] for f in reply.json()["error"]["fields"]] == [field]
+    assert report_page(url, "no-such-batch").status == 404
