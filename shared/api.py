@@ -30,6 +30,7 @@ from shared.accounts import BlobLocation
 from shared.control import AbortRecorder, abort_requests
 from shared.copystate import CopyPlan
 from shared.errors import RequestRejected, StorageError, UnsafeBlobPath
+from shared.files import check_file_source
 from shared.instances import (
     DurableClient,
     EventSender,
@@ -125,7 +126,9 @@ def build_plan(request: CopyRequest, settings: Settings, instance_id: str) -> Co
             403, "destination not allowed", {"destination.url": "outside the allowlist"}
         )
     src = _locate(settings, request.source.url, "source.url")
-    if not registry.source_allowed(src):
+    blob_type = request.destination.blob_type
+    file_src = None if src else check_file_source(registry, request.source.url, blob_type)
+    if file_src is None and not registry.source_allowed(src):
         raise RequestRejected(
             403, "source not allowed", {"source.url": "outside BLOBCOPY_ALLOWED_SOURCES"}
         )

@@ -69,6 +69,7 @@ from shared.errors import (
     UnsafeBlobPath,
     map_storage_errors,
 )
+from shared.files import FileSas
 from shared.hoststorage import host_queue_service
 from shared.settings import STORAGE_CLIENT_OPTIONS, Settings, get_settings
 from shared.timestamps import parse_iso, utc
@@ -164,10 +165,17 @@ class BlobOps:
             key = self.service(location.account).get_user_delegation_key(start, expiry)
         return generate_blob_sas(user_delegation_key=key, expiry=expiry, **common)
 
+    @cached_property
+    def files(self) -> FileSas:
+        """SAS for Azure Files sources (shared/files.py), signed as the account allows."""
+        return FileSas(self._credential, **self.client_options)
+
     def readable_source(self, url: str, deadline: dt.datetime) -> str:
         """The URL the service copies from: ours get a SAS, others are used as given."""
         location = self.locate(url)
-        if location is None or location.has_sas:
+        if location is None:  # a file of ours gets a file SAS; anything else is used as given
+            return self.files.readable(self.settings.registry, url, deadline + SAS_MARGIN)
+        if location.has_sas:
             return url
         sas = self.create_source_sas(location, deadline + SAS_MARGIN)
         query = [

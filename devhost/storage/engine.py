@@ -21,6 +21,7 @@ from devhost.storage.config import EngineConfig
 from devhost.storage.copies import CopyManager
 from devhost.storage.errors import error_response
 from devhost.storage.faults import FaultInjector
+from devhost.storage.fileendpoint import FileEndpoint
 from devhost.storage.operations import COPY_BLOB, operation
 from devhost.storage.transactions import TransactionCounter
 
@@ -41,6 +42,8 @@ class CopyEngine:
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._copies: CopyManager | None = None
+        self._files_runner: web.AppRunner | None = None
+        self.files: FileEndpoint | None = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -74,12 +77,36 @@ class CopyEngine:
             reuse_address=True,
         )
         await site.start()
+        await self._start_files()
+
+    async def _start_files(self) -> None:
+        """Bind the Files endpoint's port, when configured (Azurite has no File service)."""
+        if self.config.file_port is None:
+            return
+        self.files = FileEndpoint(
+            self.session, str(self.config.upstream), self.config.accounts, self.config.account_key
+        )
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.files.handle)
+        self._files_runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._files_runner.setup()
+        site = web.TCPSite(
+            self._files_runner,
+            self.config.host,
+            self.config.file_port,
+            ssl_context=self.config.server_ssl,
+            reuse_address=True,
+        )
+        await site.start()
 
     async def stop(self) -> None:
         """Stop serving, cancel running copies (their state says so), close sessions."""
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._files_runner is not None:
+            await self._files_runner.cleanup()
+            self._files_runner = None
         if self._copies is not None:
             await self._copies.stop()
             self._copies = None
