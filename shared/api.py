@@ -53,6 +53,7 @@ from shared.requests import (
     is_copy_id,
 )
 from shared.requests import parse_copy_request as parse_request
+from shared.restore import request_for_plan, restore_of
 from shared.settings import Settings, get_settings
 from shared.timestamps import iso
 
@@ -137,14 +138,18 @@ def build_plan(request: CopyRequest, settings: Settings, instance_id: str) -> Co
             400, "invalid copy request", {"source.url": "must name a blob, not a container"}
         )
     leasable = src is not None and not (src.snapshot or src.version_id)
+    restore = restore_of(src, dest)
     return CopyPlan(
         id=instance_id,
-        request=request.model_dump(mode="json"),
+        request=request_for_plan(
+            request.model_dump(mode="json"), request.model_fields_set, restore
+        ),
         fingerprint=request.fingerprint(),
         created=iso(dt.datetime.now(dt.UTC)),
         lease=request.lease_source if leasable else "none",
         lease_seconds=settings.lease_seconds,
         timeout_seconds=request.timeout_seconds or settings.default_timeout_seconds,
+        restore=restore,
         **settings.plan_tuning(),
     )
 

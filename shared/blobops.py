@@ -58,7 +58,7 @@ from shared.contracts import (
 )
 from shared.control import abort_requests
 from shared.copylimits import CLOCK_SKEW, MAX_DELEGATION, SAS_MARGIN
-from shared.copyprops import copy_status, created_since
+from shared.copyprops import copy_status, created_since, refuse_if_leased
 from shared.errors import (
     CopyFailed,
     DestinationExists,
@@ -385,11 +385,19 @@ class BlobOps:
         return seen
 
     def snapshot_destination(self, url: str) -> str | None:
-        """Snapshot the destination so an abort can restore it; None if it does not exist."""
+        """Snapshot the destination so an abort can restore it; None if it does not exist.
+
+        A destination leased by someone else fails here (DestinationLeased), before anything
+        is written: the Copy Blob that follows would be refused (we send no lease id).
+        """
         dest = self.destination(url)
         with map_storage_errors():
-            if not dest.exists():
+            try:
+                props = dest.get_blob_properties()
+            except ResourceNotFoundError:
                 return None
+            # a blob someone else leases refuses our Copy Blob: fail before the snapshot
+            refuse_if_leased(props)
             return str(dest.create_snapshot()["snapshot"])
 
     def finish_snapshot(self, url: str, snapshot: str, restore: bool) -> None:

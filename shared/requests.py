@@ -26,6 +26,7 @@ from pydantic import (
 
 from shared.accounts import BlobLocation, FileLocation, unsafe_path_reason
 from shared.errors import RequestRejected
+from shared.restore import copies_onto_itself
 from shared.settings import Settings
 
 MAX_BODY_BYTES = 64 * 1024
@@ -195,7 +196,7 @@ def _cross_field_errors(raw: dict[str, Any], settings: Settings) -> dict[str, st
             query = set()
         if query & {"sig", "snapshot", "versionid"}:
             errors["destination.url"] = "must be a plain blob URL (no SAS, snapshot or version)"
-        elif isinstance(src_url, str) and src_url.split("?")[0] == dst_url.split("?")[0]:
+        elif isinstance(src_url, str) and copies_onto_itself(src_url, dst_url):
             errors["destination.url"] = "must differ from source.url"
     timeout = raw.get("timeout_seconds")
     if isinstance(timeout, int):

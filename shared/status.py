@@ -93,8 +93,10 @@ def document(
     error: Mapping[str, Any] | None = None,
     warnings: Sequence[Mapping[str, Any]] | None = None,
     skipped: bool = False,
+    restore: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Assemble a status document; URLs are redacted and every string scrubbed."""
+    """Assemble a status document; URLs are redacted and every string scrubbed. A restore's
+    document has a `restore` block (shared/restore.py); other copies' have none."""
     doc = {
         "id": instance_id,
         "state": state,
@@ -116,6 +118,8 @@ def document(
             for w in warnings or ()
         ],
     }
+    if restore is not None:
+        doc["restore"] = dict(restore)
     scrubbed: dict[str, Any] = scrub(doc)
     return scrubbed
 

@@ -1,0 +1,114 @@
+"""Restoring a blob on the whole local stack: a snapshot copied over its own base blob.
+
+The base blob is the destination, so nothing is leased; the content the restore replaces is
+kept as a snapshot named in the status document, and a base blob someone else leases fails the
+restore before anything is written.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import quote
+
+import pytest
+from azure.storage.blob import BlobClient, BlobLeaseClient, ContainerClient
+
+from devhost.storage.stack import StorageStack
+from tests.e2e.e2e_helpers import DEST_ACCOUNT, CopyApi, TestBlobs
+
+pytestmark = pytest.mark.e2e
+
+KIB = 1024
+
+
+def _two_writes(blobs: TestBlobs, name: str = "doc.txt") -> tuple[BlobClient, bytes, str, bytes]:
+    """A base blob written twice with a snapshot between: (base, old bytes, snapshot, new)."""
+    base = blobs.container(DEST_ACCOUNT).get_blob_client(name)
+    old, new = os.urandom(200 * KIB), os.urandom(150 * KIB)
+    base.upload_blob(old, metadata={"edition": "good"})
+    snapshot = str(base.create_snapshot()["snapshot"])
+    base.upload_blob(new, overwrite=True, metadata={"edition": "bad-upload"})
+    return base, old, snapshot, new
+
+
+def _snapshots(container: ContainerClient, name: str) -> set[str]:
+    listed = container.list_blobs(name_starts_with=name, include=["snapshots"])
+    return {str(b.snapshot) for b in listed if b.name == name and b.snapshot}
+
+
+def test_restoring_a_snapshot_over_its_base_blob_brings_its_bytes_and_metadata_back(
+    copies: CopyApi, blobs: TestBlobs
+) -> None:
+    """The base gets the snapshot's bytes and metadata; what it held before is kept in a new
+    snapshot that the status document names, so the restore itself can be undone."""
+    base, old, snapshot, new = _two_writes(blobs)
+    source = f"{base.url}?snapshot={quote(snapshot)}"
+    copy_id = copies.start({"source": {"url": source}, "destination": {"url": base.url}})
+    doc = copies.wait_final(copy_id)
+    assert doc["state"] == "succeeded", doc
+    assert base.download_blob().readall() == old
+    assert base.get_blob_properties().metadata == {"edition": "good"}
+    restore = doc["restore"]
+    assert restore["snapshot"] == snapshot and restore["version_id"] is None
+    kept = restore["previous_snapshot"]
+    assert kept and kept != snapshot
+    assert _snapshots(blobs.container(DEST_ACCOUNT), "doc.txt") == {snapshot, kept}
+    undo = blobs.container(DEST_ACCOUNT).get_blob_client("doc.txt", snapshot=kept)
+    assert undo.download_blob().readall() == new
+    assert undo.get_blob_properties().metadata == {"edition": "bad-upload"}
+    assert base.get_blob_properties().lease.state == "available"  # nothing was leased
+
+
+def test_a_restore_that_asks_for_no_snapshot_keeps_none(copies: CopyApi, blobs: TestBlobs) -> None:
+    """`snapshot_destination: false` is honoured: the base is restored, no snapshot is added,
+    and the document says there is nothing to undo with."""
+    base, old, snapshot, _ = _two_writes(blobs, "plain.txt")
+    source = f"{base.url}?snapshot={quote(snapshot)}"
+    doc = copies.wait_final(
+        copies.start(
+            {
+                "source": {"url": source},
+                "destination": {"url": base.url},
+                "snapshot_destination": False,
+            }
+        )
+    )
+    assert doc["state"] == "succeeded", doc
+    assert doc["restore"]["previous_snapshot"] is None
+    assert base.download_blob().readall() == old
+    assert _snapshots(blobs.container(DEST_ACCOUNT), "plain.txt") == {snapshot}
+
+
+def test_a_restore_onto_a_base_blob_leased_by_someone_else_fails_and_changes_nothing(
+    e2e_stack: StorageStack, copies: CopyApi, blobs: TestBlobs
+) -> None:
+    """Someone else's lease on the base fails the restore with DestinationLeased, before any
+    write: same bytes, same metadata, no new snapshot, their lease untouched."""
+    base, _, snapshot, new = _two_writes(blobs, "leased.txt")
+    lease = BlobLeaseClient(base)
+    lease.acquire(lease_duration=-1)
+    e2e_stack.reset_transactions()
+    source = f"{base.url}?snapshot={quote(snapshot)}"
+    doc = copies.wait_final(
+        copies.start({"source": {"url": source}, "destination": {"url": base.url}})
+    )
+    assert doc["state"] == "failed", doc
+    assert doc["error"]["code"] == "DestinationLeased", doc
+    assert "leased by someone else" in doc["error"]["message"]
+    assert doc["restore"]["previous_snapshot"] is None
+    assert base.download_blob().readall() == new
+    props = base.get_blob_properties()
+    assert props.metadata == {"edition": "bad-upload"} and props.lease.state == "leased"
+    assert _snapshots(blobs.container(DEST_ACCOUNT), "leased.txt") == {snapshot}
+    writes = {"Copy Blob", "Snapshot Blob", "Put Blob", "Delete Blob"}
+    assert not writes & set(e2e_stack.transactions().by_operation)
+
+
+def test_a_copy_of_a_blob_onto_itself_is_still_refused(copies: CopyApi, blobs: TestBlobs) -> None:
+    """Only a snapshot or a version of the blob is a restore: the plain blob onto itself is a
+    400 naming destination.url."""
+    base, *_ = _two_writes(blobs, "self.txt")
+    reply = copies.post({"source": {"url": base.url}, "destination": {"url": base.url}})
+    assert reply.status == 400, reply.body
+    fields = {f["field"]: f["message"] for f in reply.json()["error"]["fields"]}
+    assert fields == {"destination.url": "must differ from source.url"}
