@@ -7,13 +7,18 @@ restore before anything is written.
 
 from __future__ import annotations
 
+import json
 import os
 from urllib.parse import quote
 
 import pytest
 from azure.storage.blob import BlobClient, BlobLeaseClient, ContainerClient
+from click.testing import CliRunner
 
+from blobcopy import exit_codes
+from blobcopy.cli import cli
 from devhost.storage.stack import StorageStack
+from devhost.testing import AppHost
 from tests.e2e.e2e_helpers import DEST_ACCOUNT, CopyApi, TestBlobs
 
 pytestmark = pytest.mark.e2e
@@ -112,3 +117,39 @@ def test_a_copy_of_a_blob_onto_itself_is_still_refused(copies: CopyApi, blobs: T
     assert reply.status == 400, reply.body
     fields = {f["field"]: f["message"] for f in reply.json()["error"]["fields"]}
     assert fields == {"destination.url": "must differ from source.url"}
+
+
+def test_the_cli_restores_a_snapshot_and_waits_for_it(
+    copy_service: AppHost, copies: CopyApi, blobs: TestBlobs
+) -> None:
+    """`blobcopy restore BLOB --snapshot S --wait` exits 0 once the base holds the snapshot's
+    bytes, and its table says what was restored and which snapshot keeps the old content."""
+    base, old, snapshot, _ = _two_writes(blobs, "cli.txt")
+    args = ["--url", copy_service.base_url, "restore", base.url, "--snapshot", snapshot]
+    result = CliRunner().invoke(cli, [*args, "--wait", "--json"], catch_exceptions=False)
+    assert result.exit_code == exit_codes.OK, result.output
+    final = json.loads(result.stdout)
+    copies.started.append(final["id"])
+    assert final["state"] == "succeeded" and final["restore"]["snapshot"] == snapshot
+    assert base.download_blob().readall() == old
+    shown = CliRunner().invoke(
+        cli, ["--url", copy_service.base_url, "status", final["id"]], catch_exceptions=False
+    )
+    assert f"from snapshot {snapshot}" in shown.output
+    assert f"kept in snapshot {final['restore']['previous_snapshot']}" in shown.output
+
+
+def test_the_cli_restore_of_a_leased_blob_exits_with_the_failed_code(
+    copy_service: AppHost, copies: CopyApi, blobs: TestBlobs
+) -> None:
+    """With --wait, a restore refused for someone else's lease exits 10 (copy failed) and says
+    why."""
+    base, _, snapshot, new = _two_writes(blobs, "cli-leased.txt")
+    BlobLeaseClient(base).acquire(lease_duration=-1)
+    args = ["--url", copy_service.base_url, "restore", base.url, "--snapshot", snapshot]
+    result = CliRunner().invoke(cli, [*args, "--wait", "--json"], catch_exceptions=False)
+    assert result.exit_code == exit_codes.COPY_FAILED, result.output
+    final = json.loads(result.stdout)
+    copies.started.append(final["id"])
+    assert final["error"]["code"] == "DestinationLeased"
+    assert base.download_blob().readall() == new
