@@ -24,6 +24,7 @@ from devhost.storage.faults import FaultInjector
 from devhost.storage.fileendpoint import FileEndpoint
 from devhost.storage.operations import COPY_BLOB, operation
 from devhost.storage.transactions import TransactionCounter
+from devhost.storage.versions import Versions
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class CopyEngine:
         self._copies: CopyManager | None = None
         self._files_runner: web.AppRunner | None = None
         self.files: FileEndpoint | None = None
+        self.versions: Versions | None = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -64,6 +66,7 @@ class CopyEngine:
             auto_decompress=False,
         )
         self._copies = CopyManager(self.config, self.faults, self._session, self.transactions)
+        self.versions = Versions(self._session, self.config.upstream, self.config.account_key)
         await self._copies.resume()
         app = web.Application(client_max_size=1024**3)
         app.router.add_route("*", "/{tail:.*}", self._handle)
@@ -153,6 +156,11 @@ class CopyEngine:
             owned = await self.copies.intercept(request)
             if owned is not None:
                 return owned
+            if self.versions is not None:
+                hook = self.copies.response_rewriter(request)
+                versioned = await self.versions.serve(request, hook)
+                if versioned is not None:
+                    return versioned
             return await proxy.forward(
                 request,
                 self.session,

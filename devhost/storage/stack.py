@@ -285,6 +285,16 @@ class StorageStack(Service):
         assert self.config.file_port is not None  # set by StorageConfig.__post_init__
         return self._endpoint(self.config.file_port, account)
 
+    def enable_versioning(self, account: str, container: str) -> None:
+        """Keep blob versions in this container from now on (devhost/storage/versions.py)."""
+        engine = self.engine
+
+        def enable() -> None:
+            assert engine.versions is not None, "engine not started"
+            engine.versions.enable(account, container)
+
+        self._on_engine(enable)
+
     def file_reads(self) -> int:
         """Requests the Files endpoint has answered since the stack started."""
         files = self.engine.files

@@ -153,3 +153,28 @@ def test_the_cli_restore_of_a_leased_blob_exits_with_the_failed_code(
     copies.started.append(final["id"])
     assert final["error"]["code"] == "DestinationLeased"
     assert base.download_blob().readall() == new
+
+
+def test_restoring_a_version_over_its_base_blob_brings_that_version_back(
+    e2e_stack: StorageStack, copies: CopyApi, blobs: TestBlobs
+) -> None:
+    """With versioning on (the copy engine emulates it), a `?versionid=` source of the blob
+    itself restores that version: its bytes and metadata at the base, the replaced content
+    kept in the named snapshot, the restore shown as one of a version; `verify` reads the
+    version's properties too."""
+    container = blobs.container(DEST_ACCOUNT)
+    e2e_stack.enable_versioning(DEST_ACCOUNT, container.container_name)
+    base = container.get_blob_client("versioned.txt")
+    good, bad = os.urandom(120 * KIB), os.urandom(90 * KIB)
+    version = base.upload_blob(good, metadata={"edition": "good"})["version_id"]
+    base.upload_blob(bad, overwrite=True, metadata={"edition": "bad-upload"})
+    source = f"{base.url}?versionid={quote(version)}"
+    request = {"source": {"url": source}, "destination": {"url": base.url}, "verify": True}
+    doc = copies.wait_final(copies.start(request))
+    assert doc["state"] == "succeeded", doc
+    assert doc["restore"]["version_id"] == version and doc["restore"]["snapshot"] is None
+    assert base.download_blob().readall() == good
+    assert base.get_blob_properties().metadata == {"edition": "good"}
+    kept = doc["restore"]["previous_snapshot"]
+    undo = container.get_blob_client("versioned.txt", snapshot=kept)
+    assert undo.download_blob().readall() == bad
