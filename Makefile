@@ -51,7 +51,8 @@ $(STAMP_AZCLI):
 	.venv-azcli/bin/python -m pip install --quiet --disable-pip-version-check azure-cli==2.91.0
 	touch $@
 
-# Benchmarks against peers, side by side (see bench/README.md). Peers live in their own venvs.
+# Benchmarks against peers, side by side (see bench/README.md). Peers live in their own venvs:
+# bench/anchor_durabletask.py runs in .venv-durabletask. The commands make the README's tables.
 .venv-durabletask/.installed:
 	$(PYTHON) -m venv .venv-durabletask
 	.venv-durabletask/bin/python -m pip install --quiet --disable-pip-version-check durabletask==1.12.0
@@ -60,7 +61,7 @@ $(STAMP_AZCLI):
 bench: setup .venv-durabletask/.installed $(STAMP_AZCLI)
 	$(PY) bench/bench_devhost.py 500 --anchor
 	$(PY) bench/bench_copyengine.py --runs 3
-	$(PY) bench/bench_polling.py
+	$(PY) bench/bench_polling.py --durations 1,30,300 --repeat 3,3,1
 	$(PY) bench/bench_batch.py
 
 # Three chaos runs in a row (see bench/chaos.py and docs/reliability.md); exits 1 on a violation.

@@ -12,9 +12,12 @@
         GET  /api/batches              list_batches_http    one page of batches
     shared/queueapi.py       queue copy-requests   copy_requests_queue  copies, batches, aborts
     shared/replication.py    queue blob-events     blob_events_queue    Event Grid's blob events:
-                             a copy per BlobCreated a replication rule takes; unreadable events
+                             a copy per BlobCreated a replication rule takes (in write order per
+                             destination), deletes mirrored where a rule asks; unreadable events
                              set aside on blob-events-rejected (BLOBCOPY_REPLICATION_QUEUE names
                              the queue, BLOBCOPY_REPLICATION_RULES the rules)
+        GET  /api/replication          replication_status_http  each rule, its copies, the lag
+        POST /api/replication/{rule}/backfill  backfill_http  a batch over the rule's range
     shared/orchestration.py  copy_orchestrator: one copy, from lease to result
     shared/batch_orchestration.py  batch_orchestrator: a batch, in rounds
     shared/blobops.py        the storage activities: snapshot, lease (acquire, renew, release),

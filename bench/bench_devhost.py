@@ -3,14 +3,16 @@
 Usage: .venv/bin/python bench/bench_devhost.py [N] [--anchor]
 
 Prints orchestrations per second for N chains of 3 activities started at once, and the median
-start->complete latency of a 1-activity orchestration started one after another (30 runs), as
-../shared/anchors/durabletask_inmemory_bench.py does. devhost persists every episode in SQLite
-(WAL) and is driven over HTTP by the SDK's own DurableOrchestrationClient. With --anchor it then
-runs the anchor with .venv-durabletask/bin/python (needs `durabletask==1.12.0` there).
+start->complete latency of a 1-activity orchestration started one after another (30 runs).
+devhost persists every episode in SQLite (WAL) and is driven over HTTP by the SDK's own
+DurableOrchestrationClient. With --anchor it then runs bench/anchor_durabletask.py, the same
+workload on durabletask's in-memory backend, with .venv-durabletask/bin/python (`make bench`
+installs `durabletask==1.12.0` there).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import logging
@@ -32,8 +34,7 @@ from devhost.durable import DurableEngine
 from devhost.durable.api import DurableApi
 
 ROOT = Path(__file__).resolve().parents[1]
-# The steering repo's shared/ folder sits beside the project root.
-ANCHOR = ROOT.parent / "shared" / "anchors" / "durabletask_inmemory_bench.py"
+ANCHOR = Path(__file__).with_name("anchor_durabletask.py")
 ANCHOR_PYTHON = ROOT / ".venv-durabletask" / "bin" / "python"
 
 
@@ -100,24 +101,32 @@ async def measure(n: int, db_path: Path) -> tuple[float, float, float]:
         await engine.stop()
 
 
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", nargs="?", type=int, default=500, help="chains started at once")
+    parser.add_argument(
+        "--anchor",
+        action="store_true",
+        help="then run the same workload on durabletask's in-memory backend (.venv-durabletask)",
+    )
+    return parser.parse_args()
+
+
 def main() -> None:
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    n = int(args[0]) if args else 500
+    args = parse_args()
+    if args.anchor and not ANCHOR_PYTHON.exists():  # say so before minutes of devhost
+        sys.exit(f"{ANCHOR_PYTHON} missing: make .venv-durabletask/.installed")
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
-        elapsed, rate, latency = asyncio.run(measure(n, Path(tmp) / "bench.db"))
+        elapsed, rate, latency = asyncio.run(measure(args.n, Path(tmp) / "bench.db"))
     print(
-        f"devhost (SQLite): {n} chains of 3 activities in {elapsed:.2f} s = {rate:.1f} "
+        f"devhost (SQLite): {args.n} chains of 3 activities in {elapsed:.2f} s = {rate:.1f} "
         f"orchestrations/s; median start->complete latency of a 1-activity orchestration "
-        f"{latency:.1f} ms"
+        f"{latency:.1f} ms",
+        flush=True,
     )
-    if "--anchor" in sys.argv:
-        if not ANCHOR_PYTHON.exists():
-            sys.exit(
-                f"{ANCHOR_PYTHON} missing: python3 -m venv .venv-durabletask && "
-                ".venv-durabletask/bin/pip install durabletask==1.12.0"
-            )
-        subprocess.run([str(ANCHOR_PYTHON), str(ANCHOR), str(n)], check=True)
+    if args.anchor:
+        subprocess.run([str(ANCHOR_PYTHON), str(ANCHOR), str(args.n)], check=True)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from blobcopy.copy_request import (
     build_copy_request,
     parse_pairs,
 )
+from blobcopy.replication_cli import replication
 from blobcopy.restore_cli import restore
 
 
@@ -209,6 +210,7 @@ def list_command(state: CliContext, state_filter: str | None, json_output: bool)
 
 
 cli.add_command(batch)
+cli.add_command(replication)
 cli.add_command(restore)
 
 

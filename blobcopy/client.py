@@ -218,6 +218,10 @@ class CopyApi(Protocol):
         self, state: str | None = None, continuation: str | None = None
     ) -> ApiResponse: ...
 
+    def get_replication(self) -> ApiResponse: ...
+
+    def start_backfill(self, rule: str, request: Mapping[str, Any]) -> ApiResponse: ...
+
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
     """Refuse redirects: the function key must not follow a request to another host."""
@@ -286,6 +290,14 @@ class BlobCopyClient:
     ) -> ApiResponse:
         """GET /api/batches[?state=S&continuation=T]: one page of batches, as list_copies."""
         return self._call("GET", "/batches" + _list_query(state, continuation))
+
+    def get_replication(self) -> ApiResponse:
+        """GET /api/replication: each replication rule and its copies."""
+        return self._call("GET", "/replication")
+
+    def start_backfill(self, rule: str, request: Mapping[str, Any]) -> ApiResponse:
+        """POST /api/replication/{rule}/backfill: a batch over the rule's range."""
+        return self._call("POST", f"/replication/{_segment(rule)}/backfill", body=dict(request))
 
     def _call(self, method: str, path: str, *, body: Any = None) -> ApiResponse:
         url = self.api_root + path

@@ -40,6 +40,7 @@ from blobcopy.render import (
     copies_of,
     format_json,
     list_table,
+    replication_table,
     status_table,
 )
 from blobcopy.waiting import wait_for_batch, wait_for_copy
@@ -239,6 +240,19 @@ def list_and_report(
         click.echo(f"No {plural}." if state_filter is None else f"No {state_filter} {plural}.")
         return
     state.stdout.print(resource.list_table(items))
+
+
+def show_replication(state: CliContext, *, json_output: bool) -> None:
+    """GET /api/replication, as a table of rules or as JSON."""
+    state.json_output = json_output
+    document = _document(state.client.get_replication())
+    if json_output:
+        click.echo(format_json(document))
+        return
+    if not document.get("rules"):
+        click.echo(f"No replication rules (queue {document.get('queue', '?')}).")
+        return
+    state.stdout.print(replication_table(document))
 
 
 def _follow_hint(resource: Resource, item_id: str) -> str:

@@ -410,3 +410,35 @@ class BatchProgress(_LiveBars):
             completed=_number(progress.get("bytes_copied")),
             eta_seconds=eta,
         )
+
+
+def _lag(rule: dict[str, Any]) -> str:
+    oldest = rule.get("oldest_running")
+    if not isinstance(oldest, dict) or not isinstance(oldest.get("lag_seconds"), int | float):
+        return "-"
+    return format_seconds(float(oldest["lag_seconds"]))
+
+
+def _side(end: Any) -> str:
+    """`account/container/prefix` of a rule's source or destination."""
+    if not isinstance(end, dict):
+        return "-"
+    return "/".join(str(end.get(k) or "") for k in ("account", "container", "prefix")).rstrip("/")
+
+
+def replication_table(document: dict[str, Any]) -> Table:
+    """GET /api/replication: one row per rule, its copies by state and its lag."""
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    states = ("seen", "running", "succeeded", "skipped", "failed")
+    for name in ("RULE", "SOURCE", "DESTINATION", *(s.upper() for s in states), "LAG"):
+        table.add_column(name, overflow="fold")
+    for rule in scrub(document.get("rules") or []):
+        copies = rule.get("copies") or {}
+        table.add_row(
+            str(rule.get("name", "-")),
+            _side(rule.get("source")),
+            _side(rule.get("destination")),
+            *(str(copies.get(s, 0)) for s in states),
+            _lag(rule),
+        )
+    return table

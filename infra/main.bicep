@@ -32,11 +32,20 @@ param useCustomRoles bool = true
 @description('The app leases sources while it copies them (lease policy renewed or infinite). Leasing needs blobs/write on the source; false grants read-only access.')
 param sourceLeaseEnabled bool = true
 
-@description('Existing accounts the app may copy from: [{ "name": "stsource", "resourceGroup": "rg-data" }]; resourceGroup defaults to this deployment\'s group.')
+@description('Existing accounts the app may copy from: [{ "name": "stsource", "resourceGroup": "rg-data" }]; resourceGroup defaults to this deployment\'s group. A replication rule\'s source gets an Event Grid system topic, egst-<name>, or "systemTopicName": the account\'s existing one (Event Grid allows one per account).')
 param sourceAccounts array = []
 
 @description('Existing accounts the app may copy to: [{ "name": "stdest", "resourceGroup": "rg-data", "containers": [ "backups" ] }]; with containers, roles are granted on those containers only; without, on the whole account.')
 param destinationAccounts array = []
+
+@description('Replication rules, written as given into BLOBCOPY_REPLICATION_RULES (fields: shared/replication_rules.py): [{ "name": "logs", "source": { "account": "stsource", "container": "data", "prefix": "logs/", "suffix": ".csv" }, "destination": { "account": "stdest", "container": "data" } }]. Each source.account must be in sourceAccounts; it gets a system topic, and each rule an event subscription to the replication queue ("deletes": true adds BlobDeleted).')
+param replicationRules array = []
+
+// 52 at most: '<queue>-deadletter' (the dead-letter container) must still be a 63-character name.
+@minLength(3)
+@maxLength(52)
+@description('The queue Event Grid delivers blob events to and the app listens on (BLOBCOPY_REPLICATION_QUEUE).')
+param replicationQueueName string = 'blob-events'
 
 @description('Require a Microsoft Entra ID token on every request (App Service Authentication), so callers use their managed identity instead of a function key.')
 param authEnabled bool = false
@@ -81,7 +90,7 @@ var storageBlobDataContributorRoleId = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 var storageBlobDataReaderRoleId = '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
-  name: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
+  name: empty(resourceGroupName) ? '${abbrs.resourcesResourceGroups}${environmentName}' : resourceGroupName
   location: location
   tags: tags
 }
@@ -189,6 +198,8 @@ module storage 'app/storage.bicep' = {
     tags: tags
     deploymentContainerName: deploymentContainerName
     vnetEnabled: vnetEnabled
+    replicationQueueName: replicationQueueName
+    eventGridDelivery: !empty(replicationRules)
   }
 }
 
@@ -244,6 +255,53 @@ module destinationAccess 'app/destination-access.bicep' = [for destination in de
   ]
 }]
 
+// Replication: per source account that a rule listens on, an Event Grid system topic (in the
+// account's group), its roles on the app's queue and dead-letter container (in the app's group),
+// then one event subscription per rule (beside the topic). The subscriptions wait for the roles:
+// Event Grid does not retry a 403, it dead-letters the event at once. A rule naming an account
+// not in sourceAccounts gets no topic here, and the app refuses the rule at start-up
+// ("is not in BLOBCOPY_ACCOUNTS").
+var ruleSourceAccountNames = [for rule in replicationRules: rule.source.account]
+
+module replicationTopics 'app/replication-topic.bicep' = [for source in sourceAccounts: if (contains(ruleSourceAccountNames, source.name)) {
+  name: 'replication-topic-${source.name}'
+  scope: resourceGroup((source.?resourceGroup) ?? rg.name)
+  params: {
+    accountName: source.name
+    topicName: (source.?systemTopicName) ?? '${abbrs.eventGridSystemTopics}${source.name}'
+    tags: tags
+    workspaceId: monitoring.outputs.logAnalyticsId
+  }
+}]
+
+module replicationRoles 'app/replication-roles.bicep' = [for (source, i) in sourceAccounts: if (contains(ruleSourceAccountNames, source.name)) {
+  name: 'replication-roles-${source.name}'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    queueName: replicationQueueName
+    deadLetterContainerName: storage.outputs.deadLetterContainerName
+    principalId: replicationTopics[i].outputs.principalId
+    topicName: replicationTopics[i].outputs.name
+  }
+}]
+
+module replicationSubscriptions 'app/replication-subscriptions.bicep' = [for (source, i) in sourceAccounts: if (contains(ruleSourceAccountNames, source.name)) {
+  name: 'replication-subscriptions-${source.name}'
+  scope: resourceGroup((source.?resourceGroup) ?? rg.name)
+  params: {
+    accountName: source.name
+    topicName: replicationTopics[i].outputs.name
+    rules: replicationRules
+    storageAccountId: storage.outputs.id
+    queueName: replicationQueueName
+    deadLetterContainerName: storage.outputs.deadLetterContainerName
+  }
+  dependsOn: [
+    replicationRoles
+  ]
+}]
+
 // The accounts the app talks to (api.bicep writes their settings) and the destination allowlist.
 var sourceAccountNames = [for source in sourceAccounts: source.name]
 var destinationAccountNames = [for destination in destinationAccounts: destination.name]
@@ -285,6 +343,8 @@ module api 'app/api.bicep' = {
     authEnabled: authEnabled
     authClientId: authClientId
     authAllowedClientApplications: authAllowedClientApplications
+    replicationRules: replicationRules
+    replicationQueueName: replicationQueueName
   }
   dependsOn: [
     rbac

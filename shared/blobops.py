@@ -46,6 +46,7 @@ from shared.contracts import (
     BlobCopyStatus,
     CopyJob,
     CopyStatus,
+    DestinationBusy,
     DestinationJob,
     LeaseJob,
     PublishJob,
@@ -71,6 +72,7 @@ from shared.errors import (
 )
 from shared.files import FileSas
 from shared.hoststorage import host_queue_service
+from shared.replicaops import ReplicaStart, holds_version
 from shared.settings import STORAGE_CLIENT_OPTIONS, Settings, get_settings
 from shared.timestamps import parse_iso, utc
 
@@ -254,7 +256,7 @@ class BlobOps:
         if overwrite == "never":
             options["match_condition"] = MatchConditions.IfMissing  # If-None-Match: *
         else:
-            existing = self._properties_if_any(dest)
+            existing = self.properties_if_any(dest)
             if existing is not None and self.started_here(existing, request, started_after):
                 return copy_status(existing)
             if overwrite == "if_newer" and existing is not None:
@@ -274,7 +276,7 @@ class BlobOps:
             return copy_status(dest.get_blob_properties())
 
     @staticmethod
-    def _properties_if_any(blob: BlobClient) -> BlobProperties | None:
+    def properties_if_any(blob: BlobClient) -> BlobProperties | None:
         """The blob's properties, or None where there is no blob (one Get Blob Properties)."""
         with map_storage_errors():
             try:
@@ -286,7 +288,7 @@ class BlobOps:
         self, request: dict[str, Any], started_after: dt.datetime | None
     ) -> CopyStatus | None:
         """The copy an earlier attempt of this start made (its answer lost), if there is one."""
-        props = self._properties_if_any(self.destination(request["destination"]["url"]))
+        props = self.properties_if_any(self.destination(request["destination"]["url"]))
         if props is None or not self.started_here(props, request, started_after):
             return None
         return copy_status(props)
@@ -305,6 +307,8 @@ class BlobOps:
             return False
         if not self.same_source(copy.source, request["source"]["url"]):
             return False
+        if request.get("replica") and not holds_version(props, request["replica"]["version"]):
+            return False  # a copy of another write of the same source: not this start's
         if copy.status == BlobCopyStatus.PENDING:
             return True
         return utc(props.last_modified) >= utc(started_after).replace(microsecond=0)
@@ -500,7 +504,7 @@ def release_source_lease(job: ReleaseJob) -> None:
 
 
 @bp.activity(START_COPY)
-def start_copy(job: StartCopyJob) -> CopyStatus | AbortRecorded:
+def start_copy(job: StartCopyJob) -> CopyStatus | AbortRecorded | DestinationBusy:
     """Create the source SAS (never returned) and start the copy, unless an abort came first.
 
     An abort sent on the queue before its copy message had no instance to reach: its record
@@ -508,6 +512,8 @@ def start_copy(job: StartCopyJob) -> CopyStatus | AbortRecorded:
     """
     asked = parse_iso(job.asked_at) if job.asked_at else None
     recorded = abort_requests().read(job.instance_id)
+    if recorded is None and job.request.get("replica"):  # ordered (shared/replicaops.py)
+        return ReplicaStart(storage(), job.request, parse_iso(job.deadline), asked).run()
     if recorded is None:
         return storage().start_copy(job.request, parse_iso(job.deadline), asked)
     # An earlier attempt of this start may have copied before the abort came (its answer

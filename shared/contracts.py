@@ -2,8 +2,9 @@
 
 Each activity is an `Activity` constant here: its name, the job it takes and how its result
 reads. The orchestrator calls `START_COPY` with a `StartCopyJob` and gets back
-`Ok[CopyStatus | AbortRecorded] | Failed`; the activity (declared with `@bp.activity(START_COPY)`
-beside its logic) receives the same `StartCopyJob`. Neither end builds or reads a dict.
+`Ok[CopyStatus | AbortRecorded | DestinationBusy] | Failed`; the activity (declared with
+`@bp.activity(START_COPY)` beside its logic) receives the same `StartCopyJob`. Neither end
+builds or reads a dict.
 
 On the wire (orchestration history) a job is a flat JSON object of its fields, and a result is
 `{"ok": true, **fields}` or `{"ok": false, "error": {"code", "message"}}`. The `ok` key is
@@ -162,10 +163,28 @@ class AbortRecorded(WireRecord):
         return {"abort_requested": True, "reason": self.reason, "status": "aborted"}
 
 
-def copy_started(data: Mapping[str, Any]) -> CopyStatus | AbortRecorded:
-    """start_copy's answer: the copy's status, or the abort that stopped it starting."""
+@dataclass(frozen=True)
+class DestinationBusy(WireRecord):
+    """start_copy found another copy pending on the destination (a replica of another write
+    of the source) and started nothing: the orchestration waits, then asks to start again.
+
+    Azure refuses a second Copy Blob onto a destination with a pending copy
+    (`PendingCopyOperation`); waiting is what keeps the newer write from being lost.
+    """
+
+    copy_id: str | None = None
+
+    def to_wire(self) -> Wire:
+        return {"destination_busy": True, "copy_id": self.copy_id, "status": "busy"}
+
+
+def copy_started(data: Mapping[str, Any]) -> CopyStatus | AbortRecorded | DestinationBusy:
+    """start_copy's answer: the copy's status, the abort that stopped it starting, or the
+    other copy it must wait for."""
     if data.get("abort_requested"):
         return AbortRecorded(data.get("reason"))
+    if data.get("destination_busy"):
+        return DestinationBusy(data.get("copy_id"))
     return CopyStatus.from_wire(data)
 
 

@@ -34,6 +34,10 @@ class Carry:
     status_reads: int = 0
     estimated_finish: str | None = None  # absolute: a relative ETA goes stale between episodes
     skipped: bool = False
+    # Another copy was pending on the destination when ours was to start (a replica of another
+    # write): `poll` asks to start again instead of reading a status.
+    waiting: bool = False
+    busy_waits: int = 0
     executions: int = 1
     # The outcome a stop was asked for; the copy keeps being aborted until it is no longer
     # pending, across continue_as_new, before anything is released or restored.

@@ -25,6 +25,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeGuard
+from urllib.parse import quote
 
 import aiohttp
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
@@ -65,12 +66,14 @@ class BindingsHolder(Protocol):
 class ManagementApiPages:
     """InstancePages over the Durable management API's `instances` route."""
 
-    def __init__(self, client: BindingsHolder) -> None:
+    def __init__(self, client: BindingsHolder, id_prefix: str | None = None) -> None:
         self.base_url: str = client._orchestration_bindings.rpc_base_url
+        # `instanceIdPrefix` is a filter of the extension's HttpApiHandler (and of devhost).
+        self.filter = f"&instanceIdPrefix={quote(id_prefix, safe='')}" if id_prefix else ""
 
     async def page(self, top: int, continuation: str | None) -> InstancePage:
         """GET instances/?top=&showInput=true, with the token in x-ms-continuation-token."""
-        url = f"{self.base_url}instances/?top={top}&showInput=true"
+        url = f"{self.base_url}instances/?top={top}&showInput=true{self.filter}"
         headers = {"x-ms-continuation-token": continuation} if continuation else {}
         shared_session = getattr(http_utils, "_get_session", None)  # the SDK's pooled session
         if shared_session is None:  # older SDKs opened one per request: so do we then

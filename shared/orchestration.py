@@ -46,6 +46,7 @@ from shared.contracts import (
     AbortRecorded,
     BlobCopyStatus,
     CopyStatus,
+    DestinationBusy,
     DestinationJob,
     Error,
     Failed,
@@ -112,8 +113,7 @@ class CopyRun(CopyRunBase):
 
     def begin(self) -> Gen:
         """Snapshot, lease and start the copy; an Outcome if it ended already, else None."""
-        request = self.plan.request
-        if request.get("snapshot_destination"):
+        if self.plan.request.get("snapshot_destination"):
             job = DestinationJob(self.plan.destination_url)
             taken = yield from self.call(SNAPSHOT_DESTINATION, job)
             if isinstance(taken, Failed):
@@ -126,13 +126,35 @@ class CopyRun(CopyRunBase):
                 return ended
         # An abort raised before this point is parked by the SDK until the wait is first
         # yielded (in the first race); one recorded before the copy existed is read by start.
-        start = StartCopyJob(self.plan.id, request, self.carry.deadline, iso(self.now))
-        result = yield from self.call(START_COPY, start)
+        return (yield from self.start())
+
+    def start(self) -> Gen:
+        """Start the copy: an Outcome if it is over already, else None (pending, or waiting
+        for another copy on the destination to end: then `poll` asks to start again)."""
+        job = StartCopyJob(self.plan.id, self.plan.request, self.carry.deadline, iso(self.now))
+        result = yield from self.call(START_COPY, job)
         if isinstance(result, Ok) and isinstance(result.value, AbortRecorded):
             return Outcome(
                 State.ABORTED, aborted_error(result.value.reason or "aborted on request")
             )
+        if isinstance(result, Ok) and isinstance(result.value, DestinationBusy):
+            self.wait_for_destination(result.value)
+            return None
+        self.carry = replace(self.carry, waiting=False)
         return self.observe(result, started=True)
+
+    def wait_for_destination(self, busy: DestinationBusy) -> None:
+        """Another copy is pending on the destination (a replica of another write): look
+        again later, backing off within the poll bounds, and say so in the document."""
+        waits = self.carry.busy_waits + 1
+        low, high = self.poll_bounds()
+        delay = min(high, low * 2 ** min(waits - 1, 16))
+        due = iso(self.now + seconds(delay))
+        self.carry = replace(self.carry, waiting=True, busy_waits=waits, next_poll_at=due)
+        other = busy.copy_id or "unknown"
+        message = f"waiting for another copy on the destination (copy id {other}) to end"
+        self.warn_once("DestinationBusy", {"code": "DestinationBusy", "message": message})
+        self.publish_progress()
 
     def acquire_lease(self) -> Gen:
         """Lease the source; the id is kept before the call, so a lease whose acquire got
@@ -265,6 +287,8 @@ class CopyRun(CopyRunBase):
 
     def poll(self) -> Gen:
         """Read the copy's status; an outage means looking again later, not stopping."""
+        if self.carry.waiting:
+            return (yield from self.start())
         result = yield from self.call(CHECK_COPY, self.copy_job())
         if isinstance(result, Ok) or result.code == "CopyReplaced":
             self.carry = replace(self.carry, troubles=0)

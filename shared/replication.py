@@ -5,13 +5,17 @@ orchestration through the copy API's own idempotent start (`shared/api.py start`
 instance id made from the rule and the blob version the event names: a redelivered event, or
 the same event in another message, finds the copy it started and starts nothing new. An
 event no rule takes is counted and dropped with a log line; one that cannot be read is set
-aside on `<queue>-rejected` with the reason, and never retried. Deletes are not mirrored
-yet (counted as ignored). What is done and what is not: docs/replication.md.
+aside on `<queue>-rejected` with the reason, and never retried. A copy carries the write's
+version (`replica`), so copies of one destination apply in write order whatever order the
+events come in (shared/replicaops.py); a rule with `deletes` mirrors `BlobDeleted`. What is
+done and what is not: docs/replication.md.
 
 No `from __future__ import annotations` here: the Functions worker reads the trigger's
 annotations at runtime.
 """
 
+import asyncio
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -23,11 +27,18 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
+from shared import batchapi
 from shared.accounts import BlobLocation
-from shared.api import start
-from shared.instances import DurableClient
+from shared.api import COPIES, ApiResponse, never_empty, origin, rejected, start
+from shared.blobops import storage
+from shared.errors import RequestRejected
+from shared.instances import DurableClient, ManagementApiPages
+from shared.replicaops import delete_replica
+from shared.replication_backfill import backfill_request, rule_named
 from shared.replication_events import BlobEvent, MalformedEvent, OtherEvent, parse_message
 from shared.replication_rules import ReplicationRule
+from shared.replication_status import rule_document, rule_prefix, tally_rule
+from shared.requests import decode_json
 from shared.settings import Settings, get_settings, replication_queue_name
 
 log = logging.getLogger(__name__)
@@ -65,17 +76,23 @@ def copy_request(settings: Settings, rule: ReplicationRule, event: BlobEvent) ->
     """The copy request (as `POST /api/copies` takes) that replicates the event's blob."""
     accounts = {a.name: a for a in settings.registry.accounts}
     source = BlobLocation(accounts[rule.source.account], event.container, event.name)
-    destination = BlobLocation(
-        accounts[rule.destination.account],
-        rule.destination.container,
-        rule.destination_name(event.name),
-    )
-    return {
+    request: dict[str, Any] = {
         "id": copy_id(rule, event),
         "source": {"url": source.base_url},
-        "destination": {"url": destination.base_url},
+        "destination": {"url": destination_url(settings, rule, event)},
         **rule.copy_options(),
     }
+    if event.sequencer:  # copies of one destination apply in write order (shared/replicaops.py)
+        request["replica"] = {"version": event.sequencer, "source_etag": event.etag or None}
+    return request
+
+
+def destination_url(settings: Settings, rule: ReplicationRule, event: BlobEvent) -> str:
+    """Where the rule puts the event's blob."""
+    accounts = {a.name: a for a in settings.registry.accounts}
+    account = accounts[rule.destination.account]
+    name = rule.destination_name(event.name)
+    return BlobLocation(account, rule.destination.container, name).base_url
 
 
 @dataclass
@@ -83,13 +100,15 @@ class Outcome:
     """What one queue message led to."""
 
     started: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
     unmatched: int = 0
     ignored: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self) -> str:
         return (
-            f"{len(self.started)} copies started or found, {self.unmatched} unmatched, "
+            f"{len(self.started)} copies started or found, {len(self.deleted)} deletes, "
+            f"{self.unmatched} unmatched, "
             f"{self.ignored} ignored, {len(self.rejected)} set aside"
         )
 
@@ -105,8 +124,11 @@ async def handle_blob_events(
         if isinstance(event, MalformedEvent):
             outcome.rejected.append({"reason": event.reason})
             continue
-        if isinstance(event, OtherEvent) or event.kind == "deleted":
-            outcome.ignored += 1  # deletes are not mirrored yet
+        if isinstance(event, OtherEvent):
+            outcome.ignored += 1
+            continue
+        if event.kind == "deleted":
+            await mirror_deletes(settings, event, outcome)
             continue
         rules = matching_rules(settings, event)
         if not rules:
@@ -128,10 +150,25 @@ async def handle_blob_events(
             else:
                 outcome.started.append(answer.body["id"])
     TALLY.update(
-        {"started": len(outcome.started), "unmatched": outcome.unmatched}
+        {"started": len(outcome.started), "deleted": len(outcome.deleted)}
+        | {"unmatched": outcome.unmatched}
         | {"ignored": outcome.ignored, "rejected": len(outcome.rejected)}
     )
     return outcome
+
+
+async def mirror_deletes(settings: Settings, event: BlobEvent, outcome: Outcome) -> None:
+    """A `BlobDeleted`: delete the destination of each rule that mirrors deletes (a storage
+    error raises, so the message comes again); ignored by the others."""
+    rules = [rule for rule in matching_rules(settings, event) if rule.deletes]
+    if not rules or not event.sequencer:  # without a sequencer no delete can be ordered
+        outcome.ignored += 1
+        return
+    for rule in rules:
+        url = destination_url(settings, rule, event)
+        done = await asyncio.to_thread(delete_replica, storage(), url, event.sequencer)
+        log.info("blob event %s: rule %r: delete of %s: %s", event.event_id, rule.name, url, done)
+        outcome.deleted.append(f"{rule.name}: {done}")
 
 
 def set_aside(body: bytes | str, outcome: Outcome) -> str:
@@ -168,3 +205,58 @@ async def blob_events_queue(
         )
         return
     log.info("blob events message %s: %s (so far: %s)", msg.id, outcome.summary(), dict(TALLY))
+
+
+async def replication_status(client: Any, settings: Settings) -> ApiResponse:
+    """Each rule with its copies' counts and the oldest still running (the lag), read from
+    the instance store (shared/replication_status.py)."""
+    now = dt.datetime.now(dt.UTC)
+    rules = []
+    for rule in settings.replication_rules:
+        pages = ManagementApiPages(client, rule_prefix(rule))
+        rules.append(rule_document(rule, await tally_rule(rule, pages, COPIES.describe), now))
+    return ApiResponse(200, {"queue": QUEUE, "rules": rules})
+
+
+@bp.route(route="replication", methods=["GET"])  # type: ignore[untyped-decorator]
+@bp.durable_client_input(client_name="client")  # type: ignore[untyped-decorator]
+async def replication_status_http(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """GET /api/replication: the rules, their copies, and the replication lag."""
+    return await never_empty(replication_status(client, get_settings()))
+
+
+async def start_backfill(
+    client: DurableClient,
+    rule_name: str,
+    body: bytes,
+    settings: Settings,
+    base_url: str,
+    code: str | None = None,
+) -> ApiResponse:
+    """POST /api/replication/{rule}/backfill: a batch over the rule's range, with its options
+    (shared/replication_backfill.py); the answer is the batch's."""
+    try:
+        rule = rule_named(settings, rule_name)
+        request = backfill_request(rule, settings, decode_json(body) if body.strip() else {})
+    except RequestRejected as exc:
+        return rejected(exc)
+    return await batchapi.start_batch(client, request, settings, base_url, code)
+
+
+@bp.route(route="replication/{rule}/backfill", methods=["POST"])  # type: ignore[untyped-decorator]
+@bp.durable_client_input(client_name="client")  # type: ignore[untyped-decorator]
+async def backfill_http(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """POST /api/replication/{rule}/backfill: copy what the rule's range already holds."""
+    work = start_backfill(
+        client,
+        req.route_params["rule"],
+        req.get_body() or b"",
+        get_settings(),
+        origin(req),
+        req.params.get("code"),
+    )
+    return await never_empty(work)

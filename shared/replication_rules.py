@@ -82,6 +82,9 @@ class ReplicationRule(BaseModel):
     tier: Literal["Hot", "Cool", "Cold", "Archive"] | None = None
     metadata: dict[str, str] = {}
     verify: bool = False
+    #: Mirror `BlobDeleted` too (off by default): delete the destination, unless it holds a
+    #: write newer than the delete or was not written by replication (shared/replicaops.py).
+    deletes: bool = False
 
     def destination_name(self, source_name: str) -> str:
         """The destination blob's name for a source blob the rule takes."""

@@ -126,6 +126,27 @@ class Notify(BaseModel):
     queue: Annotated[str, Field(min_length=3, max_length=63, pattern=_QUEUE)] | None = None
 
 
+class Replica(BaseModel):
+    """Which write of the source this copy replicates; replication rules set it.
+
+    Copies of one destination then apply in `version` order whatever order they start in: a
+    copy waits while another is pending on the destination, and one whose version is not newer
+    than the destination's (or whose source no longer has `source_etag`) is skipped. The
+    version is Event Grid's `sequencer` (fixed-width hex; compared by length, then text).
+    """
+
+    model_config = FROZEN
+    version: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z]+$")]
+    source_etag: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+
+    @field_validator("source_etag")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and not _HEADER_TEXT.match(value):
+            raise ValueError("must be printable ASCII (an ETag)")
+        return value
+
+
 class CopyRequest(BaseModel):
     """One blob copy, as callers send it over HTTP or the `copy-requests` queue."""
 
@@ -143,6 +164,7 @@ class CopyRequest(BaseModel):
     snapshot_destination: bool = False
     verify: bool = False
     notify: Notify | None = None
+    replica: Replica | None = None
 
     _metadata_names = field_validator("metadata")(check_metadata)
 
@@ -158,7 +180,11 @@ class CopyRequest(BaseModel):
 
     def fingerprint(self) -> str:
         """A hash of the normalized request: equal for the same request, whatever the key order."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        # Fields added later are left out while unset, so a request sent again after an
+        # upgrade still matches the instance it started.
+        unset_new = {"replica"} if self.replica is None else set()
+        data = self.model_dump(mode="json", exclude=unset_new)
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -198,6 +224,9 @@ def _cross_field_errors(raw: dict[str, Any], settings: Settings) -> dict[str, st
             errors["destination.url"] = "must be a plain blob URL (no SAS, snapshot or version)"
         elif isinstance(src_url, str) and copies_onto_itself(src_url, dst_url):
             errors["destination.url"] = "must differ from source.url"
+    replica, src_url_ok = raw.get("replica"), isinstance(src_url, str)
+    if replica is not None and src_url_ok and _source_location(src_url, settings) is None:
+        errors["replica"] = "needs a source in a configured account (its write is compared)"
     timeout = raw.get("timeout_seconds")
     if isinstance(timeout, int):
         limit = settings.max_timeout_for(_timed_source(src_url, settings))

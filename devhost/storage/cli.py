@@ -75,6 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def development_storage_note(config: StorageConfig) -> str | None:
+    """What to say of `UseDevelopmentStorage=true`, which the SDKs read as plain HTTP to
+    127.0.0.1 on ports 10000-10002: it works only when the stack is just that."""
+    if (config.blob_port, config.queue_port, config.table_port) != (10000, 10001, 10002):
+        return None
+    if config.https:
+        return "UseDevelopmentStorage=true does not work here: it means HTTP, these are HTTPS."
+    if config.host not in ("127.0.0.1", "0.0.0.0"):
+        return None
+    return "UseDevelopmentStorage=true works too."
+
+
 def main(argv: list[str] | None = None) -> int:
     """Start the stack, print how to reach it, stop it cleanly on Ctrl-C or SIGTERM."""
     args = build_parser().parse_args(argv)
@@ -107,8 +119,9 @@ def main(argv: list[str] | None = None) -> int:
             # The key is Azurite's public well-known one, but keys never go to logs.
             shown = stack.connection_string(account).replace(DEV_ACCOUNT_KEY, "<Azurite dev key>")
             print(f"  {account}: {shown}", flush=True)
-        if (config.blob_port, config.queue_port, config.table_port) == (10000, 10001, 10002):
-            print("  UseDevelopmentStorage=true works too.", flush=True)
+        shortcut = development_storage_note(config)
+        if shortcut:
+            print(f"  {shortcut}", flush=True)
         if stack.ca_cert_path is not None:
             print(f"  CA bundle: {stack.ca_cert_path}", flush=True)
         print(f"  control API: {stack.control_url}", flush=True)

@@ -25,6 +25,10 @@ param destinationAllowlist string = '-'
 param authEnabled bool = false
 param authClientId string = ''
 param authAllowedClientApplications array = []
+@description('BLOBCOPY_REPLICATION_RULES, as main.bicep\'s replicationRules gives them.')
+param replicationRules array = []
+@description('BLOBCOPY_REPLICATION_QUEUE: the queue the Event Grid subscriptions deliver to.')
+param replicationQueueName string = 'blob-events'
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -106,6 +110,16 @@ var baseAppSettings = [
   {
     name: 'BLOBCOPY_ALLOWED_DESTINATIONS'
     value: destinationAllowlist
+  }
+  {
+    // The same list the Event Grid subscriptions were made from, so the app's rules and the
+    // events delivered to it agree (JSON; '[]': no rules).
+    name: 'BLOBCOPY_REPLICATION_RULES'
+    value: string(replicationRules)
+  }
+  {
+    name: 'BLOBCOPY_REPLICATION_QUEUE'
+    value: replicationQueueName
   }
 ]
 

@@ -126,6 +126,14 @@ class FakeApi:
         self.calls.append(("batch list", state, continuation))
         return self._next()
 
+    def get_replication(self) -> ApiResponse:
+        self.calls.append(("replication",))
+        return self._next()
+
+    def start_backfill(self, rule: str, request: Mapping[str, Any]) -> ApiResponse:
+        self.calls.append(("backfill", rule, dict(request)))
+        return self._next()
+
 
 class Stub:
     """What the stub server answers next, and what it was sent."""

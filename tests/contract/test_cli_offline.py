@@ -382,3 +382,54 @@ def test_list_json_prints_every_page_as_one_list() -> None:
     listed = json.loads(result.stdout)
     assert [c["id"] for c in listed["copies"]] == ["copy-1", "copy-2"]
     assert listed["continuation"] is None
+
+
+REPLICATION = {
+    "queue": "blob-events",
+    "rules": [
+        {
+            "name": "logs",
+            "source": {"account": "prodsrc", "container": "data", "prefix": "logs/"},
+            "destination": {"account": "backup", "container": "data", "prefix": "copy/"},
+            "deletes": False,
+            "copies": {"seen": 7, "running": 2, "succeeded": 3, "skipped": 1, "failed": 1}
+            | {"aborted": 0, "timed_out": 0},
+            "oldest_running": {"id": "repl-logs-0", "since": "2026-12-01T10:00:00Z"}
+            | {"lag_seconds": 95.0},
+            "complete": True,
+        }
+    ],
+}
+
+
+def test_replication_shows_each_rule_its_counts_and_lag() -> None:
+    api = FakeApi(answer(200, REPLICATION))
+    result = run(api, "replication")
+    assert result.exit_code == 0, result.output
+    assert api.calls == [("replication",)]
+    row = next(line for line in result.output.splitlines() if line.startswith("logs"))
+    cells = ["logs", "prodsrc/data/logs", "backup/data/copy", "7", "2", "3", "1", "1"]
+    assert row.split()[:8] == cells
+    assert row.endswith("1 min 35 s")
+
+
+def test_replication_json_is_the_document_and_no_rules_say_so() -> None:
+    result = run(FakeApi(answer(200, REPLICATION)), "replication", "--json")
+    assert json.loads(result.output) == REPLICATION
+    empty = run(FakeApi(answer(200, {"queue": "blob-events", "rules": []})), "replication")
+    assert empty.output.strip() == "No replication rules (queue blob-events)."
+
+
+def test_replication_backfill_sends_the_rules_options_and_reports_the_batch() -> None:
+    batch = {"id": "backfill-logs-1", "state": "running", "counts": {"listed": 0}}
+    api = FakeApi(answer(202, batch))
+    result = run(api, "replication", "backfill", "logs", "--dry-run", "--max-concurrency", "4")
+    assert result.exit_code == 0, result.output
+    assert api.calls == [("backfill", "logs", {"dry_run": True, "max_concurrency": 4})]
+    assert "backfill-logs-1" in result.output
+
+
+def test_replication_backfill_of_an_unknown_rule_exits_with_not_found() -> None:
+    refused = CopyNotFound(404, "no such replication rule")
+    result = run(FakeApi(refused), "replication", "backfill", "nowhere")
+    assert result.exit_code == exit_codes.NOT_FOUND, result.output

@@ -9,130 +9,26 @@ in the Event Grid schema and half in CloudEvents 1.0, a few wrapped in an array.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import random
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from azure.core.exceptions import ResourceExistsError
-from azure.storage.blob import BlobServiceClient, ContainerClient
+from azure.storage.blob import ContainerClient
 from azure.storage.queue import QueueClient
 
-from devhost.storage.stack import ACCOUNTS, StorageStack
-from devhost.testing import REPO_ROOT, AppHost, wait_for
+from devhost.storage.stack import StorageStack
+from devhost.testing import REPO_ROOT, AppHost, http, wait_for
 from shared.replication import copy_id
 from shared.replication_events import BlobEvent
 from shared.settings import settings_from_env
-from tests.e2e.conftest import app_settings
 from tests.e2e.e2e_helpers import CopyApi
+from tests.e2e.replication_helpers import DEST, SOURCE, Replica, as_cloud_event
+from tests.e2e.test_batch_http import BatchApi
 
 pytestmark = pytest.mark.e2e
-
-DEST, SOURCE = ACCOUNTS
-TOPIC = (
-    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/"
-    f"Microsoft.Storage/storageAccounts/{SOURCE}"
-)
-
-
-class Replica:
-    """One test's containers, rules and replication queue, and a host listening on it."""
-
-    def __init__(self, stack: StorageStack) -> None:
-        tag = uuid.uuid4().hex[:10]
-        self.stack = stack
-        self.queue_name = f"blob-events-{tag}"
-        self.source = self._container(SOURCE, f"repl-src-{tag}")
-        self.plain = self._container(DEST, f"repl-dst-{tag}")
-        self.renamed = self._container(DEST, f"repl-ren-{tag}")
-        self.rules = [
-            {
-                "name": "plain",
-                "source": {"account": SOURCE, "container": self.source.container_name},
-                "destination": {"account": DEST, "container": self.plain.container_name},
-            },
-            {
-                "name": "renamed",
-                "source": {
-                    "account": SOURCE,
-                    "container": self.source.container_name,
-                    "prefix": "logs/",
-                },
-                "destination": {
-                    "account": DEST,
-                    "container": self.renamed.container_name,
-                    "prefix": "logs-copy/",
-                },
-            },
-        ]
-        self.env = app_settings(stack) | {
-            "BLOBCOPY_REPLICATION_QUEUE": self.queue_name,
-            "BLOBCOPY_REPLICATION_RULES": json.dumps(self.rules),
-        }
-        self.queue = QueueClient.from_connection_string(stack.connection_string(), self.queue_name)
-        with contextlib.suppress(ResourceExistsError):
-            self.queue.create_queue()
-        self._sequence = 0x2000
-
-    def _container(self, account: str, name: str) -> ContainerClient:
-        service = BlobServiceClient.from_connection_string(self.stack.connection_string(account))
-        container = service.get_container_client(name)
-        container.create_container()
-        return container
-
-    def write(self, name: str, data: bytes) -> dict[str, Any]:
-        """Upload a source blob; the BlobCreated event (Event Grid schema) it raises."""
-        blob = self.source.get_blob_client(name)
-        etag = blob.upload_blob(data, overwrite=True)["etag"]
-        self._sequence += 1
-        return {
-            "topic": TOPIC,
-            "subject": f"/blobServices/default/containers/{self.source.container_name}"
-            f"/blobs/{name}",
-            "eventType": "Microsoft.Storage.BlobCreated",
-            "eventTime": "2026-12-01T10:00:00.0000000Z",
-            "id": str(uuid.uuid4()),
-            "data": {
-                "api": "PutBlob",
-                "clientRequestId": str(uuid.uuid4()),
-                "requestId": str(uuid.uuid4()),
-                "eTag": etag,
-                "contentType": "application/octet-stream",
-                "contentLength": len(data),
-                "blobType": "BlockBlob",
-                "url": blob.url,
-                "sequencer": f"{self._sequence:032X}",
-                "storageDiagnostics": {"batchId": str(uuid.uuid4())},
-            },
-            "dataVersion": "",
-            "metadataVersion": "1",
-        }
-
-    def publish(self, payload: Any) -> None:
-        """Put one message on the queue as Event Grid does: base64 of the JSON."""
-        self.queue.send_message(base64.b64encode(json.dumps(payload).encode()).decode())
-
-    def remove(self) -> None:
-        for container in (self.source, self.plain, self.renamed):
-            with contextlib.suppress(Exception):
-                container.delete_container()
-        for queue in (self.queue_name, f"{self.queue_name}-rejected"):
-            with contextlib.suppress(Exception):
-                QueueClient.from_connection_string(
-                    self.stack.connection_string(), queue
-                ).delete_queue()
-
-
-def as_cloud_event(event: dict[str, Any]) -> dict[str, Any]:
-    """The same event in the CloudEvents 1.0 schema Event Grid can deliver instead."""
-    cloud = {k: v for k, v in event.items() if k not in ("dataVersion", "metadataVersion")}
-    for old, new in (("topic", "source"), ("eventType", "type"), ("eventTime", "time")):
-        cloud[new] = cloud.pop(old)
-    return cloud | {"specversion": "1.0"}
 
 
 @pytest.fixture
@@ -200,3 +96,198 @@ def test_every_blob_replicates_once_though_each_event_comes_twice(
     )
     doc = json.loads(base64.b64decode(kept.content))
     assert "missing" in doc["reasons"][0]["reason"] and "not an event" in doc["message"]
+
+
+def ids_of(made: Replica, event: dict[str, Any]) -> dict[str, str]:
+    """The copy id each rule that takes the event's blob gives it."""
+    settings = settings_from_env(made.env)
+    name = event["subject"].split("/blobs/", 1)[1]
+    parsed = BlobEvent(
+        "created", event["id"], SOURCE, made.source.container_name, name,
+        event["data"]["sequencer"], event["data"].get("eTag", ""),
+    )  # fmt: skip
+    return {
+        rule.name: copy_id(rule, parsed)
+        for rule in settings.replication_rules
+        if rule.source.takes(name)
+    }
+
+
+def rule_counts(host: AppHost) -> dict[str, dict[str, Any]]:
+    """GET /api/replication, by rule name."""
+    reply = http("GET", f"{host.base_url}/api/replication")
+    assert reply.status == 200, reply.text
+    return {rule["name"]: rule for rule in reply.json()["rules"]}
+
+
+def final(copies: CopyApi, instance_id: str, limit_s: float = 45) -> dict[str, Any]:
+    """The copy's final document, once the queue trigger has started it."""
+    wait_for(lambda: copies.status(instance_id).status != 404 or None, what=instance_id)
+    return copies.wait_final(instance_id, limit_s)
+
+
+def test_writes_of_one_blob_apply_in_write_order_whatever_order_events_come(
+    replica: tuple[Replica, AppHost], e2e_stack: StorageStack
+) -> None:
+    """Three writes of one blob, their events delivered newest first and each twice: only
+    the newest is copied (one Copy Blob), the two older copies end skipped as superseded,
+    and the destination holds the newest bytes (shared/replicaops.py)."""
+    made, host = replica
+    copies = CopyApi(host.base_url)
+    versions = [os.urandom(16 * 1024) for _ in range(3)]
+    e2e_stack.reset_transactions()
+    events = [made.write("top-one.bin", data) for data in versions]
+    for event in reversed(events):
+        made.publish(event)
+        made.publish(as_cloud_event(event))
+    docs = [final(copies, ids_of(made, event)["plain"]) for event in events]
+
+    assert [doc["state"] for doc in docs] == ["succeeded"] * 3
+    assert [doc["skipped"] for doc in docs] == [True, True, False]
+    assert made.plain.get_blob_client("top-one.bin").download_blob().readall() == versions[-1]
+    accepted = e2e_stack.transactions().accepted_copies
+    assert accepted == {f"{DEST}/{made.plain.container_name}/top-one.bin": 1}
+    plain = rule_counts(host)["plain"]
+    assert plain["copies"] == {
+        "seen": 3, "running": 0, "succeeded": 1, "skipped": 2,
+        "failed": 0, "aborted": 0, "timed_out": 0,
+    }  # fmt: skip
+    assert plain["oldest_running"] is None and plain["complete"] is True
+
+
+def test_an_overwrite_during_a_pending_copy_ends_with_the_new_content(
+    replica: tuple[Replica, AppHost], e2e_stack: StorageStack
+) -> None:
+    """The source is written again while its first copy is held pending: the second copy
+    waits for the destination (DestinationBusy in its document) instead of failing on
+    `PendingCopyOperation` or racing, and the destination ends with the new bytes."""
+    made, host = replica
+    copies = CopyApi(host.base_url)
+    old, new = os.urandom(4 << 20), os.urandom(3 << 20)
+    e2e_stack.faults.hold_copies(path=made.plain.container_name)
+    try:
+        first = made.write("top-big.bin", old)
+        made.publish(first)
+        first_id = ids_of(made, first)["plain"]
+        wait_for(lambda: copies.status(first_id).status != 404 or None, what=first_id)
+        copies.wait_pending(first_id)
+        second = made.write("top-big.bin", new)
+        made.publish(second)
+        second_id = ids_of(made, second)["plain"]
+        wait_for(lambda: copies.status(second_id).status != 404 or None, what=second_id)
+        copies.wait_until(
+            second_id,
+            lambda doc: any(w["code"] == "DestinationBusy" for w in doc.get("warnings") or []),
+            what="waiting for the first copy",
+        )
+        running = rule_counts(host)["plain"]
+        assert running["copies"]["running"] == 2
+        assert running["oldest_running"]["id"] == first_id
+    finally:
+        e2e_stack.faults.release_copies()
+    first_doc, second_doc = final(copies, first_id), final(copies, second_id)
+
+    assert first_doc["state"] == "failed"  # its source changed under it (lease_source: none)
+    assert second_doc["state"] == "succeeded" and second_doc["skipped"] is False
+    assert made.plain.get_blob_client("top-big.bin").download_blob().readall() == new
+
+
+@pytest.fixture
+def mirrored(e2e_stack: StorageStack) -> Iterator[tuple[Replica, AppHost]]:
+    """Like `replica`, with the renaming rule mirroring deletes and the plain one not."""
+    made = Replica(e2e_stack, deletes=True)
+    try:
+        with AppHost(REPO_ROOT, env=made.env) as host:
+            yield made, host
+    finally:
+        made.remove()
+
+
+def test_a_rule_with_deletes_mirrors_a_delete_and_a_rule_without_ignores_it(
+    mirrored: tuple[Replica, AppHost],
+) -> None:
+    made, host = mirrored
+    copies = CopyApi(host.base_url)
+    created = made.write("logs/gone.csv", b"a,b\n")
+    made.publish(created)
+    for instance_id in ids_of(made, created).values():
+        assert final(copies, instance_id)["state"] == "succeeded"
+    mirrored_copy = made.renamed.get_blob_client("logs-copy/gone.csv")
+    kept_copy = made.plain.get_blob_client("logs/gone.csv")
+
+    made.publish(made.delete("logs/gone.csv"))
+    wait_for(lambda: not mirrored_copy.exists() or None, what="the mirrored delete")
+    assert kept_copy.exists()  # the same message, for the rule without deletes
+
+
+def test_a_delete_never_removes_a_destination_a_newer_write_replaced(
+    mirrored: tuple[Replica, AppHost],
+) -> None:
+    """Write, delete, write again; the delete's event comes last: the destination keeps the
+    newest write, and the host says why it kept it."""
+    made, host = mirrored
+    copies = CopyApi(host.base_url)
+    made.write("logs/back.csv", b"first\n")
+    deleted = made.delete("logs/back.csv")
+    rewritten = made.write("logs/back.csv", b"second\n")
+    made.publish(rewritten)
+    assert final(copies, ids_of(made, rewritten)["renamed"])["state"] == "succeeded"
+
+    made.publish(deleted)
+    wait_for(lambda: "newer than the delete" in host.output() or None, what="the kept delete")
+    copy = made.renamed.get_blob_client("logs-copy/back.csv")
+    assert copy.download_blob().readall() == b"second\n"
+
+
+def backfill(host: AppHost, rule: str, body: Any = None) -> Any:
+    """POST /api/replication/{rule}/backfill."""
+    data = b"" if body is None else json.dumps(body).encode()
+    url = f"{host.base_url}/api/replication/{rule}/backfill"
+    return http("POST", url, body=data, headers={"Content-Type": "application/json"})
+
+
+def test_a_backfill_copies_what_the_rules_range_already_holds_and_a_rerun_skips_it(
+    replica: tuple[Replica, AppHost],
+) -> None:
+    """Blobs written before any event: the renaming rule's back-fill is a batch over its
+    range with its options; run again, `if_newer` skips every blob."""
+    made, host = replica
+    batches = BatchApi(host.base_url)
+    held = {f"logs/old-{i}.csv": os.urandom(4096) for i in range(3)} | {"top-old.bin": b"x"}
+    for name, data in held.items():
+        made.source.get_blob_client(name).upload_blob(data)
+
+    reply = backfill(host, "renamed", {"max_concurrency": 2})
+    assert reply.status == 202, reply.text
+    batch_id = reply.json()["id"]
+    assert batch_id.startswith("backfill-renamed-")
+    assert reply.headers["location"].endswith(f"/api/batches/{batch_id}")
+    doc = batches.wait_final(batch_id)
+    assert doc["state"] == "succeeded"
+    assert doc["counts"]["listed"] == 3 and doc["counts"]["succeeded"] == 3
+    for name, data in held.items():
+        if name.startswith("logs/"):
+            copy = made.renamed.get_blob_client("logs-copy/" + name.removeprefix("logs/"))
+            assert copy.download_blob().readall() == data
+    assert list(made.plain.list_blobs()) == []  # only the rule back-filled was
+
+    again = batches.wait_final(backfill(host, "renamed").json()["id"])
+    assert again["counts"]["skipped"] == 3 and again["counts"]["succeeded"] == 0
+
+
+def fields_of(reply: Any) -> dict[str, str]:
+    """The named fields of an error answer."""
+    return {f["field"]: f["message"] for f in reply.json()["error"]["fields"]}
+
+
+def test_a_backfill_of_an_unknown_rule_or_with_a_wrong_field_names_it(
+    replica: tuple[Replica, AppHost],
+) -> None:
+    _, host = replica
+    unknown = backfill(host, "nowhere")
+    assert unknown.status == 404 and fields_of(unknown) == {"rule": "unknown"}
+    wrong = backfill(host, "plain", {"overwrite": "always", "max_concurrency": 0})
+    assert wrong.status == 400
+    assert set(fields_of(wrong)) == {"overwrite"}  # unknown fields first
+    bad = backfill(host, "plain", {"max_concurrency": 0})
+    assert bad.status == 400 and set(fields_of(bad)) == {"max_concurrency"}

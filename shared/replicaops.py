@@ -1,0 +1,223 @@
+"""The ordered start of a replica copy: copies of one destination apply in write order.
+
+Event Grid redelivers and does not order, so two writes of one source blob can start two copy
+orchestrations into one destination in any order. A copy request with a `replica` block
+(shared/requests.py; replication rules set it) starts through `start_replica` here instead of
+the plain start, which makes the outcome the same whatever the order:
+
+- the destination carries the version it holds in its metadata (`STAMP`), set by the very
+  Copy Blob that writes it, so the version and the content change together;
+- a copy whose version is not newer than the destination's is skipped, and so is one whose
+  source no longer has the event's ETag (a newer write replaced it: its own event copies it);
+- while another copy is pending on the destination, nothing is started: the orchestration is
+  told `DestinationBusy` and asks again later (Azure refuses a second Copy Blob with
+  `PendingCopyOperation`; waiting is what keeps the newer write from being lost);
+- the Copy Blob is conditional on what was read: `If-Match` the destination's ETag (or
+  `If-None-Match: *`) and `x-ms-source-if-match` the source's, so a write between the read and
+  the start is seen, and the decision taken again.
+
+Cost: one Get Blob Properties on each side and one Copy Blob per copy (the plain `if_newer`
+start reads only the destination). What it guarantees, and how it is tested:
+docs/replication.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Protocol
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceNotFoundError
+from azure.storage.blob import BlobClient, BlobProperties, StandardBlobTier
+
+from shared.accounts import BlobLocation
+from shared.contracts import BlobCopyStatus, CopyStatus, DestinationBusy
+from shared.copyprops import copy_status
+from shared.errors import (
+    CopyFailed,
+    DestinationExists,
+    StorageError,
+    TransientStorageError,
+    map_storage_errors,
+)
+
+#: The destination metadata that names the source write it holds (Event Grid's sequencer).
+STAMP = "blobcopy_replica_version"
+#: Reads and conditional starts before giving up on a destination that keeps changing (the
+#: activity's retries then try again).
+START_ROUNDS = 3
+
+
+def version_order(version: str) -> tuple[int, str]:
+    """Sequencers are hex strings that grow with each write of one name; a longer one is
+    later whatever its text."""
+    return (len(version), version)
+
+
+def held_version(props: BlobProperties | None) -> str | None:
+    """The version the destination holds whole: none where it is missing, was written by
+    someone else, or its last copy failed or was aborted (it holds no write completely)."""
+    if props is None or props.copy.status in (BlobCopyStatus.FAILED, BlobCopyStatus.ABORTED):
+        return None
+    stamp = (props.metadata or {}).get(STAMP)
+    return str(stamp) if stamp else None
+
+
+def holds_version(props: BlobProperties, version: str) -> bool:
+    """Whether the destination's current (or pending) copy is of this very version."""
+    return (props.metadata or {}).get(STAMP) == version
+
+
+def same_etag(a: str | None, b: str | None) -> bool:
+    """ETags compared without the quotes some producers drop."""
+    return bool(a) and bool(b) and str(a).strip('"') == str(b).strip('"')
+
+
+def skipped(why: str) -> CopyStatus:
+    """A copy that had nothing to do: reported `succeeded` with `skipped: true`."""
+    return CopyStatus(BlobCopyStatus.SUCCESS, description=why, skipped=True)
+
+
+class Storage(Protocol):
+    """What an ordered start needs of shared/blobops.py `BlobOps` (which imports this module)."""
+
+    def locate(self, url: str) -> BlobLocation | None: ...
+    def blob(self, location: BlobLocation, snapshot: str | None = None) -> BlobClient: ...
+    def destination(self, url: str) -> BlobClient: ...
+    def readable_source(self, url: str, deadline: dt.datetime) -> str: ...
+    def properties_if_any(self, blob: BlobClient) -> BlobProperties | None: ...
+    def started_here(
+        self, props: BlobProperties, request: dict[str, Any], started_after: dt.datetime | None
+    ) -> bool: ...
+
+
+class ReplicaStart:
+    """One ordered start; `run` decides from fresh reads each round."""
+
+    def __init__(
+        self,
+        ops: Storage,
+        request: dict[str, Any],
+        deadline: dt.datetime,
+        started_after: dt.datetime | None,
+    ) -> None:
+        self.ops = ops
+        self.request = request
+        self.version = str(request["replica"]["version"])
+        self.source_etag = request["replica"].get("source_etag")
+        self.deadline = deadline
+        self.started_after = started_after
+        self.dest = ops.destination(request["destination"]["url"])
+        location = ops.locate(request["source"]["url"])
+        if location is None:  # the edge refuses this; an old instance could still carry it
+            raise CopyFailed("ReplicaSourceNotConfigured", "a replica's source must be ours")
+        self.source = ops.blob(location)
+
+    def run(self) -> CopyStatus | DestinationBusy:
+        """Read both sides, decide, start conditionally; again if either side changed."""
+        for _ in range(START_ROUNDS):
+            decided = self.decide_and_start()
+            if decided is not None:
+                return decided
+        raise TransientStorageError("DestinationChanging", "a side changed on every start")
+
+    def decide_and_start(self) -> CopyStatus | DestinationBusy | None:
+        """One round; None when a condition failed (someone wrote in between)."""
+        existing = self.ops.properties_if_any(self.dest)
+        if existing is not None:
+            early = self.decided_by_destination(existing)
+            if early is not None:
+                return early
+        source = self.ops.properties_if_any(self.source)
+        if source is None:
+            return skipped("superseded: the source no longer exists")
+        if self.source_etag and not same_etag(source.etag, self.source_etag):
+            return skipped("superseded: the source was written again since this version")
+        return self.start(existing, source)
+
+    def decided_by_destination(
+        self, existing: BlobProperties
+    ) -> CopyStatus | DestinationBusy | None:
+        """What the destination alone decides: our own copy, another to wait for, a newer
+        version already there, or an existing blob that overwrite=never keeps."""
+        if self.ops.started_here(existing, self.request, self.started_after):
+            return copy_status(existing)
+        if existing.copy.status == BlobCopyStatus.PENDING:
+            return DestinationBusy(existing.copy.id)
+        held = held_version(existing)
+        if held is not None and version_order(held) >= version_order(self.version):
+            return skipped(f"destination holds version {held}, not older than {self.version}")
+        if self.request.get("overwrite") == "never":
+            raise DestinationExists("DestinationExists", "destination exists and overwrite=never")
+        return None
+
+    def start(
+        self, existing: BlobProperties | None, source: BlobProperties
+    ) -> CopyStatus | DestinationBusy | None:
+        """Copy Blob, conditional on both sides as read; None when a condition failed."""
+        metadata = dict(self.request.get("metadata") or source.metadata or {})
+        metadata[STAMP] = self.version  # metadata given replaces the source's: carry it over
+        options: dict[str, Any] = {
+            "requires_sync": False,
+            "source_etag": source.etag,
+            "source_match_condition": MatchConditions.IfNotModified,
+        }
+        if existing is None:
+            options["match_condition"] = MatchConditions.IfMissing
+        else:
+            options["etag"] = existing.etag
+            options["match_condition"] = MatchConditions.IfNotModified
+        if self.request.get("tags"):
+            options["tags"] = self.request["tags"]
+        if self.request.get("tier"):
+            options["standard_blob_tier"] = StandardBlobTier(self.request["tier"])
+        url = self.ops.readable_source(self.request["source"]["url"], self.deadline)
+        try:
+            with map_storage_errors():
+                started = self.dest.start_copy_from_url(url, metadata, **options)
+        except StorageError as exc:
+            return self.refused(exc)
+        if started.get("copy_status") == BlobCopyStatus.PENDING:
+            copy_id = str(started.get("copy_id") or "") or None
+            return CopyStatus(BlobCopyStatus.PENDING, copy_id, bytes_copied=0)
+        with map_storage_errors():
+            return copy_status(self.dest.get_blob_properties())
+
+    def refused(self, exc: StorageError) -> CopyStatus | DestinationBusy | None:
+        """A refused conditional start: look again, wait, or raise."""
+        if exc.code in ("ConditionNotMet", "BlobAlreadyExists", "SourceConditionNotMet"):
+            return None  # a side changed between the read and the start: decide again
+        if exc.code == "PendingCopyOperation":
+            return DestinationBusy(None)
+        raise exc
+
+
+def delete_replica(ops: Storage, destination_url: str, version: str) -> str:
+    """Mirror a source's delete (its event's sequencer is `version`); what was done, in words.
+
+    Only a destination replication wrote, holding an older write than the delete, is deleted,
+    and only as read (`If-Match`): a destination a newer write replaced stays. While a copy of
+    an older write is pending the delete waits (raises, so the queue delivers the event again;
+    that copy fails soon, its source being gone).
+    """
+    dest = ops.destination(destination_url)
+    props = ops.properties_if_any(dest)
+    if props is None:
+        return "absent"
+    stamp = (props.metadata or {}).get(STAMP)
+    if not stamp:
+        return "kept: not written by replication"
+    if version_order(str(stamp)) >= version_order(version):
+        return f"kept: holds write {stamp}, newer than the delete"
+    if props.copy.status == BlobCopyStatus.PENDING:
+        raise TransientStorageError("DestinationBusy", "a copy of an older write is pending")
+    with map_storage_errors():
+        try:
+            dest.delete_blob(
+                delete_snapshots="include",
+                etag=props.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except ResourceNotFoundError:
+            return "absent"
+    return "deleted"

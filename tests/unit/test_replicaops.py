@@ -1,0 +1,102 @@
+"""The ordering rules of replica copies (shared/replicaops.py) and the `replica` field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from azure.storage.blob import BlobProperties
+
+from shared.errors import RequestRejected
+from shared.replicaops import STAMP, held_version, same_etag, version_order
+from shared.requests import parse_copy_request
+from shared.settings import settings_from_env
+
+SRC = "http://127.0.0.1:10000/devstoreaccount2/src/a.bin"
+DST = "http://127.0.0.1:10000/devstoreaccount1/dst/a.bin"
+ENV = {"BLOBCOPY_ACCOUNTS": "devstoreaccount1,devstoreaccount2"} | {
+    f"BLOBCOPY_ACCOUNT_DEVSTOREACCOUNT{n}_CONNECTION_STRING": (
+        f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount{n};AccountKey=a2V5;"
+        f"BlobEndpoint=http://127.0.0.1:10000/devstoreaccount{n};"
+    )
+    for n in (1, 2)
+}
+
+
+def props(copy_status: str | None = None, **metadata: str) -> BlobProperties:
+    made = BlobProperties()
+    made.copy.status = copy_status
+    made.metadata = metadata
+    return made
+
+
+def test_a_longer_sequencer_is_later_whatever_its_text() -> None:
+    assert version_order("F") < version_order("10")
+    assert version_order("0000000000000442") < version_order("0000000000000443")
+    assert sorted(["0B", "A", "0A"], key=version_order) == ["A", "0A", "0B"]
+
+
+@pytest.mark.parametrize(
+    ("given", "held"),
+    [
+        (None, None),
+        (props(), None),  # written by someone else: no stamp
+        (props("success", **{STAMP: "0A"}), "0A"),
+        (props(None, **{STAMP: "0A"}), "0A"),  # synchronous copy: no copy status left
+        (props("pending", **{STAMP: "0A"}), "0A"),
+        (props("failed", **{STAMP: "0A"}), None),  # a failed copy holds no write whole
+        (props("aborted", **{STAMP: "0A"}), None),
+    ],
+)
+def test_the_held_version_is_the_stamp_of_a_whole_write(
+    given: BlobProperties | None, held: str | None
+) -> None:
+    assert held_version(given) == held
+
+
+def test_etags_compare_with_or_without_quotes_and_never_empty() -> None:
+    assert same_etag('"0x8D4BCC2E4835CD0"', "0x8D4BCC2E4835CD0")
+    assert not same_etag('"0x1"', '"0x2"')
+    assert not same_etag(None, None) and not same_etag("", "")
+
+
+def parse(**replica: Any) -> Any:
+    body = {"source": {"url": SRC}, "destination": {"url": DST}, "replica": replica}
+    return parse_copy_request(body, settings_from_env(ENV))
+
+
+def test_a_replica_block_is_accepted_and_changes_the_fingerprint() -> None:
+    request = parse(version="00000000000004420000000000028963", source_etag='"0x8D4"')
+    assert request.replica is not None and request.replica.source_etag == '"0x8D4"'
+    plain = parse_copy_request(
+        {"source": {"url": SRC}, "destination": {"url": DST}}, settings_from_env(ENV)
+    )
+    assert plain.fingerprint() != request.fingerprint()
+    assert "replica" not in plain.model_dump(exclude={"replica"})
+
+
+@pytest.mark.parametrize(
+    ("replica", "field"),
+    [
+        ({}, "replica.version"),
+        ({"version": ""}, "replica.version"),
+        ({"version": "12-34"}, "replica.version"),
+        ({"version": "12", "source_etag": "a\nb"}, "replica.source_etag"),
+        ({"version": "12", "other": 1}, "replica.other"),
+    ],
+)
+def test_a_bad_replica_block_is_a_400_naming_the_field(replica: dict[str, Any], field: str) -> None:
+    with pytest.raises(RequestRejected) as refused:
+        parse(**replica)
+    assert field in refused.value.fields
+
+
+def test_a_replica_of_an_external_source_is_refused() -> None:
+    body = {
+        "source": {"url": "https://example.org/file.bin"},
+        "destination": {"url": DST},
+        "replica": {"version": "12"},
+    }
+    with pytest.raises(RequestRejected) as refused:
+        parse_copy_request(body, settings_from_env(ENV))
+    assert "configured account" in refused.value.fields["replica"]
