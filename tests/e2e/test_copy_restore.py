@@ -7,18 +7,22 @@ restore before anything is written.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import os
 from urllib.parse import quote
 
 import pytest
+from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobClient, BlobLeaseClient, ContainerClient
+from azure.storage.queue import QueueClient
 from click.testing import CliRunner
 
 from blobcopy import exit_codes
 from blobcopy.cli import cli
 from devhost.storage.stack import StorageStack
-from devhost.testing import AppHost
+from devhost.testing import AppHost, wait_for
 from tests.e2e.e2e_helpers import DEST_ACCOUNT, CopyApi, TestBlobs
 
 pytestmark = pytest.mark.e2e
@@ -178,3 +182,27 @@ def test_restoring_a_version_over_its_base_blob_brings_that_version_back(
     kept = doc["restore"]["previous_snapshot"]
     undo = container.get_blob_client("versioned.txt", snapshot=kept)
     assert undo.download_blob().readall() == bad
+
+
+def test_a_restore_sent_on_the_queue_restores_the_blob(
+    e2e_stack: StorageStack, copies: CopyApi, blobs: TestBlobs
+) -> None:
+    """The copy-requests queue takes the same restore request: the base gets its snapshot's
+    bytes back, and the status document shows the restore."""
+    base, old, snapshot, _ = _two_writes(blobs, "queued.txt")
+    queue = QueueClient.from_connection_string(e2e_stack.connection_string(), "copy-requests")
+    with contextlib.suppress(ResourceExistsError):
+        queue.create_queue()
+    copy_id = f"e2e-restore-q-{base.container_name}"
+    request = {
+        "id": copy_id,
+        "source": {"url": f"{base.url}?snapshot={quote(snapshot)}"},
+        "destination": {"url": base.url},
+    }
+    queue.send_message(base64.b64encode(json.dumps(request).encode()).decode())
+    copies.started.append(copy_id)
+    wait_for(lambda: copies.status(copy_id).status != 404 or None, what="the queued restore")
+    doc = copies.wait_final(copy_id)
+    assert doc["state"] == "succeeded", doc
+    assert doc["restore"]["snapshot"] == snapshot and doc["restore"]["previous_snapshot"]
+    assert base.download_blob().readall() == old

@@ -3,6 +3,7 @@ lease and with a snapshot of the base, and ended keeping that snapshot (no I/O).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -136,3 +137,23 @@ def test_a_blob_leased_by_someone_else_is_refused_before_any_write() -> None:
     assert refused.value.code == "DestinationLeased"
     refuse_if_leased(_Props("unlocked", "broken"))
     refuse_if_leased(_Props("unlocked", "available"))
+
+
+async def test_a_restore_on_the_queue_snapshots_its_base_as_over_http() -> None:
+    """The queue hands on only what the producer sent: the restore's default snapshot is not
+    turned off by a re-sent `snapshot_destination: false`."""
+    from shared import queueapi
+    from tests.unit.test_api import FakeClient
+
+    client = FakeClient()
+    message = {
+        "id": "q-r",
+        "source": {"url": f"{DST}?snapshot={SNAP}"},
+        "destination": {"url": DST},
+    }
+    assert await queueapi.handle_queue_message(client, json.dumps(message), settings()) == (
+        "started q-r"
+    )
+    plan = client.started[0][2]
+    assert plan["restore"] == {"snapshot": SNAP}
+    assert plan["request"]["snapshot_destination"] is True
