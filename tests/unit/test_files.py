@@ -4,6 +4,7 @@ SAS the service signs (checked against the copy engine's own verifier)."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -131,3 +132,40 @@ def test_an_unset_destination_blob_type_leaves_the_request_json_as_it_was() -> N
     )
     assert typed.model_dump(mode="json")["destination"]["blob_type"] == "BlockBlob"
     assert typed.fingerprint() != plain.fingerprint()
+
+
+class _KeyService:
+    """The part of ShareServiceClient FileSas calls for an account with no key."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[dt.datetime, dt.datetime]] = []
+
+    def get_user_delegation_key(self, *, start: dt.datetime, expiry: dt.datetime) -> Any:
+        from azure.storage.fileshare import UserDelegationKey
+
+        self.asked.append((start, expiry))
+        key = UserDelegationKey()  # type: ignore[no-untyped-call]
+        key.signed_oid, key.signed_tid = "oid-1", "tid-1"
+        key.signed_start, key.signed_expiry = "2026-12-01T00:00:00Z", "2026-12-08T00:00:00Z"
+        key.signed_service, key.signed_version = "f", "2026-10-06"
+        key.value = AZURITE_KEY
+        return key
+
+
+def test_an_entra_id_account_gets_a_user_delegation_file_sas_of_at_most_seven_days(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With no key, the file SAS is a user delegation one (skoid, sks=f), read-only, and the
+    key is asked for at most seven days, however long the copy may run."""
+    service = _KeyService()
+    files = FileSas(lambda account: None)
+    monkeypatch.setattr(files, "service", lambda account: service)
+    asked_expiry = dt.datetime.now(dt.UTC) + dt.timedelta(days=10)
+    url = files.readable(
+        REGISTRY, "https://prodacct.file.core.windows.net/share/f.csv", asked_expiry
+    )
+    query = dict(parse_qsl(urlsplit(url).query))
+    assert url.startswith("https://prodacct.file.core.windows.net/share/f.csv?")
+    assert (query["sp"], query["sr"], query["skoid"], query["sks"]) == ("r", "f", "oid-1", "f")
+    [(start, expiry)] = service.asked
+    assert expiry - start <= dt.timedelta(days=7)
