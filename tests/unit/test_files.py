@@ -169,3 +169,30 @@ def test_an_entra_id_account_gets_a_user_delegation_file_sas_of_at_most_seven_da
     assert (query["sp"], query["sr"], query["skoid"], query["sks"]) == ("r", "f", "oid-1", "f")
     [(start, expiry)] = service.asked
     assert expiry - start <= dt.timedelta(days=7)
+
+
+def test_a_file_of_an_entra_id_account_bounds_the_timeout_as_a_blob_of_it_does() -> None:
+    """Its SAS is a user delegation one, at most seven days: a longer timeout is a 400 naming
+    `timeout_seconds`; an external URL (used as given) is bounded by the 14-day limit only."""
+    from shared.requests import parse_copy_request
+
+    env = {
+        "BLOBCOPY_ACCOUNTS": "prodacct,dest",
+        "BLOBCOPY_ACCOUNT_PRODACCT_URL": "https://prodacct.blob.core.windows.net",
+        "BLOBCOPY_ACCOUNT_PRODACCT_FILE_URL": "https://prodacct.file.core.windows.net",
+        "BLOBCOPY_ACCOUNT_DEST_URL": "https://dest.blob.core.windows.net",
+        "BLOBCOPY_ALLOWED_DESTINATIONS": "dest",
+        "BLOBCOPY_MAX_TIMEOUT_SECONDS": "1209600",
+        "BLOBCOPY_DEFAULT_TIMEOUT_SECONDS": "3600",
+    }
+    cfg = settings_from_env(env)
+    body = {
+        "source": {"url": "https://prodacct.file.core.windows.net/share/f.csv"},
+        "destination": {"url": "https://dest.blob.core.windows.net/c/f.csv"},
+        "timeout_seconds": 700_000,
+    }
+    with pytest.raises(RequestRejected) as refused:
+        parse_copy_request(body, cfg)
+    assert list(refused.value.fields) == ["timeout_seconds"]
+    external = {**body, "source": {"url": "https://example.org/f.csv"}}
+    assert parse_copy_request(external, cfg).timeout_seconds == 700_000
