@@ -23,7 +23,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from blobcopy.client import ApiResponse, BlobCopyClient
+from blobcopy.client import ApiResponse, BlobCopyClient, CopyNotFound
 from blobcopy.render import ServerEtaColumn
 from blobcopy.waiting import PollPolicy, is_finished
 
@@ -121,6 +121,21 @@ class CopyDesk:
         run.task = self._bars.add_task(label, total=None, state="starting")
         self.look(run)
         return run
+
+    def adopt(self, label: str, source: str, destination: str, copy_id: str) -> CopyRun:
+        """Follow a copy something else started (the replication queue trigger), once the API
+        knows it: its id is known before the trigger has run."""
+        run = CopyRun(label, source, destination, copy_id=copy_id, started=self._clock())
+        run.task = self._bars.add_task(label, total=None, state="waiting")
+        deadline = self._clock() + FOLLOW_TIMEOUT_S
+        while True:
+            try:
+                self.look(run)
+                return run
+            except CopyNotFound:
+                if self._clock() > deadline:
+                    raise CopyStalled(f"{label}: no copy {copy_id} started") from None
+                self._sleep(0.25)
 
     def look(self, run: CopyRun) -> None:
         """GET /api/copies/{id}: one status read, counted, shown on the bar."""

@@ -4,9 +4,13 @@ In Azure the infrastructure makes the app's queues (infra/) and the caller owns 
 Locally nothing exists on a fresh stack, so `make run` (`devhost up . --prepare
 demo.localrun:prepare`) makes them once, and says so:
 
-- the queues the app reads and writes: `copy-requests`, its `-poison` queue, `copy-results`;
+- the queues the app reads and writes: `copy-requests`, its `-poison` queue, `copy-results`,
+  and the replication queue `blob-events` with its `-rejected` and `-poison` queues;
 - the README's example source `devstoreaccount2/src/big.bin` (64 MiB) and the containers its
-  examples copy into (`devstoreaccount1/dst`).
+  examples copy into (`devstoreaccount1/dst`);
+- the containers of the local replication rule (`devstoreaccount2/replica-src` ->
+  `devstoreaccount1/replica-dst`, local.settings.json.example), so events put on `blob-events`
+  replicate at once.
 
 Everything is kept when it exists already (the stack's data persists under `.devhost/`), so a
 restart changes nothing.
@@ -26,10 +30,17 @@ from devhost.storage.stack import ACCOUNTS, StorageStack
 log = logging.getLogger("devhost")
 
 DEST, SOURCE = ACCOUNTS
-QUEUES = ("copy-requests", "copy-requests-poison", "copy-results")
+QUEUES = (
+    "copy-requests",
+    "copy-requests-poison",
+    "copy-results",
+    "blob-events",
+    "blob-events-rejected",
+    "blob-events-poison",
+)
 EXAMPLE = (SOURCE, "src", "big.bin")
 EXAMPLE_BYTES = 64 * 1024 * 1024
-CONTAINERS = ((SOURCE, "src"), (DEST, "dst"))
+CONTAINERS = ((SOURCE, "src"), (DEST, "dst"), (SOURCE, "replica-src"), (DEST, "replica-dst"))
 
 
 def prepare(stack: StorageStack) -> None:

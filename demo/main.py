@@ -20,7 +20,7 @@ from rich.text import Text
 
 from blobcopy.client import BlobCopyClient, BlobCopyError
 from blobcopy.render import format_bytes
-from demo import blobs
+from demo import blobs, replication
 from demo.follow import CopyDesk, CopyRun, CopyStalled, progress_bars
 from demo.report import Check, summary_table, verdict, where_it_went
 from demo.settings import (
@@ -42,6 +42,7 @@ from devhost.testing import REPO_ROOT, AppHost, HostStartError
 LARGE_NAME = "large.bin"
 EXTERNAL_NAME = "catalog.bin"
 ABORTED_NAME = "large-aborted.bin"
+REPLICA_SIZES = (3 * MIB, 2 * MIB, 1 * MIB)
 PIPE_WIDTH = 200
 HOST_LOG_LINES = 40
 ROOMY_WIDTH = 90
@@ -88,14 +89,43 @@ class Demo:
             outside = desk.start("external URL", external_url, f"{dest_root}/{EXTERNAL_NAME}")
             desk.follow([cross, outside])
             third = self._abort_a_copy(desk, bars.console, large_url, f"{dest_root}/{ABORTED_NAME}")
+            replicas = self._replicate(desk, bars.console, storage)
 
         self.say("Checking the destinations' bytes against the sources (MD5)…")
         checks = [
             self._check_copy(storage, cross, blobs.md5_of(large), LARGE_NAME),
             self._check_copy(storage, outside, blobs.md5_of(external), EXTERNAL_NAME),
             self._check_aborted(storage, third, ABORTED_NAME),
+            *(
+                self._check_copy(
+                    storage, run, blobs.md5_of(w.data), w.name, replication.DESTINATION_CONTAINER
+                )
+                for run, w in replicas
+            ),
         ]
         return self._report(checks)
+
+    def _replicate(
+        self, desk: CopyDesk, console: Console, storage: StorageStack
+    ) -> list[tuple[CopyRun, replication.Written]]:
+        """Write new blobs to the replication rule's source and publish their events, as Event
+        Grid would; follow the copies the app's queue trigger starts."""
+        source, destination = replication.prepare(storage)
+        console.print(
+            f"Replicating: writing {len(REPLICA_SIZES)} blobs to {SOURCE_ACCOUNT}/"
+            f"{replication.SOURCE_CONTAINER} and putting their BlobCreated events on the"
+            f" {replication.QUEUE} queue, as Event Grid would…"
+        )
+        new = {f"report-{i}.csv": blobs.random_bytes(size) for i, size in enumerate(REPLICA_SIZES)}
+        written = replication.write_and_publish(storage, new)
+        runs = [
+            desk.adopt(
+                f"replica {w.name}", f"{source}/{w.name}", f"{destination}/{w.name}", w.copy_id
+            )
+            for w in written
+        ]
+        desk.follow(runs)
+        return list(zip(runs, written, strict=True))
 
     def _start_storage(self) -> StorageStack:
         rate = COPY_RATE_BYTES_PER_S // MIB
@@ -142,8 +172,15 @@ class Demo:
         self.console.print(line, style="bold green" if passed else "bold red")
         return passed
 
-    def _check_copy(self, storage: StorageStack, run: CopyRun, md5: str, name: str) -> Check:
-        got = blobs.arrival(storage, DESTINATION_ACCOUNT, DESTINATION_CONTAINER, name)
+    def _check_copy(
+        self,
+        storage: StorageStack,
+        run: CopyRun,
+        md5: str,
+        name: str,
+        container: str = DESTINATION_CONTAINER,
+    ) -> Check:
+        got = blobs.arrival(storage, DESTINATION_ACCOUNT, container, name)
         if got is None:
             return Check(run, "succeeded", False, "no destination blob")
         same = got.md5 == md5

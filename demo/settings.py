@@ -6,6 +6,9 @@ abort) and fast enough that the whole demo stays well under a minute.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from devhost.storage.stack import ACCOUNTS, StorageStack
 from devhost.testing import storage_env
 
@@ -18,6 +21,13 @@ EXTERNAL_FILE_BYTES = 32 * MIB
 DESTINATION_ACCOUNT, SOURCE_ACCOUNT = ACCOUNTS
 SOURCE_CONTAINER = "media"
 DESTINATION_CONTAINER = "copies"
+#: The rule `local.settings.json.example` carries (demo/replication.py plays Event Grid for it):
+#: same names, from the source account into the one the app may write.
+REPLICATION_RULE: dict[str, Any] = {
+    "name": "replica",
+    "source": {"account": SOURCE_ACCOUNT, "container": "replica-src"},
+    "destination": {"account": DESTINATION_ACCOUNT, "container": "replica-dst"},
+}
 
 
 def app_settings(stack: StorageStack) -> dict[str, str]:
@@ -33,4 +43,5 @@ def app_settings(stack: StorageStack) -> dict[str, str]:
         env[setting] = stack.connection_string(account)
     env["BLOBCOPY_ALLOWED_DESTINATIONS"] = DESTINATION_ACCOUNT
     env["BLOBCOPY_POLL_MIN_SECONDS"] = "0.5"
+    env["BLOBCOPY_REPLICATION_RULES"] = json.dumps([REPLICATION_RULE])
     return env

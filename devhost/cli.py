@@ -28,6 +28,7 @@ from devhost.functions.host import HostOptions, serve
 from devhost.functions.indexer import IndexingError
 from devhost.functions.logs import configure_console
 from devhost.functions.queue_clients import ConnectionSettingError
+from devhost.lifetime import die_with_parent
 from devhost.settings import DEFAULT_STORAGE_SETTING, SettingsError, ca_trust_environment
 
 if TYPE_CHECKING:
@@ -177,7 +178,10 @@ def _run_host_process(argv: list[str], env: dict[str, str]) -> int:
     it once, forwarded from here, and the stack stops only after the host has.
     """
     child = subprocess.Popen(
-        [sys.executable, "-m", "devhost", *argv], env=env, start_new_session=True
+        [sys.executable, "-m", "devhost", *argv],
+        env=env,
+        start_new_session=True,
+        preexec_fn=die_with_parent(),  # a SIGKILLed `up` must not leave it serving its port
     )
 
     def forward(signum: int, frame: FrameType | None) -> None:

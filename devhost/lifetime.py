@@ -7,9 +7,28 @@ the test helpers can all import it without an import cycle.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import ctypes
+import signal
+import sys
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any, Self
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the thread that started us goes away.
+
+    A child in its own session (so a stop can signal its whole group) would otherwise outlive
+    a crash or SIGKILL of its parent, still holding its ports and files.
+    """
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """The `preexec_fn` that ties a child's life to ours (Linux; elsewhere None)."""
+    return _die_with_parent if sys.platform == "linux" else None
 
 
 class Service:

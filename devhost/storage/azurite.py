@@ -6,16 +6,16 @@ queue and table on their public ports, so `UseDevelopmentStorage=true` keeps wor
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from devhost.lifetime import die_with_parent
 
 #: Azurite's well-known development key, the same for every account it serves.
 DEV_ACCOUNT_KEY = (
@@ -110,18 +110,6 @@ def wait_for_port(host: str, port: int, deadline: float, proc: subprocess.Popen[
             time.sleep(0.05)
 
 
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM when the thread that started us goes away.
-
-    Azurite runs in its own session (so stop() can signal the whole group), which also means a
-    crash or SIGKILL of the Python process would leave it running and holding its ports.
-    """
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 class AzuriteProcess:
     """One Azurite subprocess, in its own process group so stopping it stops node's children."""
 
@@ -147,7 +135,7 @@ class AzuriteProcess:
                 env=build_env(self.options),
                 cwd=self.options.location,
                 start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                preexec_fn=die_with_parent(),  # not left holding its ports after our crash
             )
         deadline = time.monotonic() + timeout_s
         try:

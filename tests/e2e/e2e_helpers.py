@@ -128,7 +128,9 @@ class CopyApi:
 
     def wait_final(self, copy_id: str, limit_s: float = WAIT_LIMIT_S) -> dict[str, Any]:
         """The status document once the copy has ended (and the API answers 200)."""
-        doc = self.wait_until(copy_id, lambda d: d["state"] in FINAL_STATES, what="final state")
+        doc = self.wait_until(
+            copy_id, lambda d: d["state"] in FINAL_STATES, what="final state", limit_s=limit_s
+        )
         reply = self.status(copy_id)
         assert reply.status == 200, reply.body
         return doc

@@ -232,6 +232,12 @@ class MakeRun(Service):
         self.base_url = self._ready_file.read_text().strip()
         return self.base_url
 
+    @property
+    def pid(self) -> int:
+        """The `make run` process's id (the root of the stack's process tree)."""
+        assert self._process is not None, "not running"
+        return self._process.pid
+
     def stop(self, *, kill: bool = False) -> None:
         """SIGTERM `make run`'s process (Ctrl-C's path: it stops the host, then storage) and
         wait; or SIGKILL every process of its tree at once, as a crash would."""

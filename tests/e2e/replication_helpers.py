@@ -8,7 +8,6 @@ Sequencers grow with each write, as Azure's do for one blob name.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import uuid
@@ -18,14 +17,11 @@ from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient, ContainerClient
 from azure.storage.queue import QueueClient
 
+from devhost.eventgrid import blob_event, queue_message
 from devhost.storage.stack import ACCOUNTS, StorageStack
 from tests.e2e.conftest import app_settings
 
 DEST, SOURCE = ACCOUNTS
-TOPIC = (
-    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/"
-    f"Microsoft.Storage/storageAccounts/{SOURCE}"
-)
 
 
 class Replica:
@@ -91,35 +87,21 @@ class Replica:
         self, event_type: str, name: str, etag: str | None, length: int | None
     ) -> dict[str, Any]:
         """An event of Event Grid's schema for the next write of `name`."""
-        blob = self.source.get_blob_client(name)
         self._sequence += 1
-        data = {
-            "api": "PutBlob",
-            "clientRequestId": str(uuid.uuid4()),
-            "requestId": str(uuid.uuid4()),
-            "eTag": etag,
-            "contentType": "application/octet-stream",
-            "contentLength": length,
-            "blobType": "BlockBlob",
-            "url": blob.url,
-            "sequencer": f"{self._sequence:032X}",
-            "storageDiagnostics": {"batchId": str(uuid.uuid4())},
-        }
-        return {
-            "topic": TOPIC,
-            "subject": f"/blobServices/default/containers/{self.source.container_name}"
-            f"/blobs/{name}",
-            "eventType": event_type,
-            "eventTime": "2026-12-01T10:00:00.0000000Z",
-            "id": str(uuid.uuid4()),
-            "data": {k: v for k, v in data.items() if v is not None},
-            "dataVersion": "",
-            "metadataVersion": "1",
-        }
+        return blob_event(
+            event_type,
+            account=SOURCE,
+            container=self.source.container_name,
+            name=name,
+            url=self.source.get_blob_client(name).url,
+            etag=etag,
+            length=length,
+            sequencer=self._sequence,
+        )
 
     def publish(self, payload: Any) -> None:
         """Put one message on the queue as Event Grid does: base64 of the JSON."""
-        self.queue.send_message(base64.b64encode(json.dumps(payload).encode()).decode())
+        self.queue.send_message(queue_message(payload))
 
     def remove(self) -> None:
         for container in (self.source, self.plain, self.renamed):

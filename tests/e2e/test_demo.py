@@ -1,4 +1,5 @@
-"""`make demo` end to end: `python -m demo` starts its own stack, runs three copies, and says so."""
+"""`make demo` end to end: `python -m demo` starts its own stack, runs three copies and a
+replication of three new blobs from their events, and says so."""
 
 from __future__ import annotations
 
@@ -18,7 +19,12 @@ DEMO_TIMEOUT_S = 180
 #: After SIGTERM the demo stops what it started; give it that long before killing it.
 CLEANUP_GRACE_S = 30
 #: Summary rows: the copy's label, then its state in the next column.
-OUTCOMES = {"cross-account": "succeeded", "external URL": "succeeded", "third copy": "aborted"}
+OUTCOMES = {
+    "cross-account": "succeeded",
+    "external URL": "succeeded",
+    "third copy": "aborted",
+    **{f"replica report-{i}.csv": "succeeded" for i in range(3)},
+}
 
 
 def run_demo() -> tuple[int, str]:
@@ -45,10 +51,11 @@ def run_demo() -> tuple[int, str]:
     return process.returncode, output
 
 
-def test_demo_ends_with_the_three_planned_outcomes() -> None:
-    """The demo exits 0 after the cross-account and external copies succeed and the third aborts."""
+def test_demo_ends_with_the_planned_outcomes() -> None:
+    """The demo exits 0 after the cross-account and external copies succeed, the third aborts,
+    and the three replicated blobs arrive."""
     code, output = run_demo()
     assert code == 0, output
     for label, state in OUTCOMES.items():
         assert re.search(rf"^\s*{re.escape(label)}\s+{state}\s", output, re.MULTILINE), output
-    assert "Demo OK: cross-account succeeded, external URL succeeded, third copy aborted." in output
+    assert "Demo OK: " + ", ".join(f"{k} {v}" for k, v in OUTCOMES.items()) + "." in output

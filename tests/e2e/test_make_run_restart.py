@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,7 @@ from azure.storage.blob import BlobClient
 from demo.localrun import DEST, EXAMPLE
 from devhost.testing import http, wait_for
 from tests.e2e.e2e_helpers import FAST_POLL, CopyApi
-from tests.e2e.makerun import MakeRun, make_run
+from tests.e2e.makerun import MakeRun, _alive, _process_tree, make_run
 from tests.e2e.secretwatch import SecretWatch
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -55,6 +57,14 @@ def control(run: MakeRun, method: str, route: str, body: dict[str, Any] | None =
     reply = http(method, f"{run.control_url}/{route}", body=data)
     assert reply.status < 300, reply.body
     return reply.json() if reply.body else None
+
+
+def _cmdline(pid: int) -> list[str]:
+    """A process's arguments (empty once it is gone)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    except OSError:
+        return []
 
 
 def copied_bytes(run: MakeRun, blob: str) -> int:
@@ -110,3 +120,18 @@ def test_a_make_run_restart_during_a_pending_copy_ends_with_the_copy_succeeded(
     assert sha256(make_run, DEST, DEST_CONTAINER, dest_name) == sha256(
         make_run, account, container, name
     )
+
+
+def test_a_sigkilled_devhost_up_leaves_no_host_or_storage_running(make_run: MakeRun) -> None:
+    """Only `devhost up` is killed (a crash of the stack's parent): its host and storage
+    children die with it (PR_SET_PDEATHSIG, devhost/lifetime.py), so nothing keeps serving its
+    ports against a stack that is gone, and the next `make run` can start."""
+    tree = _process_tree(make_run.pid)
+    up = next(p for p in tree if _cmdline(p[0]).count("devhost") and "up" in _cmdline(p[0]))
+    children = {p for p in tree if p != up and p[0] != make_run.pid}
+    assert children, "devhost up started no children"
+    os.kill(up[0], signal.SIGKILL)
+    wait_for(lambda: not any(_alive(p) for p in children) or None, what="the children to stop")
+    make_run.stop()
+    make_run.start()  # the ports are free again
+    assert http("GET", f"{make_run.base_url}/api/copies").status == 200
