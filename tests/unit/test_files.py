@@ -145,10 +145,17 @@ class _KeyService:
 
         self.asked.append((start, expiry))
         key = UserDelegationKey()  # type: ignore[no-untyped-call]
-        key.signed_oid, key.signed_tid = "oid-1", "tid-1"
-        key.signed_start, key.signed_expiry = "2026-12-01T00:00:00Z", "2026-12-08T00:00:00Z"
-        key.signed_service, key.signed_version = "f", "2026-10-06"
-        key.value = AZURITE_KEY
+        fields = {  # what Get User Delegation Key answers (the SDK signs with all of them)
+            "signed_oid": "oid-1",
+            "signed_tid": "tid-1",
+            "signed_start": "2026-12-01T00:00:00Z",
+            "signed_expiry": "2026-12-08T00:00:00Z",
+            "signed_service": "f",
+            "signed_version": "2026-10-06",
+            "value": AZURITE_KEY,
+        }
+        for name, value in fields.items():
+            setattr(key, name, value)
         return key
 
 
