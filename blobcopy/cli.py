@@ -1,5 +1,6 @@
-"""The `blobcopy` command line: start, status, abort and list copies (and, under `blobcopy
-batch`, batches) through the HTTP API.
+"""The `blobcopy` command line: start, status, abort and list copies, restore a blob from its
+snapshot or version (blobcopy/restore_cli.py), and, under `blobcopy batch`, batches, through
+the HTTP API.
 
 Entry point: `main` (`[project.scripts] blobcopy = "blobcopy.cli:main"`). Tests drive `cli` with
 click's CliRunner; passing `obj=CliContext(client=..., sleep=...)` to `invoke` replaces the HTTP
@@ -40,6 +41,7 @@ from blobcopy.copy_request import (
     parse_pairs,
 )
 from blobcopy.replication_cli import replication
+from blobcopy.restore_cli import restore
 
 
 class BlobCopyGroup(click.Group):
@@ -209,6 +211,7 @@ def list_command(state: CliContext, state_filter: str | None, json_output: bool)
 
 cli.add_command(batch)
 cli.add_command(replication)
+cli.add_command(restore)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

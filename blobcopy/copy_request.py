@@ -132,3 +132,45 @@ def build_copy_request(options: CopyOptions) -> dict[str, Any]:
         )
     )
     return request
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestoreOptions:
+    """What `blobcopy restore` was told: the base blob and the point in time to bring back."""
+
+    blob_url: str
+    snapshot: str | None = None
+    version_id: str | None = None
+    copy_id: str | None = None
+    timeout_seconds: int | None = None
+    snapshot_destination: bool | None = None
+    verify: bool | None = None
+    notify_queue: str | None = None
+
+
+def build_restore_request(options: RestoreOptions) -> dict[str, Any]:
+    """The POST /api/copies body that restores `options.blob_url` from one of its snapshots or
+    versions: that point in time as the source, the blob itself as the destination."""
+    url = check_url(options.blob_url, "BLOB_URL")
+    if urllib.parse.urlsplit(url).query:
+        raise RequestOptionError(
+            "BLOB_URL must be the blob's plain URL (no query); name the point in time with "
+            "--snapshot or --version"
+        )
+    if (options.snapshot is None) == (options.version_id is None):
+        raise RequestOptionError("give exactly one of --snapshot and --version")
+    name, value = (
+        ("snapshot", options.snapshot)
+        if options.snapshot is not None
+        else ("versionid", options.version_id)
+    )
+    point = urllib.parse.urlencode({name: value})
+    request: dict[str, Any] = {"source": {"url": f"{url}?{point}"}, "destination": {"url": url}}
+    scalars = {
+        "id": options.copy_id,
+        "timeout_seconds": options.timeout_seconds,
+        "snapshot_destination": options.snapshot_destination,
+        "verify": options.verify,
+    }
+    request.update(optional_fields(scalars, metadata={}, notify_queue=options.notify_queue))
+    return request

@@ -111,6 +111,9 @@ def status_table(document: dict[str, Any]) -> Table:
     table.add_row("source", _location_of(document.get("source")))
     table.add_row("destination", _location_of(document.get("destination")))
     table.add_row("progress", format_progress(document.get("progress")))
+    restore = document.get("restore")
+    if isinstance(restore, dict):
+        table.add_row("restored", _restore_text(restore))
     for name in ("copy_id", "created", "updated", "completed"):
         if document.get(name):
             table.add_row(name.replace("_", " "), str(document[name]))
@@ -118,6 +121,15 @@ def status_table(document: dict[str, Any]) -> Table:
     if isinstance(error, dict) and (error.get("code") or error.get("message")):
         table.add_row("error", Text(f"{error.get('code', '')}: {error.get('message', '')}", "red"))
     return table
+
+
+def _restore_text(restore: dict[str, Any]) -> str:
+    """What a restore brought back, and where the content it replaced is kept."""
+    point = restore.get("snapshot") or restore.get("version_id") or "?"
+    kind = "snapshot" if restore.get("snapshot") else "version"
+    kept = restore.get("previous_snapshot")
+    undo = f"; previous content kept in snapshot {kept}" if kept else "; no snapshot kept"
+    return f"from {kind} {point}{undo}"
 
 
 def copies_of(listing: Any, key: str = "copies") -> list[dict[str, Any]]:

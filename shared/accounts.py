@@ -37,6 +37,8 @@ class Account:
     blob_endpoint: str
     account_key: str | None = None
     client_id: str | None = None
+    #: The Azure Files endpoint, when the account declares one: files there can be sources.
+    file_endpoint: str | None = None
 
     @property
     def uses_key(self) -> bool:
@@ -102,7 +104,21 @@ def parse_connection_string(text: str, setting: str) -> Account:
         protocol = pairs.get("DefaultEndpointsProtocol", "https")
         suffix = pairs.get("EndpointSuffix", "core.windows.net")
         endpoint = f"{protocol}://{name}.blob.{suffix}"
-    return Account(name, endpoint.rstrip("/"), pairs.get("AccountKey") or None)
+    return Account(
+        name, endpoint.rstrip("/"), pairs.get("AccountKey") or None, None, _file_endpoint(pairs)
+    )
+
+
+def _file_endpoint(pairs: dict[str, str]) -> str | None:
+    """A connection string's Files endpoint: `FileEndpoint`, else the one Azure's own form
+    implies (no explicit BlobEndpoint: a real account, which always has a file service)."""
+    if pairs.get("FileEndpoint"):
+        return pairs["FileEndpoint"].rstrip("/")
+    if pairs.get("BlobEndpoint") or not pairs.get("AccountName"):
+        return None
+    protocol = pairs.get("DefaultEndpointsProtocol", "https")
+    suffix = pairs.get("EndpointSuffix", "core.windows.net")
+    return f"{protocol}://{pairs['AccountName']}.file.{suffix}"
 
 
 def account_from_url(url: str, setting: str, client_id: str | None = None) -> Account:
@@ -113,6 +129,41 @@ def account_from_url(url: str, setting: str, client_id: str | None = None) -> Ac
     path = parts.path.strip("/")
     name = path.split("/")[0] if path else parts.hostname.split(".")[0]
     return Account(name, url.strip().rstrip("/"), None, client_id)
+
+
+@dataclass(frozen=True)
+class FileLocation:
+    """A file URL resolved against the configured accounts' Files endpoints."""
+
+    account: Account
+    share: str
+    path: str  # directories and file name, "/"-separated, decoded
+    share_snapshot: str | None = None
+    has_sas: bool = False
+
+    @property
+    def container(self) -> str:
+        """The share, where an allowlist entry names a container (`account/share`)."""
+        return self.share
+
+    @property
+    def base_url(self) -> str:
+        """The file's URL without query, its names percent-encoded."""
+        endpoint = str(self.account.file_endpoint)
+        return f"{endpoint}/{quote(self.share)}/{quote(self.path, safe='/~')}"
+
+
+def _match(url: str, endpoint: str) -> tuple[str, str] | None:
+    """(first segment, rest) of a URL's path under `endpoint`, or None when not under it."""
+    host, port, path = _host_port(url)
+    e_host, e_port, prefix = _host_port(endpoint)
+    prefix = prefix.rstrip("/")
+    if (host, port) != (e_host, e_port) or not path.startswith(prefix + "/"):
+        return None
+    first, _, rest = path[len(prefix) + 1 :].partition("/")
+    if "/" in unquote(first):
+        raise UnsafeBlobPath("a container or share name cannot hold an encoded '/'")
+    return unquote(first), unquote(rest)
 
 
 @dataclass(frozen=True)
@@ -157,6 +208,27 @@ class AccountRegistry:
             )
         return None
 
+    def locate_file(self, url: str) -> FileLocation | None:
+        """Resolve a URL on a configured account's Files endpoint, or None.
+
+        Raises UnsafeBlobPath as `locate` does.
+        """
+        reason = unsafe_path_reason(urlsplit(url).path)
+        if reason:
+            raise UnsafeBlobPath(reason)
+        query = parse_qs(urlsplit(url).query)
+        for account in self.accounts:
+            found = _match(url, account.file_endpoint) if account.file_endpoint else None
+            if found is not None:
+                return FileLocation(
+                    account,
+                    found[0],
+                    found[1],
+                    share_snapshot=query.get("sharesnapshot", [None])[0],
+                    has_sas="sig" in {k.lower() for k in query},
+                )
+        return None
+
     def source_accounts(self) -> tuple[Account, ...]:
         """The configured accounts that the source allowlist lets copies read from."""
         return tuple(
@@ -169,7 +241,7 @@ class AccountRegistry:
         """True when the allowlist admits writing into this account and container."""
         return _admits(self.allowed_destinations, location)
 
-    def source_allowed(self, location: BlobLocation | None) -> bool:
+    def source_allowed(self, location: BlobLocation | FileLocation | None) -> bool:
         """True when the allowlist admits reading this source (None: an external URL).
 
         The service reads sources with its own identity, so without this list a caller could
@@ -180,7 +252,7 @@ class AccountRegistry:
         return _admits(self.allowed_sources, location)
 
 
-def _admits(entries: tuple[str, ...], location: BlobLocation) -> bool:
+def _admits(entries: tuple[str, ...], location: BlobLocation | FileLocation) -> bool:
     """Whether an `account[/container]` (or `*`) entry covers the location."""
     for entry in entries:
         account, _, container = entry.partition("/")

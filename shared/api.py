@@ -30,6 +30,7 @@ from shared.accounts import BlobLocation
 from shared.control import AbortRecorder, abort_requests
 from shared.copystate import CopyPlan
 from shared.errors import RequestRejected, StorageError, UnsafeBlobPath
+from shared.files import check_file_source
 from shared.instances import (
     DurableClient,
     EventSender,
@@ -52,6 +53,7 @@ from shared.requests import (
     is_copy_id,
 )
 from shared.requests import parse_copy_request as parse_request
+from shared.restore import request_for_plan, restore_of
 from shared.settings import Settings, get_settings
 from shared.timestamps import iso
 
@@ -125,7 +127,9 @@ def build_plan(request: CopyRequest, settings: Settings, instance_id: str) -> Co
             403, "destination not allowed", {"destination.url": "outside the allowlist"}
         )
     src = _locate(settings, request.source.url, "source.url")
-    if not registry.source_allowed(src):
+    blob_type = request.destination.blob_type
+    file_src = None if src else check_file_source(registry, request.source.url, blob_type)
+    if file_src is None and not registry.source_allowed(src):
         raise RequestRejected(
             403, "source not allowed", {"source.url": "outside BLOBCOPY_ALLOWED_SOURCES"}
         )
@@ -134,14 +138,18 @@ def build_plan(request: CopyRequest, settings: Settings, instance_id: str) -> Co
             400, "invalid copy request", {"source.url": "must name a blob, not a container"}
         )
     leasable = src is not None and not (src.snapshot or src.version_id)
+    restore = restore_of(src, dest)
     return CopyPlan(
         id=instance_id,
-        request=request.model_dump(mode="json"),
+        request=request_for_plan(
+            request.model_dump(mode="json"), request.model_fields_set, restore
+        ),
         fingerprint=request.fingerprint(),
         created=iso(dt.datetime.now(dt.UTC)),
         lease=request.lease_source if leasable else "none",
         lease_seconds=settings.lease_seconds,
         timeout_seconds=request.timeout_seconds or settings.default_timeout_seconds,
+        restore=restore,
         **settings.plan_tuning(),
     )
 

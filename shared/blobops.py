@@ -59,7 +59,7 @@ from shared.contracts import (
 )
 from shared.control import abort_requests
 from shared.copylimits import CLOCK_SKEW, MAX_DELEGATION, SAS_MARGIN
-from shared.copyprops import copy_status, created_since
+from shared.copyprops import copy_status, created_since, refuse_if_leased
 from shared.errors import (
     CopyFailed,
     DestinationExists,
@@ -70,6 +70,7 @@ from shared.errors import (
     UnsafeBlobPath,
     map_storage_errors,
 )
+from shared.files import FileSas
 from shared.hoststorage import host_queue_service
 from shared.replicaops import ReplicaStart, holds_version
 from shared.settings import STORAGE_CLIENT_OPTIONS, Settings, get_settings
@@ -166,10 +167,17 @@ class BlobOps:
             key = self.service(location.account).get_user_delegation_key(start, expiry)
         return generate_blob_sas(user_delegation_key=key, expiry=expiry, **common)
 
+    @cached_property
+    def files(self) -> FileSas:
+        """SAS for Azure Files sources (shared/files.py), signed as the account allows."""
+        return FileSas(self._credential, **self.client_options)
+
     def readable_source(self, url: str, deadline: dt.datetime) -> str:
         """The URL the service copies from: ours get a SAS, others are used as given."""
         location = self.locate(url)
-        if location is None or location.has_sas:
+        if location is None:  # a file of ours gets a file SAS; anything else is used as given
+            return self.files.readable(self.settings.registry, url, deadline + SAS_MARGIN)
+        if location.has_sas:
             return url
         sas = self.create_source_sas(location, deadline + SAS_MARGIN)
         query = [
@@ -381,11 +389,19 @@ class BlobOps:
         return seen
 
     def snapshot_destination(self, url: str) -> str | None:
-        """Snapshot the destination so an abort can restore it; None if it does not exist."""
+        """Snapshot the destination so an abort can restore it; None if it does not exist.
+
+        A destination leased by someone else fails here (DestinationLeased), before anything
+        is written: the Copy Blob that follows would be refused (we send no lease id).
+        """
         dest = self.destination(url)
         with map_storage_errors():
-            if not dest.exists():
+            try:
+                props = dest.get_blob_properties()
+            except ResourceNotFoundError:
                 return None
+            # a blob someone else leases refuses our Copy Blob: fail before the snapshot
+            refuse_if_leased(props)
             return str(dest.create_snapshot()["snapshot"])
 
     def finish_snapshot(self, url: str, snapshot: str, restore: bool) -> None:

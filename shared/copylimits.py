@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from shared.accounts import Account, BlobLocation
+from shared.accounts import Account, BlobLocation, FileLocation
 
 SAS_MARGIN = dt.timedelta(minutes=15)
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -49,7 +49,7 @@ def signs_with_user_delegation(account: Account) -> bool:
     return not account.uses_key
 
 
-def source_timeout_limit(location: BlobLocation | None) -> TimeoutLimit:
+def source_timeout_limit(location: BlobLocation | FileLocation | None) -> TimeoutLimit:
     """The longest timeout for a source: `None` is an external URL, used as given like a URL
     that carries its own SAS; a source of ours gets a SAS signed as its account allows."""
     delegated = location is not None and signs_with_user_delegation(location.account)

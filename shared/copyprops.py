@@ -9,6 +9,7 @@ import datetime as dt
 from typing import Any
 
 from shared.contracts import BlobCopyStatus, CopyStatus
+from shared.errors import LeaseConflict
 from shared.timestamps import utc
 
 
@@ -44,3 +45,16 @@ def created_since(props: Any, started_after: dt.datetime | None) -> bool:
     if started_after is None or created is None or not props.copy.id:
         return False
     return utc(created) >= utc(started_after).replace(microsecond=0)
+
+
+def refuse_if_leased(props: Any) -> None:
+    """A blob someone else leases refuses our writes (we send no lease id): LeaseConflict
+    `DestinationLeased` before anything is written, rather than Copy Blob's `LeaseIdMissing`
+    after a snapshot was taken."""
+    lease = props.lease
+    if (lease.status or "").lower() == "locked":
+        raise LeaseConflict(
+            "DestinationLeased",
+            f"the destination blob is leased by someone else (lease {lease.state}); nothing "
+            "was written: release or break that lease, then copy again",
+        )

@@ -40,6 +40,7 @@ from shared.contracts import (
 )
 from shared.copystate import Carry, CopyPlan
 from shared.outcomes import Outcome, backoff_seconds, failure_from_exception
+from shared.restore import restore_block
 from shared.status import State
 from shared.timestamps import iso, utc
 
@@ -139,7 +140,13 @@ class CopyRunBase(DurableRun):
             error=error,
             warnings=self.carry.warnings,
             skipped=self.carry.skipped,
+            restore=restore_block(self.plan.restore, self.undo_snapshot(state)),
         )
+
+    def undo_snapshot(self, state: State) -> str | None:
+        """The snapshot holding what a restore replaced: while it runs and once it succeeded
+        (a restore that did not succeed puts that content back and drops the snapshot)."""
+        return self.carry.snapshot if state in (State.RUNNING, State.SUCCEEDED) else None
 
     def publish_progress(self) -> None:
         """Custom status = the public status document while the copy runs."""
@@ -218,6 +225,8 @@ class CopyRunBase(DurableRun):
         restore = self.should_restore(outcome)
         if self.carry.snapshot is None or not (self.carry.snapshot or restore):
             return
+        if self.plan.restore is not None and outcome.state == State.SUCCEEDED:
+            return  # a restore keeps what it replaced, so it can be undone (shared/restore.py)
         job = SnapshotJob(self.plan.destination_url, self.carry.snapshot, restore)
         result = yield from self.call(FINISH_SNAPSHOT, job)
         if isinstance(result, Failed):

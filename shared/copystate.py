@@ -101,6 +101,8 @@ class CopyPlan(PlanBase):
 
     lease: str = "none"
     lease_seconds: int = default("lease_seconds")
+    #: A restore's point in time (shared/restore.py): `{"snapshot": ...}` or `{"version_id": ...}`.
+    restore: dict[str, str] | None = None
     carry: Carry | None = field(default=None)
 
     @property

@@ -75,7 +75,9 @@ async def handle_queue_message(
                 return f"abort {message.id}: recorded as its copy started, and raised"
             return f"abort {message.id}: recorded before its copy started; the start will honour it"
         return f"abort {message.id}: {answer.status}"
-    raw = message.model_dump(mode="json", exclude_none=True)
+    # Only what the producer sent: a default re-sent would read as asked for (a restore
+    # snapshots its base unless the request itself says snapshot_destination).
+    raw = message.model_dump(mode="json", exclude_none=True, exclude_unset=True)
     return _started(await start(client, raw, settings, "", default_id=default_id))
 
 

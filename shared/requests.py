@@ -14,10 +14,19 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import SplitResult, parse_qs, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+)
 
-from shared.accounts import BlobLocation, unsafe_path_reason
+from shared.accounts import BlobLocation, FileLocation, unsafe_path_reason
 from shared.errors import RequestRejected
+from shared.restore import copies_onto_itself
 from shared.settings import Settings
 
 MAX_BODY_BYTES = 64 * 1024
@@ -81,6 +90,24 @@ class BlobRef(BaseModel):
         return value
 
 
+class DestinationRef(BlobRef):
+    """The destination blob, and optionally the blob type the copy must make there.
+
+    `blob_type` is checked where the service knows what the source can make without a storage
+    call: a file source makes block blobs only (shared/files.py). Left out of the request's
+    JSON when unset, so requests from before it keep their fingerprint.
+    """
+
+    blob_type: Literal["BlockBlob", "PageBlob", "AppendBlob"] | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_type(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("blob_type") is None:
+            data.pop("blob_type", None)
+        return data
+
+
 class PollBounds(BaseModel):
     """Caller's bounds on the interval between two status reads, in seconds."""
 
@@ -121,7 +148,7 @@ class CopyRequest(BaseModel):
 
     model_config = FROZEN
     source: BlobRef
-    destination: BlobRef
+    destination: DestinationRef
     id: Annotated[str, Field(pattern=ID_PATTERN)] | None = None
     overwrite: Literal["always", "never", "if_newer"] = "always"
     lease_source: Literal["renewed", "none", "infinite"] = "renewed"
@@ -191,14 +218,14 @@ def _cross_field_errors(raw: dict[str, Any], settings: Settings) -> dict[str, st
             query = set()
         if query & {"sig", "snapshot", "versionid"}:
             errors["destination.url"] = "must be a plain blob URL (no SAS, snapshot or version)"
-        elif isinstance(src_url, str) and src_url.split("?")[0] == dst_url.split("?")[0]:
+        elif isinstance(src_url, str) and copies_onto_itself(src_url, dst_url):
             errors["destination.url"] = "must differ from source.url"
     replica, src_url_ok = raw.get("replica"), isinstance(src_url, str)
     if replica is not None and src_url_ok and _source_location(src_url, settings) is None:
         errors["replica"] = "needs a source in a configured account (its write is compared)"
     timeout = raw.get("timeout_seconds")
     if isinstance(timeout, int):
-        limit = settings.max_timeout_for(_source_location(src_url, settings))
+        limit = settings.max_timeout_for(_timed_source(src_url, settings))
         if timeout > limit.seconds:
             errors["timeout_seconds"] = f"must be <= {limit.seconds} ({limit.reason})"
     poll = raw.get("poll")
@@ -217,6 +244,17 @@ def _source_location(url: Any, settings: Settings) -> BlobLocation | None:
     try:
         return settings.registry.locate(url)
     except ValueError:  # UnsafeBlobPath, or a URL urlsplit cannot read
+        return None
+
+
+def _timed_source(url: Any, settings: Settings) -> BlobLocation | FileLocation | None:
+    """The source whose SAS bounds the timeout: a blob or a file of ours, else None."""
+    found = _source_location(url, settings)
+    if found is not None or not isinstance(url, str):
+        return found
+    try:
+        return settings.registry.locate_file(url)
+    except ValueError:  # UnsafeBlobPath, or a URL urlsplit cannot read: named elsewhere
         return None
 
 

@@ -7,6 +7,9 @@ Accounts (every name listed must be configured one way or the other):
     BLOBCOPY_ACCOUNT_<NAME>_URL              or a blob endpoint URL: managed identity
                                              (DefaultAzureCredential) and user delegation SAS
     BLOBCOPY_ACCOUNT_<NAME>_CLIENT_ID        optional user-assigned identity's client id
+    BLOBCOPY_ACCOUNT_<NAME>_FILE_URL         optional Azure Files endpoint (files there can be
+                                             sources); a connection string's FileEndpoint,
+                                             or the one Azure's own form implies, else none
     BLOBCOPY_ALLOWED_DESTINATIONS            comma list of `account` or `account/container`
                                              (storage account names); `*` = any
                                              configured account; unset = none (fail closed)
@@ -41,15 +44,17 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from shared.accounts import (
     EXTERNAL,
     Account,
     AccountRegistry,
     BlobLocation,
+    FileLocation,
     account_from_url,
     parse_connection_string,
 )
@@ -147,7 +152,7 @@ class Settings:
             "results_queue": self.results_queue,
         }
 
-    def max_timeout_for(self, location: BlobLocation | None) -> TimeoutLimit:
+    def max_timeout_for(self, location: BlobLocation | FileLocation | None) -> TimeoutLimit:
         """The longest timeout a request may give for this source: the setting, or less."""
         limit = source_timeout_limit(location)
         if self.max_timeout_seconds <= limit.seconds:
@@ -183,7 +188,18 @@ def _accounts(env: Mapping[str, str]) -> tuple[Account, ...]:
                 f"{PREFIX}ACCOUNTS lists {name!r} but neither {base}CONNECTION_STRING "
                 f"nor {base}URL is set"
             )
+        accounts[-1] = _with_file_endpoint(accounts[-1], env.get(base + "FILE_URL"), base)
     return tuple(accounts)
+
+
+def _with_file_endpoint(account: Account, url: str | None, base: str) -> Account:
+    """The account with the Files endpoint its `_FILE_URL` setting declares, if any."""
+    if not url or not url.strip():
+        return account
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+        raise ConfigurationError(f"{base}FILE_URL: not an http(s) Files endpoint URL: {url!r}")
+    return replace(account, file_endpoint=url.strip().rstrip("/"))
 
 
 def _entries(text: str) -> tuple[str, ...]:

@@ -3,7 +3,8 @@
     {"id", "state", "skipped", "source", "destination", "copy_id",
      "progress": {"bytes_copied", "total_bytes", "percent", "eta_seconds", "estimated_finish"},
      "created", "updated", "completed", "error": {"code", "message"} | null,
-     "warnings": [{"code", "message"}]}
+     "warnings": [{"code", "message"}],
+     "restore": {"snapshot", "version_id", "previous_snapshot"} | null}
 
 The orchestrator publishes it as custom status while the copy runs and returns it as output when
 the copy ends; the API reads it back from either. Every string in it passes through `scrub`.
@@ -37,6 +38,8 @@ class State(StrEnum):
 
 
 STATES = tuple(State)
+#: Keys added to the document after its first release, as documents written before them read.
+EARLIER_DEFAULTS: dict[str, Any] = {"skipped": False, "restore": None}
 FINAL_STATES = frozenset(STATES) - {State.RUNNING}
 
 
@@ -93,8 +96,10 @@ def document(
     error: Mapping[str, Any] | None = None,
     warnings: Sequence[Mapping[str, Any]] | None = None,
     skipped: bool = False,
+    restore: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Assemble a status document; URLs are redacted and every string scrubbed."""
+    """Assemble a status document; URLs are redacted and every string scrubbed. `restore` is a
+    restore's block (shared/restore.py), null for other copies."""
     doc = {
         "id": instance_id,
         "state": state,
@@ -115,6 +120,7 @@ def document(
             {"code": str(w.get("code")), "message": str(w.get("message", ""))}
             for w in warnings or ()
         ],
+        "restore": dict(restore) if restore is not None else None,
     }
     scrubbed: dict[str, Any] = scrub(doc)
     return scrubbed
@@ -154,7 +160,7 @@ def from_instance(
         )
 
     if runtime_status == "Completed" and isinstance(output, Mapping) and "state" in output:
-        return {"skipped": False, **scrub(output)}  # documents written before `skipped` existed
+        return {**EARLIER_DEFAULTS, **scrub(output)}  # documents written before those keys
     if runtime_status == "Failed":
         err = {"code": "OrchestratorFailed", "message": str(output or "")[:500]}
         return make(State.FAILED, err, updated_at)
@@ -169,5 +175,5 @@ def from_instance(
     if isinstance(custom_status, Mapping) and "state" in custom_status:
         # `updated` stays the orchestrator's own: the instance's last-updated time moves with
         # every episode and would make the ETA look fresher than it is.
-        return {"skipped": False, **scrub(custom_status)}
+        return {**EARLIER_DEFAULTS, **scrub(custom_status)}
     return make(State.RUNNING, None, None)

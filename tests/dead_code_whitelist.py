@@ -30,6 +30,7 @@ render.ServerEtaColumn.render
 requests.BlobRef._http_url
 requests.CopyRequest._metadata_names
 requests.CopyRequest._tag_rules
+requests.DestinationRef._omit_unset_type
 batchrequests.ContainerRef._container_url
 batchrequests.ContainerRef._safe_prefix
 # The SDK's history event numbering, complete even where devhost never writes the event.

@@ -24,3 +24,5 @@ class EngineConfig:
     chunk_bytes: int = 4 * 1024 * 1024
     server_ssl: ssl.SSLContext | None = None
     client_ssl: ssl.SSLContext | None = None
+    #: The read-only Azure Files endpoint (fileendpoint.py); None serves none.
+    file_port: int | None = None

@@ -21,8 +21,10 @@ from devhost.storage.config import EngineConfig
 from devhost.storage.copies import CopyManager
 from devhost.storage.errors import error_response
 from devhost.storage.faults import FaultInjector
+from devhost.storage.fileendpoint import FileEndpoint
 from devhost.storage.operations import COPY_BLOB, operation
 from devhost.storage.transactions import TransactionCounter
+from devhost.storage.versions import Versions
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,9 @@ class CopyEngine:
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._copies: CopyManager | None = None
+        self._files_runner: web.AppRunner | None = None
+        self.files: FileEndpoint | None = None
+        self.versions: Versions | None = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -61,6 +66,7 @@ class CopyEngine:
             auto_decompress=False,
         )
         self._copies = CopyManager(self.config, self.faults, self._session, self.transactions)
+        self.versions = Versions(self._session, self.config.upstream, self.config.account_key)
         await self._copies.resume()
         app = web.Application(client_max_size=1024**3)
         app.router.add_route("*", "/{tail:.*}", self._handle)
@@ -74,12 +80,36 @@ class CopyEngine:
             reuse_address=True,
         )
         await site.start()
+        await self._start_files()
+
+    async def _start_files(self) -> None:
+        """Bind the Files endpoint's port, when configured (Azurite has no File service)."""
+        if self.config.file_port is None:
+            return
+        self.files = FileEndpoint(
+            self.session, str(self.config.upstream), self.config.accounts, self.config.account_key
+        )
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.files.handle)
+        self._files_runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._files_runner.setup()
+        site = web.TCPSite(
+            self._files_runner,
+            self.config.host,
+            self.config.file_port,
+            ssl_context=self.config.server_ssl,
+            reuse_address=True,
+        )
+        await site.start()
 
     async def stop(self) -> None:
         """Stop serving, cancel running copies (their state says so), close sessions."""
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._files_runner is not None:
+            await self._files_runner.cleanup()
+            self._files_runner = None
         if self._copies is not None:
             await self._copies.stop()
             self._copies = None
@@ -126,6 +156,11 @@ class CopyEngine:
             owned = await self.copies.intercept(request)
             if owned is not None:
                 return owned
+            if self.versions is not None:
+                hook = self.copies.response_rewriter(request)
+                versioned = await self.versions.serve(request, hook)
+                if versioned is not None:
+                    return versioned
             return await proxy.forward(
                 request,
                 self.session,

@@ -61,6 +61,9 @@ class StorageConfig:
     blob_port: int = 10000  # public blob port = copy engine
     queue_port: int = 10001
     table_port: int = 10002
+    #: The copy engine's read-only Azure Files endpoint (fileendpoint.py); None = blob_port + 4
+    #: (10004 beside the dev ports), so a stack moved to other ports moves it too.
+    file_port: int | None = None
     https: bool = False  # HTTPS + --oauth basic
     copy_rate_bytes_per_s: float | None = 64 * 1024 * 1024  # None = unlimited
     all_async: bool = False
@@ -70,6 +73,8 @@ class StorageConfig:
     start_timeout_s: float = 60.0
 
     def __post_init__(self) -> None:
+        if self.file_port is None:
+            object.__setattr__(self, "file_port", self.blob_port + 4)
         if self.copy_rate_bytes_per_s is not None and self.copy_rate_bytes_per_s <= 0:
             raise ValueError("copy_rate_bytes_per_s must be positive, or None for no limit")
         if self.copy_chunk_bytes < 1 or self.copy_chunk_bytes > 100 * 1024 * 1024:
@@ -79,12 +84,13 @@ class StorageConfig:
     def free_ports(cls, **overrides: Any) -> StorageConfig:
         """A config on free loopback ports (for tests); `overrides` set any other field."""
         host = overrides.get("host", "127.0.0.1")
-        blob, queue, table, internal = _free_ports(host, 4)
+        blob, queue, table, internal, files = _free_ports(host, 5)
         ports = {
             "blob_port": blob,
             "queue_port": queue,
             "table_port": table,
             "azurite_blob_port": internal,
+            "file_port": files,
         }
         return cls(**{**ports, **overrides})
 
@@ -213,6 +219,7 @@ class StorageStack(Service):
                 chunk_bytes=cfg.copy_chunk_bytes,
                 server_ssl=self._certs.server_context() if self._certs else None,
                 client_ssl=self._certs.client_context() if self._certs else None,
+                file_port=cfg.file_port,
             ),
             self.faults,
             self._transactions,
@@ -273,6 +280,26 @@ class StorageStack(Service):
     def blob_endpoint(self, account: str = ACCOUNTS[0]) -> str:
         return self._endpoint(self.config.blob_port, account)
 
+    def file_endpoint(self, account: str = ACCOUNTS[0]) -> str:
+        """The account's Azure Files endpoint (the engine's read-only one)."""
+        assert self.config.file_port is not None  # set by StorageConfig.__post_init__
+        return self._endpoint(self.config.file_port, account)
+
+    def enable_versioning(self, account: str, container: str) -> None:
+        """Keep blob versions in this container from now on (devhost/storage/versions.py)."""
+        engine = self.engine
+
+        def enable() -> None:
+            assert engine.versions is not None, "engine not started"
+            engine.versions.enable(account, container)
+
+        self._on_engine(enable)
+
+    def file_reads(self) -> int:
+        """Requests the Files endpoint has answered since the stack started."""
+        files = self.engine.files
+        return 0 if files is None else self._on_engine(lambda: files.reads)
+
     def queue_endpoint(self, account: str = ACCOUNTS[0]) -> str:
         return self._endpoint(self.config.queue_port, account)
 
@@ -292,4 +319,5 @@ class StorageStack(Service):
             f"BlobEndpoint={self.blob_endpoint(account)};"
             f"QueueEndpoint={self.queue_endpoint(account)};"
             f"TableEndpoint={self.table_endpoint(account)};"
+            f"FileEndpoint={self.file_endpoint(account)};"
         )

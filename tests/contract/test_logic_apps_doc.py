@@ -47,6 +47,23 @@ def test_batch_action_sends_a_valid_batch_request() -> None:
     assert "code" in action["inputs"]["queries"]
 
 
+def test_restore_action_restores_a_blob_from_its_own_snapshot() -> None:
+    """The restore action posts a copy request whose source is a snapshot of the destination
+    blob itself, and the service takes it as a restore (not a 400)."""
+    from shared.requests import parse_copy_request
+    from shared.restore import point_in_time
+    from shared.settings import settings_from_env
+
+    spec = json.loads((ROOT / "openapi.json").read_text(encoding="utf-8"))
+    (action,) = [block["Restore_blob"] for block in json_blocks() if "Restore_blob" in block]
+    body = action["inputs"]["body"]
+    assert set(body) <= set(spec["definitions"]["CopyRequest"]["properties"])
+    source, destination = body["source"]["url"], body["destination"]["url"]
+    assert source.split("?")[0] == destination and point_in_time(source)
+    parse_copy_request({**body, "id": "restore-1"}, settings_from_env({}))
+    assert action["inputs"]["uri"].endswith(spec["basePath"] + "/copies")
+
+
 def visibility_exceptions(spec: dict[str, Any], name: str, path: str = "") -> dict[str, str]:
     """The optional fields of a request definition not marked `advanced` (nested ones by dotted
     path), with the visibility they have instead."""

@@ -137,13 +137,17 @@ def _facets(schema: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-#: Definitions the document has and the models do not: the destination is a BlobRef that the
-#: document restricts to plain blob URLs (no query, so no SAS, snapshot or version).
-DOCUMENT_ONLY_DEFINITIONS = {"DestinationRef": "BlobRef"}
+#: Definitions the document has and the models do not (an alias: name -> the model's). The
+#: destination has its own model now (DestinationRef: the URL and blob_type), so none.
+DOCUMENT_ONLY_DEFINITIONS: dict[str, str] = {}
 #: URL fields whose document pattern describes well-formed URLs only: the service reads more
 #: (percent-encoded names, say). The pattern is the fuzzer's, so that its valid data is valid;
 #: test_document_url_patterns_are_accepted_by_the_models checks that it is.
-DOCUMENT_ONLY_PATTERNS = {("BlobRef", "url"), ("DestinationRef", "url"), ("ContainerRef", "url")}
+DOCUMENT_ONLY_PATTERNS = {
+    ("BlobRef", "url"),
+    ("DestinationRef", "url"),
+    ("ContainerRef", "url"),
+}
 
 
 def _document_facets(definition: str, field: str, schema: dict[str, Any]) -> dict[str, Any]:

@@ -48,6 +48,8 @@ from tests.secretscan import SecretScanner
 
 #: The local endpoints the README, `local.settings.json.example` and the CLI's default name.
 README_PORTS = {"blob": 10000, "queue": 10001, "table": 10002, "app": 7071}
+#: The copy engine's read-only Files endpoint: not an option of its own, the blob port + 4.
+README_FILE_PORT = 10004
 #: What a fresh clone has not got: a run's state and a developer's own settings.
 LOCAL_STATE = frozenset({".devhost", "local.settings.json", ".git"})
 #: Azurite's start, the 64 MiB example blob and the host's indexing, on a busy 2-core machine.
@@ -80,9 +82,14 @@ class Ports:
                 sock.close()
         return cls(blob=blob, queue=queue, table=table, app=app)
 
+    @property
+    def files(self) -> int:
+        """The copy engine's Files endpoint: `devhost up` puts it at the blob port + 4."""
+        return self.blob + README_FILE_PORT - README_PORTS["blob"]
+
     def rewrite(self, text: str) -> str:
         """`text` with each README endpoint (`127.0.0.1:10000`, ...) on this run's port."""
-        for name, default in README_PORTS.items():
+        for name, default in [*README_PORTS.items(), ("files", README_FILE_PORT)]:
             endpoint = re.compile(rf"(?<=\b127\.0\.0\.1:|localhost:){default}(?!\d)")
             text = endpoint.sub(str(getattr(self, name)), text)
         return text

@@ -17,10 +17,11 @@ How a command runs:
 - curl runs with `--fail-with-body` (a shim first on PATH): an HTTP error answer fails the walk,
   as a reader would see it fail.
 - Other sessions may hold the README's ports, so the stack listens on free ones and each
-  command has the README's endpoints (`127.0.0.1:10000`, `:10001`, `:10002`, `:7071`) moved to
-  them, and `BLOBCOPY_URL` set to the moved CLI default. That is all that differs from the
-  README: `test_the_readme_ports_are_the_defaults_of_make_run_and_the_cli` checks that those
-  ports are what `make run`, `local.settings.json.example` and the CLI use when left alone.
+  command has the README's endpoints (`127.0.0.1:10000`, `:10001`, `:10002`, `:7071`, and the
+  copy engine's Files endpoint `:10004`, the blob port + 4) moved to them, and `BLOBCOPY_URL`
+  set to the moved CLI default. That is all that differs from the README:
+  `test_the_readme_ports_are_the_defaults_of_make_run_and_the_cli` checks that those ports are
+  what `make run`, `local.settings.json.example` and the CLI use when left alone.
 
 A block opts out with a marker on the line right before its opening fence (an HTML comment,
 which GitHub does not show):
@@ -53,8 +54,16 @@ import pytest
 
 from blobcopy.client import DEFAULT_URL
 from devhost.settings import load_local_settings
+from devhost.storage.stack import StorageConfig
 from devhost.testing import REPO_ROOT
-from tests.e2e.makerun import README_PORTS, MakeRun, fresh_clone, make_run, make_run_command
+from tests.e2e.makerun import (
+    README_FILE_PORT,
+    README_PORTS,
+    MakeRun,
+    fresh_clone,
+    make_run,
+    make_run_command,
+)
 from tests.e2e.secretwatch import SecretWatch
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -347,7 +356,10 @@ def test_the_readme_ports_are_the_defaults_of_make_run_and_the_cli(tmp_path: Pat
     assert load_local_settings(clone).http_port is None  # no Host.LocalHttpPort in the example
     assert f"http://127.0.0.1:{README_PORTS['app']}" == DEFAULT_URL
     example = (clone / "local.settings.json.example").read_text(encoding="utf-8")
-    assert set(re.findall(r"127\.0\.0\.1:(\d+)", example)) == {str(README_PORTS["blob"])}
+    named = {str(README_PORTS["blob"]), str(README_FILE_PORT)}  # blob, and Files (blob + 4)
+    assert set(re.findall(r"127\.0\.0\.1:(\d+)", example)) == named
+    assert StorageConfig(blob_port=README_PORTS["blob"]).file_port == README_FILE_PORT
+    assert StorageConfig(blob_port=20000).file_port == 20004  # what Ports.files moves it to
 
 
 def test_commands_split_as_bash_reads_them() -> None:

@@ -31,6 +31,7 @@ KEYS = {
     "completed",
     "error",
     "warnings",
+    "restore",
 }
 
 

@@ -1,0 +1,128 @@
+"""Azure Files sources: recognising a file URL, checking the request at the edge, and the
+read-only file SAS the service makes for one.
+
+Copy Blob reads a file in the Azure File service (version 2015-02-21 and later) only through a
+SAS in `x-ms-copy-source`, and writes it to a block blob only: "Copying from files to page
+blobs or append blobs isn't supported" (the seed article; REST Copy Blob). So:
+
+- a URL on a configured account's Files endpoint (`BLOBCOPY_ACCOUNT_<NAME>_FILE_URL`, or a
+  connection string's `FileEndpoint`) is a file source; one that already carries a SAS (`sig`)
+  is used as given;
+- otherwise the service signs a read-only SAS for that one file: with the account key when it
+  has one (`generate_file_sas`), else a user delegation SAS, which the File service accepts
+  since version 2025-07-05 (Get User Delegation Key on the Files endpoint, with an OAuth token
+  sent with the `backup` intent that Files requires);
+- `destination.blob_type` other than BlockBlob answers 400 before any storage call;
+- a file is never leased: Files has its own lease API (Lease File: infinite only, it blocks the
+  share's writers, not a reader), so `lease_source` is `none` for a file source whatever the
+  request says, as for snapshots and versions (shared/api.py `build_plan`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from azure.storage.fileshare import FileSasPermissions, ShareServiceClient, generate_file_sas
+
+from shared.accounts import Account, AccountRegistry, FileLocation
+from shared.copylimits import CLOCK_SKEW, MAX_DELEGATION
+from shared.errors import CopyFailed, RequestRejected, UnsafeBlobPath, map_storage_errors
+
+#: The only blob type Copy Blob makes from a file.
+FILE_DESTINATION_TYPE = "BlockBlob"
+
+
+def locate_file(registry: AccountRegistry, url: str) -> FileLocation | None:
+    """The file a source URL names, or None when it is not on a configured Files endpoint;
+    a path that could resolve elsewhere is a 400 on `source.url`."""
+    try:
+        return registry.locate_file(url)
+    except UnsafeBlobPath as exc:
+        raise RequestRejected(400, "invalid copy request", {"source.url": str(exc)}) from None
+    except ValueError:  # a URL urlsplit cannot read: the request's URL check names it
+        return None
+
+
+def check_file_source(
+    registry: AccountRegistry, source_url: str, blob_type: str | None
+) -> FileLocation | None:
+    """The file source of a request, checked as the edge must (400, 403), or None when the
+    source is not a file. Makes no storage call."""
+    location = locate_file(registry, source_url)
+    if location is None:
+        return None
+    fields: dict[str, str] = {}
+    if not location.path or location.path.endswith("/"):
+        fields["source.url"] = "must name a file, not a share or directory"
+    if blob_type not in (None, FILE_DESTINATION_TYPE):
+        fields["destination.blob_type"] = (
+            "a file source copies to a block blob only (Copy Blob does not copy files to "
+            "page or append blobs)"
+        )
+    if fields:
+        raise RequestRejected(400, "invalid copy request", fields)
+    if not registry.source_allowed(location):
+        raise RequestRejected(
+            403, "source not allowed", {"source.url": "outside BLOBCOPY_ALLOWED_SOURCES"}
+        )
+    return location
+
+
+class FileSas:
+    """Makes the read-only SAS of one file, with the account's key or its identity.
+
+    `credential_for` gives an account's token credential (the blob side's, so one identity
+    serves both services); it is only asked for accounts without a key.
+    """
+
+    def __init__(self, credential_for: Callable[[Account], Any], **client_options: Any) -> None:
+        self._credential = credential_for
+        self.client_options = client_options
+        self._services: dict[str, ShareServiceClient] = {}
+
+    def service(self, account: Account) -> ShareServiceClient:
+        """The account's Files service client (OAuth; Files needs the `backup` intent)."""
+        if account.name not in self._services:
+            self._services[account.name] = ShareServiceClient(
+                str(account.file_endpoint),
+                credential=self._credential(account),
+                token_intent="backup",
+                **self.client_options,
+            )
+        return self._services[account.name]
+
+    def create(self, location: FileLocation, expiry: dt.datetime) -> str:
+        """A SAS query reading this one file until `expiry` (a user delegation one at most
+        seven days long, as its key is)."""
+        start = dt.datetime.now(dt.UTC) - CLOCK_SKEW
+        common: dict[str, Any] = {
+            "account_name": location.account.name,
+            "share_name": location.share,
+            "file_path": location.path.split("/"),
+            "permission": FileSasPermissions(read=True),
+            "start": start,
+        }
+        if location.account.account_key:
+            return generate_file_sas(
+                account_key=location.account.account_key, expiry=expiry, **common
+            )
+        expiry = min(expiry, start + MAX_DELEGATION)
+        with map_storage_errors():
+            key = self.service(location.account).get_user_delegation_key(start=start, expiry=expiry)
+        return generate_file_sas(user_delegation_key=key, expiry=expiry, **common)
+
+    def readable(self, registry: AccountRegistry, url: str, expiry: dt.datetime) -> str:
+        """The URL Copy Blob reads a source from: a file of ours gets our SAS; a file URL with
+        the caller's own SAS, and any URL that is not a file of ours, are used as given."""
+        try:
+            location = registry.locate_file(url)
+        except UnsafeBlobPath as exc:  # the edge refuses these: one that got past it is not signed
+            raise CopyFailed("InvalidBlobPath", str(exc)) from exc
+        except ValueError:  # a URL urlsplit cannot read is nothing of ours
+            return url
+        if location is None or location.has_sas:
+            return url
+        query = f"sharesnapshot={location.share_snapshot}&" if location.share_snapshot else ""
+        return f"{location.base_url}?{query}{self.create(location, expiry)}"
