@@ -195,14 +195,6 @@ def content(container: ContainerClient, name: str) -> bytes:
 # --- a copy that fails mid-way ----------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a replica copy that fails mid-way (a source read fault) leaves the destination an "
-    "empty blob (as Azure does) and nothing repairs it: the event's id is taken by the failed "
-    "instance, and the back-fill's if_newer skips the destination, whose failed copy is newer "
-    "than the source (within 2 s the batch even adopts the failed copy as its own); the "
-    "back-fill takes no overwrite option",
-)
 def test_a_replica_that_failed_mid_way_is_repaired_by_a_back_fill(
     attack: Env, e2e_stack: StorageStack
 ) -> None:
