@@ -352,12 +352,16 @@ def test_a_hostile_mixed_message_replicates_the_good_event_and_sets_aside_the_re
         [good],
         "just a string",
     ]
+    poisoned = {m.id for m in rig.poison.peek_messages(max_messages=32)}  # other tests'
     e2e_stack.reset_transactions()
     rig.publish([cloud, *evil])
     assert final(attack, rig.copy_id("plain", good))["state"] == "succeeded"
     assert content(rig.dst, "ok/ünïcode ☃.txt") == b"fine\n"
 
-    kept = wait_for(lambda: rig.set_aside() or None, what="the set-aside message")
+    kept = wait_for(
+        lambda: [doc for doc in rig.set_aside() if good["id"] in doc["message"]] or None,
+        what="the set-aside message",
+    )
     assert len(kept) == 1
     reasons = [r["reason"] for r in kept[0]["reasons"]]
     # `..` and `%2E%2E` refused by the copy API; data, id, envelope, two non-objects
@@ -366,7 +370,7 @@ def test_a_hostile_mixed_message_replicates_the_good_event_and_sets_aside_the_re
     assert set(copied) <= {f"{DEST}/{rig.dst.container_name}/ok/ünïcode ☃.txt"}, copied
     assert "escaped.txt" not in [b.name for b in rig.chain.list_blobs()]
     time.sleep(3)
-    assert list(rig.poison.peek_messages()) == []
+    assert {m.id for m in rig.poison.peek_messages(max_messages=32)} == poisoned
 
 
 # --- interleavings that held --------------------------------------------------------------------
@@ -469,3 +473,26 @@ def test_aborting_a_back_fill_leaves_the_replicas_own_copy_alone(
     doc = final(attack, created_id)
     assert doc["state"] == "succeeded", doc
     assert content(rig.dst, "adopted.bin") == data
+
+
+# --- sequencer compare ----------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="one event with an over-long sequencer (any 1-64 alphanumerics are accepted, and a "
+    "longer one is later whatever its text) and no eTag (so no source check) stamps the "
+    "destination with a version no real 32-hex-digit sequencer can pass: every later write "
+    "of that blob is skipped as 'destination holds version ...', for ever",
+)
+def test_one_odd_event_cannot_stop_a_blob_replicating_for_ever(attack: Env) -> None:
+    rig = attack.rig
+    odd = rig.write(rig.src, "blocked.txt", b"v1\n")
+    odd["data"]["sequencer"] = "F" * 64
+    del odd["data"]["eTag"]
+    rig.publish(odd)
+    final(attack, rig.copy_id("plain", odd))
+    newer = rig.write(rig.src, "blocked.txt", b"v2\n")
+    rig.publish(newer)
+    doc = final(attack, rig.copy_id("plain", newer))
+    assert content(rig.dst, "blocked.txt") == b"v2\n", doc
