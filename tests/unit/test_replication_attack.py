@@ -56,14 +56,11 @@ def event(kind: str, name: str, sequencer: str = "000000000000044200000000000289
 # --- the trigger must never raise for bad input (a raise means 5 deliveries, then poison) --
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a BlobDeleted whose name has a '..' segment raises CopyFailed (InvalidBlobPath) "
-    "out of mirror_deletes: the message is retried into <queue>-poison, not set aside",
-)
 async def test_a_delete_event_with_a_dot_dot_name_is_set_aside_not_raised(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Fixed here: a BlobDeleted whose name has a `..` segment raised CopyFailed
+    (InvalidBlobPath) out of mirror_deletes, retrying the message into `<queue>-poison`."""
     config = settings(BLOBCOPY_REPLICATION_RULES=rules(deletes=True))
     monkeypatch.setattr(replication, "storage", lambda: BlobOps(config))
     body = json.dumps(event("Deleted", "logs/../secret/x.csv"))
@@ -71,15 +68,12 @@ async def test_a_delete_event_with_a_dot_dot_name_is_set_aside_not_raised(
     assert outcome.rejected and outcome.deleted == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a subject with a lone UTF-16 surrogate (valid JSON escape) makes quote() raise "
-    "UnicodeEncodeError while the copy request is built: poison retries, not set aside",
-)
 @pytest.mark.parametrize("kind", ["Created", "Deleted"])
 async def test_a_name_with_a_lone_surrogate_is_set_aside_not_raised(
     kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Fixed here: a lone surrogate (a valid JSON escape) in the subject made quote() raise
+    UnicodeEncodeError while the copy request was built: poison retries."""
     config = settings(BLOBCOPY_REPLICATION_RULES=rules(deletes=True))
     monkeypatch.setattr(replication, "storage", lambda: BlobOps(config))
     body = json.dumps(event(kind, "logs/a\ud800b.csv"))  # ensure_ascii: "\\ud800" on the wire
@@ -88,13 +82,10 @@ async def test_a_name_with_a_lone_surrogate_is_set_aside_not_raised(
     assert outcome.rejected and client.started == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the <queue>-rejected message holds one reason per event with no bound: an array of "
-    f"{MAX_EVENTS_PER_MESSAGE} non-objects (10 KB) yields a set-aside over Azure's 64 KiB "
-    "queue message limit, so the output binding fails and the message goes to poison",
-)
 async def test_the_set_aside_message_of_a_small_hostile_message_fits_a_queue_message() -> None:
+    """Fixed here: one reason per event, unbounded: an array of 5,000 non-objects (10 KB) made
+    a set-aside of 320 KB base64, which no queue takes, so the output binding failed the
+    function and the message went to poison."""
     config = settings(BLOBCOPY_REPLICATION_RULES=rules())
     body = json.dumps([1] * MAX_EVENTS_PER_MESSAGE)  # 10 KB, well within a queue message
     outcome = await handle_blob_events(FakeClient(), body, config)
@@ -232,7 +223,7 @@ class Listing:
         chunk = self.ids[start : start + top]
         statuses = [SimpleNamespace(instance_id=i, created_time=None) for i in chunk]
         more = start + top < len(self.ids)
-        return InstancePage(statuses, str(start + top) if more else None)  # type: ignore[arg-type]
+        return InstancePage(statuses, str(start + top) if more else None)
 
 
 def succeeded(_: Any) -> dict[str, Any]:
@@ -281,13 +272,9 @@ async def test_a_busy_rule_does_not_hide_the_copies_of_a_rule_whose_name_prefixe
 # --- event parsing --------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the subject pattern ends in `$`, which also matches before a trailing newline: a "
-    "subject naming blob 'logs/a.csv\\n' is read as blob 'logs/a.csv', another blob; `\\Z` (or "
-    "fullmatch) reads only what is there",
-)
 def test_a_trailing_newline_never_names_another_blob() -> None:
+    """Fixed here: the subject pattern ended in `$`, which also matches before a trailing
+    newline: a subject naming `logs/a.csv\\n` was read as blob `logs/a.csv`."""
     from shared.replication_events import BlobEvent, parse_message
 
     made = event("Created", "logs/a.csv")
