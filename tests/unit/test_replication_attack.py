@@ -97,14 +97,9 @@ async def test_the_set_aside_message_of_a_small_hostile_message_fits_a_queue_mes
 # --- configurations the loader accepts that replicate without end ---------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="two rules that copy into each other's source (A: acct2/ping -> acct1/pong, "
-    "B: acct1/pong -> acct2/ping) load: each copy raises a BlobCreated the other rule takes, "
-    "with a newer sequencer every time, so one write replicates for ever; the loader only "
-    "refuses a rule into its own range",
-)
 def test_rules_that_copy_into_each_others_source_are_refused() -> None:
+    """Fixed here: the loader refused only a rule into its own range; two rules copying into
+    each other's source loaded, and one write would have replicated for ever."""
     ping_pong = [
         {
             "name": "ping",
@@ -117,11 +112,42 @@ def test_rules_that_copy_into_each_others_source_are_refused() -> None:
             "destination": {"account": "devstoreaccount2", "container": "ping"},
         },
     ]
-    with pytest.raises(ConfigurationError, match=r"pong|ping"):
+    with pytest.raises(ConfigurationError, match="'ping' -> 'pong' -> 'ping'"):
         settings(
             BLOBCOPY_REPLICATION_RULES=json.dumps(ping_pong),
             BLOBCOPY_ALLOWED_DESTINATIONS="devstoreaccount1,devstoreaccount2",
         )
+
+
+def side(account: int, container: str, prefix: str = "") -> dict[str, str]:
+    return {"account": f"devstoreaccount{account}", "container": container, "prefix": prefix}
+
+
+@pytest.mark.parametrize(
+    ("edges", "loop"),
+    [
+        ([("a", side(2, "one"), side(1, "two")), ("b", side(1, "two"), side(1, "three")),
+          ("c", side(1, "three"), side(2, "one", "back/"))], "'a' -> 'b' -> 'c' -> 'a'"),
+        ([("a", side(2, "one"), side(1, "two", "out/")),
+          ("b", side(1, "two", "out/x/"), side(2, "one", "z/"))], "'a' -> 'b' -> 'a'"),
+        ([("a", side(2, "one"), side(1, "two")), ("b", side(1, "two"), side(1, "three"))], None),
+        ([("a", side(2, "one"), side(1, "two", "out/")),
+          ("b", side(1, "two", "in/"), side(2, "one"))], None),
+    ],
+)  # fmt: skip
+def test_a_loop_through_several_rules_is_refused_and_a_chain_is_not(
+    edges: list[tuple[str, dict[str, str], dict[str, str]]], loop: str | None
+) -> None:
+    chain = [{"name": n, "source": s, "destination": d} for n, s, d in edges]
+    env = {
+        "BLOBCOPY_REPLICATION_RULES": json.dumps(chain),
+        "BLOBCOPY_ALLOWED_DESTINATIONS": "devstoreaccount1,devstoreaccount2",
+    }
+    if loop is None:
+        assert len(settings(**env).replication_rules) == len(chain)
+        return
+    with pytest.raises(ConfigurationError, match=loop):
+        settings(**env)
 
 
 # --- back-fill ------------------------------------------------------------------------------
