@@ -52,6 +52,7 @@ class Rig:
         self.chain = self._container(SOURCE, f"atk-chain-{tag}")
         self.mid = self._container(DEST, f"atk-mid-{tag}")
         self.end = self._container(DEST, f"atk-end-{tag}")
+        self.merge = self._container(SOURCE, f"atk-merge-{tag}")
         self.rules = [
             {
                 "name": "plain",
@@ -68,6 +69,11 @@ class Rig:
                 "name": "second",
                 "source": {"account": DEST, "container": self.mid.container_name},
                 "destination": {"account": DEST, "container": self.end.container_name},
+            },
+            {  # into `plain`'s destination too: two sources, one destination range
+                "name": "merge",
+                "source": {"account": SOURCE, "container": self.merge.container_name},
+                "destination": {"account": DEST, "container": self.dst.container_name},
             },
         ]
         self.env = app_settings(stack) | {
@@ -149,7 +155,7 @@ class Rig:
         ]
 
     def remove(self) -> None:
-        for container in (self.src, self.dst, self.chain, self.mid, self.end):
+        for container in (self.src, self.dst, self.chain, self.mid, self.end, self.merge):
             with contextlib.suppress(Exception):
                 container.delete_container()
         for queue in (self.queue, self.rejected, self.poison):
@@ -496,3 +502,26 @@ def test_one_odd_event_cannot_stop_a_blob_replicating_for_ever(attack: Env) -> N
     rig.publish(newer)
     doc = final(attack, rig.copy_id("plain", newer))
     assert content(rig.dst, "blocked.txt") == b"v2\n", doc
+
+
+# --- two rules into one destination -------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the loader accepts two rules whose destination ranges overlap (two sources into "
+    "one container); their copies of one name compare sequencers of two different blobs, "
+    "which order nothing: a later write of the second source is skipped for ever because the "
+    "first source's blob had a larger sequencer (the stamp names no source blob)",
+)
+def test_two_rules_into_one_destination_never_compare_different_blobs(attack: Env) -> None:
+    rig = attack.rig
+    early = rig.write(rig.src, "merged.txt", b"from src, earlier\n")
+    early["data"]["sequencer"] = f"{0x5000:032X}"
+    rig.publish(early)
+    assert final(attack, rig.copy_id("plain", early))["state"] == "succeeded"
+    later = rig.write(rig.merge, "merged.txt", b"from merge, later\n")
+    later["data"]["sequencer"] = f"{0x0100:032X}"  # another blob's own sequence
+    rig.publish(later)
+    doc = final(attack, rig.copy_id("merge", later))
+    assert content(rig.dst, "merged.txt") == b"from merge, later\n", doc
