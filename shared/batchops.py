@@ -300,8 +300,10 @@ class BatchOps:
             return None
         if self.request.overwrite == "never":
             return "DestinationExists"
-        if self.request.overwrite == "if_newer" and utc(dest.last_modified) >= utc(
-            props.last_modified
+        if (
+            self.request.overwrite == "if_newer"
+            and holds_whole(dest)
+            and utc(dest.last_modified) >= utc(props.last_modified)
         ):
             return "DestinationNewer"
         return None
@@ -331,7 +333,7 @@ class BatchOps:
             options["standard_blob_tier"] = StandardBlobTier(self.request.tier)
         if self.request.overwrite == "never":
             options["match_condition"] = MatchConditions.IfMissing
-        elif self.request.overwrite == "if_newer" and dest is not None:
+        elif self.request.overwrite == "if_newer" and dest is not None and holds_whole(dest):
             options["source_if_modified_since"] = dest.last_modified
         try:
             if self.leases:  # before the copy: a writer must not change the source under it
@@ -409,6 +411,12 @@ class BatchOps:
 def _abort_one(target: BlobClient, copy_id: str) -> None:
     with map_storage_errors():
         target.abort_copy(copy_id)
+
+
+def holds_whole(dest: BlobProperties) -> bool:
+    """Whether the destination holds a whole blob: one whose last copy failed or was aborted
+    was emptied by it (as Azure does), so it is never `newer` than its source, however recent."""
+    return dest.copy.status not in (BlobCopyStatus.FAILED, BlobCopyStatus.ABORTED)
 
 
 def _common_prefix(a: str, b: str) -> str:

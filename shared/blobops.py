@@ -259,7 +259,11 @@ class BlobOps:
             existing = self.properties_if_any(dest)
             if existing is not None and self.started_here(existing, request, started_after):
                 return copy_status(existing)
-            if overwrite == "if_newer" and existing is not None:
+            emptied = existing is not None and existing.copy.status in (
+                BlobCopyStatus.FAILED,
+                BlobCopyStatus.ABORTED,
+            )  # a failed or aborted copy left it empty: never newer than its source
+            if overwrite == "if_newer" and existing is not None and not emptied:
                 options["source_if_modified_since"] = existing.last_modified
         source = self.readable_source(request["source"]["url"], deadline)
         try:

@@ -31,7 +31,7 @@ from shared import batchapi
 from shared.accounts import BlobLocation
 from shared.api import COPIES, ApiResponse, never_empty, origin, rejected, start
 from shared.blobops import storage
-from shared.errors import RequestRejected
+from shared.errors import CopyFailed, RequestRejected
 from shared.instances import DurableClient, ManagementApiPages
 from shared.replicaops import delete_replica
 from shared.replication_backfill import backfill_request, rule_named
@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 bp = df.Blueprint()
 #: The most of a message kept beside its rejection reasons (a queue message holds 64 KiB).
 MAX_KEPT_CHARS = 16 * 1024
+#: The most of the reasons kept (the rest counted): with the message, under 48 KiB of text,
+#: whose base64 fits the 64 KiB.
+MAX_KEPT_REASONS_CHARS = 24 * 1024
 #: What this process has seen, by outcome (`started:<rule>`, `unmatched`, ...): logged with
 #: each message; the per-rule status route is a later slice.
 TALLY: Counter[str] = Counter()
@@ -166,15 +169,35 @@ async def mirror_deletes(settings: Settings, event: BlobEvent, outcome: Outcome)
         return
     for rule in rules:
         url = destination_url(settings, rule, event)
-        done = await asyncio.to_thread(delete_replica, storage(), url, event.sequencer)
+        try:
+            done = await asyncio.to_thread(delete_replica, storage(), url, event.sequencer)
+        except CopyFailed as exc:  # a name whose URL could reach another blob: never retried
+            reason = f"rule {rule.name!r}: delete refused: {exc}"
+            outcome.rejected.append({"reason": reason, "event": event.event_id})
+            continue
         log.info("blob event %s: rule %r: delete of %s: %s", event.event_id, rule.name, url, done)
         outcome.deleted.append(f"{rule.name}: {done}")
 
 
 def set_aside(body: bytes | str, outcome: Outcome) -> str:
-    """The `<queue>-rejected` message: the reasons, and the start of the message itself."""
+    """The `<queue>-rejected` message: the reasons, and the start of the message itself.
+
+    Both are bounded as written (JSON escapes included), so the message, base64 encoded by the
+    output binding, stays within a queue message's 64 KiB whatever the input: one that did not
+    would fail the function, and the host would retry the message into `<queue>-poison`.
+    """
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    return json.dumps({"reasons": outcome.rejected, "message": text[:MAX_KEPT_CHARS]})
+    kept = text[:MAX_KEPT_CHARS]
+    while len(json.dumps(kept)) > MAX_KEPT_CHARS:
+        kept = kept[: len(kept) // 2]
+    reasons, size = [], 0
+    for index, reason in enumerate(outcome.rejected):
+        size += len(json.dumps(reason)) + 2
+        if size > MAX_KEPT_REASONS_CHARS:
+            reasons.append({"reason": f"{len(outcome.rejected) - index} more reasons left out"})
+            break
+        reasons.append(reason)
+    return json.dumps({"reasons": reasons, "message": kept})
 
 
 # --- the trigger (function_app.py registers `bp`) -----------------------------------------

@@ -31,7 +31,8 @@ BLOB_CREATED = "Microsoft.Storage.BlobCreated"
 BLOB_DELETED = "Microsoft.Storage.BlobDeleted"
 MAX_EVENTS_PER_MESSAGE = 5000
 _TOPIC = re.compile(r"/providers/Microsoft\.Storage/storageAccounts/([^/]+)/?$", re.IGNORECASE)
-_SUBJECT = re.compile(r"^/?blobServices/default/containers/([^/]+)/blobs/(.+)$")
+#: `\Z`, not `$`: `$` also matches before a trailing newline, reading another blob's name.
+_SUBJECT = re.compile(r"^/?blobServices/default/containers/([^/]+)/blobs/(.+)\Z")
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,10 @@ def parse_event(event: Any) -> ParsedEvent:
         return MalformedEvent(
             "subject is not /blobServices/default/containers/<c>/blobs/<b>", event
         )
+    try:  # JSON may spell a lone surrogate, which no URL (nor blob name) can hold
+        subject.group(0).encode("utf-8")
+    except UnicodeEncodeError:
+        return MalformedEvent("subject is not valid Unicode", event)
     data = event.get("data")
     if not isinstance(data, dict):
         return MalformedEvent("data must be an object", event)

@@ -160,4 +160,42 @@ def parse_rules(text: str | None, registry: AccountRegistry) -> tuple[Replicatio
             raise ConfigurationError(f"{SETTING}: {label}: name: used by another rule")
         _check_sides(rule, registry, label)
         rules.append(rule)
+    _check_cycles(rules)
     return tuple(rules)
+
+
+def _feeds(writer: ReplicationRule, reader: ReplicationRule) -> bool:
+    """Whether `writer`'s copies land where `reader` listens (prefixes only, as the one-rule
+    check: a suffix or glob may keep them apart, which is not worth the risk)."""
+    same = (writer.destination.account, writer.destination.container) == (
+        reader.source.account,
+        reader.source.container,
+    )
+    out, into = writer.destination.prefix, reader.source.prefix
+    return same and (out.startswith(into) or into.startswith(out))
+
+
+def _check_cycles(rules: list[ReplicationRule]) -> None:
+    """No rules that copy into each other's sources (A -> B -> ... -> A): each copy raises an
+    event the next rule takes, with a newer sequencer each time, so one write would replicate
+    for ever. A chain without a loop is fine. (A rule into its own range: _check_sides.)"""
+    for first in rules:
+        came_from: dict[str, ReplicationRule] = {}
+        todo = [first]
+        while todo:  # breadth-first over the rules each copy feeds: back to `first`?
+            here = todo.pop(0)
+            for after in rules:
+                if not _feeds(here, after) or after.name in came_from or after is here:
+                    continue
+                came_from[after.name] = here
+                if after is first:
+                    path, step = [first], here
+                    while step is not first:
+                        path.append(step)
+                        step = came_from[step.name]
+                    names = " -> ".join(repr(r.name) for r in [first, *reversed(path)])
+                    raise ConfigurationError(
+                        f"{SETTING}: rule {first.name!r}: destination: its copies come back to "
+                        f"its source ({names}): replication without end"
+                    )
+                todo.append(after)
