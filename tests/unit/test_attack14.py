@@ -1,0 +1,148 @@
+"""Hostile review of issue 14 (restore over the base blob, Azure Files sources): pure logic.
+
+Each `xfail(strict=True)` test is a break found on the code as merged; the others are attacks
+that held and add coverage the feature's own tests lack."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+import pytest
+
+from shared.api import build_plan
+from shared.errors import RequestRejected
+from shared.files import FileSas
+from shared.requests import parse_copy_request
+from tests.unit.test_api import DST, SRC, settings
+from tests.unit.test_files import KEYED, REGISTRY
+
+SNAP = "2026-12-01T10:00:00.1234567Z"
+VERSION = "2026-12-01T11:00:00.7654321Z"
+SHARE = "http://127.0.0.1:10004/devstoreaccount2/share"
+
+
+def _fields(body: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(RequestRejected) as refused:
+        build_plan(parse_copy_request(body, settings()), settings(), "x-1")
+    assert refused.value.status == 400, refused.value
+    return dict(refused.value.fields)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="?Snapshot= (any case but lower) passes the edge as a restore (point_in_time reads "
+    "any case) but locate() reads only 'snapshot': the plan is no restore, leases the base "
+    "as a source and readable_source drops the snapshot, so the base is copied onto itself",
+)
+@pytest.mark.parametrize("name", ["Snapshot", "SNAPSHOT", "VersionId", "VERSIONID"])
+def test_a_point_in_time_spelled_in_another_case_is_a_restore_or_a_400(name: str) -> None:
+    cfg = settings()
+    body = {"source": {"url": f"{DST}?{name}={SNAP}"}, "destination": {"url": DST}}
+    try:
+        plan = build_plan(parse_copy_request(body, cfg), cfg, "x-2")
+    except RequestRejected as refused:
+        assert refused.status == 400 and "source.url" in refused.fields
+        return
+    assert plan.restore is not None, "accepted as a restore, planned as a copy onto itself"
+    assert plan.lease == "none"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a source with both ?snapshot= and ?versionid= is accepted (the restore block names "
+    "the snapshot only, Copy Blob is sent both): no 400 names source.url",
+)
+def test_a_source_naming_both_a_snapshot_and_a_version_is_a_400() -> None:
+    fields = _fields(
+        {
+            "source": {"url": f"{DST}?snapshot={SNAP}&versionid={VERSION}"},
+            "destination": {"url": DST},
+        }
+    )
+    assert "source.url" in fields
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="copies_onto_itself compares URL text: the same blob spelled with a percent-encoded "
+    "letter or another loopback host passes as a copy of a blob onto itself (which leases the "
+    "base as a source and then writes it without that lease)",
+)
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        DST.replace("a.bin", "a%2Ebin"),
+        DST.replace("127.0.0.1", "localhost"),
+        DST.replace("http://", "HTTP://"),
+    ],
+)
+def test_the_same_blob_spelled_otherwise_onto_itself_is_refused(spelling: str) -> None:
+    fields = _fields({"source": {"url": spelling}, "destination": {"url": DST}})
+    assert "destination.url" in fields
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the fingerprint does not see whether snapshot_destination was sent: a restore that "
+    "omits it (base snapshotted) and one that says false (no snapshot) share a fingerprint, so "
+    "the second, sent with the same id, is taken as a replay of the first instead of a 409",
+)
+def test_two_restores_that_plan_differently_do_not_share_a_fingerprint() -> None:
+    cfg = settings()
+    base = {"source": {"url": f"{DST}?snapshot={SNAP}"}, "destination": {"url": DST}, "id": "r1"}
+    omitted = parse_copy_request(base, cfg)
+    said_no = parse_copy_request({**base, "snapshot_destination": False}, cfg)
+    plans = build_plan(omitted, cfg, "r1"), build_plan(said_no, cfg, "r1")
+    assert plans[0].request["snapshot_destination"] != plans[1].request["snapshot_destination"]
+    assert omitted.fingerprint() != said_no.fingerprint()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="destination.blob_type is checked only for a file source: on a blob source it is "
+    "accepted and ignored (a PageBlob asked for, a block blob made, no 400 and no warning)",
+)
+def test_blob_type_on_a_blob_source_is_not_silently_ignored() -> None:
+    fields = _fields({"source": {"url": SRC}, "destination": {"url": DST, "blob_type": "PageBlob"}})
+    assert "destination.blob_type" in fields
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="FileSas.readable re-inserts the decoded sharesnapshot value unencoded: a caller's "
+    "%26 becomes '&' and injects query parameters (here a second sp=rwdlc) into the URL the "
+    "service signs",
+)
+def test_a_share_snapshot_value_cannot_inject_query_parameters_into_the_signed_url() -> None:
+    snapshot = "2026-12-01T10:00:00.0000000Z&sp=rwdlc"
+    url = f"{SHARE}/f.txt?sharesnapshot={quote(snapshot, safe='')}"
+    expiry = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    signed = FileSas(lambda _account: None).readable(REGISTRY, url, expiry)
+    query = parse_qs(urlsplit(signed).query)
+    assert query["sharesnapshot"] == [snapshot]
+    assert query["sp"] == ["r"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "share/dir/..%2F..%2Fother/f.txt",
+        "share/%2e%2e/other/f.txt",
+        "share/dir%252F..%252F..%252Fother/f.txt",
+        "share/dir\\..\\..\\other\\f.txt",
+        "share%2Fother/f.txt",
+        "share//f.txt",
+    ],
+)
+def test_a_hostile_file_path_is_a_400_on_source_url(path: str) -> None:
+    """Encoded dot segments, backslashes, encoded slashes in the share: refused at the edge,
+    naming source.url (never signed, never a 500)."""
+    env = {"BLOBCOPY_ACCOUNT_DEVSTOREACCOUNT2_FILE_URL": "http://127.0.0.1:10004/devstoreaccount2"}
+    cfg = settings(BLOBCOPY_ALLOWED_SOURCES="devstoreaccount2/share", **env)
+    body = {"source": {"url": f"http://127.0.0.1:10004/devstoreaccount2/{path}"}}
+    with pytest.raises(RequestRejected) as refused:
+        build_plan(parse_copy_request({**body, "destination": {"url": DST}}, cfg), cfg, "f-1")
+    assert refused.value.status == 400 and list(refused.value.fields) == ["source.url"]
+    assert KEYED.account_key is not None
