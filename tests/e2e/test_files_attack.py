@@ -60,10 +60,9 @@ def test_a_file_onto_an_existing_page_blob_fails_and_leaves_it(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="a file changed during its copy is not detected: Get File has no conditions and "
-    "verify (BlobOps.verify) reads no property of a file source (locate() is None for it), "
-    "so it compares only the copy's own length: 'succeeded' with a torn blob (first chunk "
-    "of the old content, the rest of the new)",
+    reason="verify: true reads nothing of a file source (BlobOps.verify: locate() is None for "
+    "a file), only the copy's own length: a file rewritten mid-copy (README: mixed content "
+    "possible) is 'succeeded' and 'verified' with a torn blob, though its MD5 differs",
 )
 def test_a_file_changed_during_its_copy_does_not_succeed_with_torn_content(
     e2e_stack: StorageStack, copies: CopyApi, blobs: TestBlobs

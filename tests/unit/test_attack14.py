@@ -14,9 +14,12 @@ import pytest
 from shared.api import build_plan
 from shared.errors import RequestRejected
 from shared.files import FileSas
+from shared.orchestration import copy_orchestration
 from shared.requests import parse_copy_request
+from tests.unit.fakedurable import FakeContext, SimCopy, drive
 from tests.unit.test_api import DST, SRC, settings
 from tests.unit.test_files import KEYED, REGISTRY
+from tests.unit.test_restore import _restore_plan
 
 SNAP = "2026-12-01T10:00:00.1234567Z"
 VERSION = "2026-12-01T11:00:00.7654321Z"
@@ -146,3 +149,21 @@ def test_a_hostile_file_path_is_a_400_on_source_url(path: str) -> None:
         build_plan(parse_copy_request({**body, "destination": {"url": DST}}, cfg), cfg, "f-1")
     assert refused.value.status == 400 and list(refused.value.fields) == ["source.url"]
     assert KEYED.account_key is not None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="an aborted restore whose put-back fails (SnapshotNotRestored) keeps the undo "
+    "snapshot, the only copy of the base's content, yet the document says previous_snapshot "
+    "null and the warning names no snapshot: the user cannot find their data",
+)
+def test_an_aborted_restore_whose_put_back_failed_still_names_the_snapshot_it_kept() -> None:
+    ctx = FakeContext(_restore_plan())
+    sim = SimCopy(duration=100.0, abort_at=3.0)
+    refused = {"ok": False, "error": {"code": "LeaseIdMissing", "message": "leased"}}
+    sim.overrides["finish_snapshot"] = lambda p, t: refused
+    doc = drive(copy_orchestration(ctx), ctx, sim)
+    assert doc["state"] == "aborted"
+    assert [w["code"] for w in doc["warnings"]] == ["SnapshotNotRestored"]
+    kept = "2026-01-01T00:00:00.0000000Z"  # the fake's snapshot_destination answer
+    assert doc["restore"]["previous_snapshot"] == kept or kept in doc["warnings"][0]["message"]
