@@ -113,18 +113,13 @@ def test_a_version_id_of_another_blob_fails_and_changes_nothing(
     _unchanged(blobs, base, new, before)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="?Snapshot= passes the edge (point_in_time reads any case) but the plan reads only "
-    "lower-case 'snapshot': the service leases the base as a source and copies the current "
-    "base onto itself, dropping the snapshot; the restore never happens",
-)
 @pytest.mark.parametrize("lease", ["renewed", "none"])
 def test_a_restore_whose_snapshot_parameter_is_capitalised_restores_or_is_refused(
     copies: CopyApi, blobs: TestBlobs, lease: str
 ) -> None:
-    """renewed: fails LeaseIdMissing (the base was leased as the source); none: 'succeeded'
-    with the base unchanged and no restore block."""
+    """Found: the plan read only a lower-case `snapshot`, so with `renewed` the base was
+    leased as the source and the copy failed LeaseIdMissing; with `none` it 'succeeded' with
+    the base unchanged and no restore block."""
     base, old, snapshot, _ = _two_writes(blobs, f"caps-{lease}.txt")
     source = f"{base.url}?Snapshot={quote(snapshot)}"
     reply = copies.post(

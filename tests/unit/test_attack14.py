@@ -35,14 +35,10 @@ def _fields(body: dict[str, Any]) -> dict[str, str]:
     return dict(refused.value.fields)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="?Snapshot= (any case but lower) passes the edge as a restore (point_in_time reads "
-    "any case) but locate() reads only 'snapshot': the plan is no restore, leases the base "
-    "as a source and readable_source drops the snapshot, so the base is copied onto itself",
-)
 @pytest.mark.parametrize("name", ["Snapshot", "SNAPSHOT", "VersionId", "VERSIONID"])
 def test_a_point_in_time_spelled_in_another_case_is_a_restore_or_a_400(name: str) -> None:
+    """Found: the edge read the name in any case, locate() in lower case only, so the plan
+    leased the base as a source and copied it onto itself."""
     cfg = settings()
     body = {"source": {"url": f"{DST}?{name}={SNAP}"}, "destination": {"url": DST}}
     try:
@@ -54,12 +50,8 @@ def test_a_point_in_time_spelled_in_another_case_is_a_restore_or_a_400(name: str
     assert plan.lease == "none"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a source with both ?snapshot= and ?versionid= is accepted (the restore block names "
-    "the snapshot only, Copy Blob is sent both): no 400 names source.url",
-)
 def test_a_source_naming_both_a_snapshot_and_a_version_is_a_400() -> None:
+    """Found: accepted, the restore block naming only the snapshot."""
     fields = _fields(
         {
             "source": {"url": f"{DST}?snapshot={SNAP}&versionid={VERSION}"},
@@ -88,20 +80,18 @@ def test_the_same_blob_spelled_otherwise_onto_itself_is_refused(spelling: str) -
     assert "destination.url" in fields
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the fingerprint does not see whether snapshot_destination was sent: a restore that "
-    "omits it (base snapshotted) and one that says false (no snapshot) share a fingerprint, so "
-    "the second, sent with the same id, is taken as a replay of the first instead of a 409",
-)
 def test_two_restores_that_plan_differently_do_not_share_a_fingerprint() -> None:
+    """Found: omitted (base snapshotted) and `false` (no snapshot) shared a fingerprint, so
+    the second under the same id was taken for a replay of the first, not a 409."""
     cfg = settings()
     base = {"source": {"url": f"{DST}?snapshot={SNAP}"}, "destination": {"url": DST}, "id": "r1"}
     omitted = parse_copy_request(base, cfg)
     said_no = parse_copy_request({**base, "snapshot_destination": False}, cfg)
     plans = build_plan(omitted, cfg, "r1"), build_plan(said_no, cfg, "r1")
     assert plans[0].request["snapshot_destination"] != plans[1].request["snapshot_destination"]
-    assert omitted.fingerprint() != said_no.fingerprint()
+    assert plans[0].fingerprint != plans[1].fingerprint
+    explicit = parse_copy_request({**base, "snapshot_destination": True}, cfg)
+    assert build_plan(explicit, cfg, "r1").fingerprint == plans[0].fingerprint  # same run
 
 
 @pytest.mark.xfail(
@@ -114,13 +104,8 @@ def test_blob_type_on_a_blob_source_is_not_silently_ignored() -> None:
     assert "destination.blob_type" in fields
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FileSas.readable re-inserts the decoded sharesnapshot value unencoded: a caller's "
-    "%26 becomes '&' and injects query parameters (here a second sp=rwdlc) into the URL the "
-    "service signs",
-)
 def test_a_share_snapshot_value_cannot_inject_query_parameters_into_the_signed_url() -> None:
+    """Found: the decoded value went back unencoded, so %26 injected parameters."""
     snapshot = "2026-12-01T10:00:00.0000000Z&sp=rwdlc"
     url = f"{SHARE}/f.txt?sharesnapshot={quote(snapshot, safe='')}"
     expiry = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
