@@ -111,3 +111,38 @@ def test_a_file_url_with_a_forged_sas_fails_without_showing_it(
     assert doc["state"] == "failed", doc
     assert signature not in str(doc) and signature not in reply.body.decode()
     assert not dest.exists()
+
+
+@pytest.mark.parametrize(
+    ("source_path", "destination", "field"),
+    [
+        ("{share}/%2e%2e/other/f.bin", {}, "source.url"),
+        ("{share}/dir/..%2F..%2Fother/f.bin", {}, "source.url"),
+        ("{share}%2Fother/f.bin", {}, "source.url"),
+        ("{share}/dir\\..\\..\\f.bin", {}, "source.url"),
+        ("{share}/", {}, "source.url"),
+        ("{share}/f.bin", {"blob_type": "blockblob"}, "destination.blob_type"),
+        ("{share}/f.bin", {"blob_type": 5}, "destination.blob_type"),
+        ("{share}/f.bin", {"blob_type": ["BlockBlob"]}, "destination.blob_type"),
+    ],
+)
+def test_hostile_file_requests_are_400s_naming_the_field(
+    e2e_stack: StorageStack,
+    copies: CopyApi,
+    blobs: TestBlobs,
+    source_path: str,
+    destination: dict[str, object],
+    field: str,
+) -> None:
+    """Over HTTP: never a 500, the field named, no file read."""
+    share = blobs.container(SOURCE_ACCOUNT).container_name
+    source = f"{e2e_stack.file_endpoint(SOURCE_ACCOUNT)}/{source_path.format(share=share)}"
+    reads = e2e_stack.file_reads()
+    dest = blobs.destination(name="hostile.bin")
+    reply = copies.post(
+        {"source": {"url": source}, "destination": {"url": dest.url, **destination}}
+    )
+    assert reply.status == 400, reply.body
+    fields = {f["field"] for f in reply.json()["error"]["fields"]}
+    assert field in fields, reply.body
+    assert e2e_stack.file_reads() == reads

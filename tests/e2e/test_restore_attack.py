@@ -184,3 +184,37 @@ def test_a_restore_with_overwrite_if_newer_is_refused_or_restores(
         assert _snapshots(blobs.container(DEST_ACCOUNT), "ifnewer.txt") == {snapshot}
     else:
         assert base.download_blob().readall() == old
+
+
+def test_a_restore_resent_under_its_id_without_its_snapshot_is_a_conflict(
+    copies: CopyApi, blobs: TestBlobs
+) -> None:
+    """Found (fixed): a restore that omitted `snapshot_destination` (so snapshotted its base)
+    and the same with `false` shared a fingerprint, so the second was answered as a replay.
+    Now: the replay of the very request is accepted, the one that plans otherwise is a 409."""
+    base, old, snapshot, _ = _two_writes(blobs, "resent.txt")
+    copy_id = f"resent-{base.container_name}"
+    body = {
+        "id": copy_id,
+        "source": {"url": f"{base.url}?snapshot={quote(snapshot)}"},
+        "destination": {"url": base.url},
+    }
+    copies.start(body)
+    assert copies.wait_final(copy_id)["state"] == "succeeded"
+    assert copies.post(body).status in (200, 202)
+    assert copies.post({**body, "snapshot_destination": True}).status in (200, 202)
+    assert copies.post({**body, "snapshot_destination": False}).status == 409
+    assert base.download_blob().readall() == old
+
+
+def test_a_restore_naming_both_a_snapshot_and_a_version_is_a_400(
+    copies: CopyApi, blobs: TestBlobs
+) -> None:
+    """Found (fixed): it was accepted and ran as a restore of the snapshot alone."""
+    base, *_ = _two_writes(blobs, "both.txt")
+    when = "2026-12-01T10%3A00%3A00.0000000Z"
+    source = f"{base.url}?snapshot={when}&versionid={when}"
+    reply = copies.post({"source": {"url": source}, "destination": {"url": base.url}})
+    assert reply.status == 400, reply.body
+    fields = {f["field"]: f["message"] for f in reply.json()["error"]["fields"]}
+    assert "source.url" in fields and "not both" in fields["source.url"]
