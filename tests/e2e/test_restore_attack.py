@@ -218,3 +218,17 @@ def test_a_restore_naming_both_a_snapshot_and_a_version_is_a_400(
     assert reply.status == 400, reply.body
     fields = {f["field"]: f["message"] for f in reply.json()["error"]["fields"]}
     assert "source.url" in fields and "not both" in fields["source.url"]
+
+
+def test_a_version_restore_where_versioning_is_off_fails_and_changes_nothing(
+    copies: CopyApi, blobs: TestBlobs
+) -> None:
+    """No versions in this container: a `?versionid=` of the base names nothing, so the
+    restore fails; it must not read as a copy of the current base onto itself."""
+    base, _, snapshot, new = _two_writes(blobs, "unversioned.txt")
+    source = f"{base.url}?versionid={quote('2026-12-01T10:00:00.0000000Z')}"
+    doc = copies.wait_final(
+        copies.start({"source": {"url": source}, "destination": {"url": base.url}})
+    )
+    assert doc["state"] == "failed", doc
+    _unchanged(blobs, base, new, {snapshot})
