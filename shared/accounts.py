@@ -189,7 +189,10 @@ class AccountRegistry:
         reason = unsafe_path_reason(path)
         if reason:
             raise UnsafeBlobPath(reason)
-        query = parse_qs(urlsplit(url).query)
+        # names in any case, as shared/restore.py point_in_time reads them (first spelling wins)
+        query: dict[str, list[str]] = {}
+        for name, values in parse_qs(urlsplit(url).query).items():
+            query.setdefault(name.lower(), values)
         for account in self.accounts:
             a_host, a_port, prefix = _host_port(account.blob_endpoint)
             prefix = prefix.rstrip("/")
@@ -203,8 +206,8 @@ class AccountRegistry:
                 unquote(container),
                 unquote(blob),
                 snapshot=query.get("snapshot", [None])[0],
-                version_id=query.get("versionid", query.get("versionId", [None]))[0],
-                has_sas="sig" in {k.lower() for k in query},
+                version_id=query.get("versionid", [None])[0],
+                has_sas="sig" in query,
             )
         return None
 

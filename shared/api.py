@@ -53,7 +53,7 @@ from shared.requests import (
     is_copy_id,
 )
 from shared.requests import parse_copy_request as parse_request
-from shared.restore import request_for_plan, restore_of
+from shared.restore import request_for_plan, restore_fingerprint, restore_of
 from shared.settings import Settings, get_settings
 from shared.timestamps import iso
 
@@ -144,7 +144,7 @@ def build_plan(request: CopyRequest, settings: Settings, instance_id: str) -> Co
         request=request_for_plan(
             request.model_dump(mode="json"), request.model_fields_set, restore
         ),
-        fingerprint=request.fingerprint(),
+        fingerprint=restore_fingerprint(request, restore),
         created=iso(dt.datetime.now(dt.UTC)),
         lease=request.lease_source if leasable else "none",
         lease_seconds=settings.lease_seconds,

@@ -16,6 +16,7 @@ import json
 from dataclasses import replace
 from functools import cached_property, lru_cache
 from typing import Any
+from urllib.parse import quote
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -183,8 +184,8 @@ class BlobOps:
         query = [
             p
             for p in (
-                f"snapshot={location.snapshot}" if location.snapshot else "",
-                f"versionid={location.version_id}" if location.version_id else "",
+                f"snapshot={quote(location.snapshot, safe='')}" if location.snapshot else "",
+                f"versionid={quote(location.version_id, safe='')}" if location.version_id else "",
             )
             if p
         ]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from azure.storage.fileshare import FileSasPermissions, ShareServiceClient, generate_file_sas
 
@@ -124,5 +125,6 @@ class FileSas:
             return url
         if location is None or location.has_sas:
             return url
-        query = f"sharesnapshot={location.share_snapshot}&" if location.share_snapshot else ""
+        snapshot = location.share_snapshot
+        query = f"sharesnapshot={quote(snapshot, safe='')}&" if snapshot else ""
         return f"{location.base_url}?{query}{self.create(location, expiry)}"

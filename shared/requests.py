@@ -26,7 +26,7 @@ from pydantic import (
 
 from shared.accounts import BlobLocation, FileLocation, unsafe_path_reason
 from shared.errors import RequestRejected
-from shared.restore import copies_onto_itself
+from shared.restore import copies_onto_itself, point_in_time
 from shared.settings import Settings
 
 MAX_BODY_BYTES = 64 * 1024
@@ -220,6 +220,8 @@ def _cross_field_errors(raw: dict[str, Any], settings: Settings) -> dict[str, st
             errors["destination.url"] = "must be a plain blob URL (no SAS, snapshot or version)"
         elif isinstance(src_url, str) and copies_onto_itself(src_url, dst_url):
             errors["destination.url"] = "must differ from source.url"
+    if isinstance(src_url, str) and len(point_in_time(src_url)) > 1:
+        errors["source.url"] = "must name a snapshot or a version, not both"
     replica, src_url_ok = raw.get("replica"), isinstance(src_url, str)
     if replica is not None and src_url_ok and _source_location(src_url, settings) is None:
         errors["replica"] = "needs a source in a configured account (its write is compared)"

@@ -70,6 +70,16 @@ def request_for_plan(request: dict[str, Any], asked: set[str], restore: Any) -> 
     return {**request, "snapshot_destination": True}
 
 
+def restore_fingerprint(request: Any, restore: Any) -> str:
+    """The request's fingerprint, with a restore's default `snapshot_destination` applied: a
+    restore that omits it and one that says `false` run differently, so they differ (restores
+    are newer than every stored fingerprint, so no earlier instance changes)."""
+    if restore is not None and "snapshot_destination" not in request.model_fields_set:
+        request = request.model_copy(update={"snapshot_destination": True})
+    fingerprint: str = request.fingerprint()
+    return fingerprint
+
+
 def restore_block(
     restore: Mapping[str, str] | None, previous_snapshot: str | None
 ) -> dict[str, Any] | None:

@@ -31,6 +31,7 @@ from urllib.parse import unquote
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
+from yarl import URL
 
 from devhost.storage import proxy, sharedkey
 from devhost.storage.errors import error_response, service_headers
@@ -156,8 +157,10 @@ class FileEndpoint:
         headers["Authorization"] = sharedkey.authorization(
             request.method, raw, "", headers, account, self.key
         )
+        # encoded=True: the path goes as signed (a str URL would be requoted, %26 -> &)
+        url = URL(self.upstream + raw, encoded=True)
         async with self.session.request(
-            request.method, self.upstream + raw, headers=headers, auto_decompress=False
+            request.method, url, headers=headers, auto_decompress=False
         ) as resp:
             if resp.status >= 300:
                 return self._missing(request, resp)
