@@ -73,7 +73,7 @@ from shared.errors import (
 )
 from shared.files import FileSas
 from shared.hoststorage import host_queue_service
-from shared.replicaops import ReplicaStart, holds_version
+from shared.replicaops import ReplicaStart, holds_version, source_key
 from shared.settings import STORAGE_CLIENT_OPTIONS, Settings, get_settings
 from shared.timestamps import parse_iso, utc
 
@@ -312,11 +312,18 @@ class BlobOps:
             return False
         if not self.same_source(copy.source, request["source"]["url"]):
             return False
-        if request.get("replica") and not holds_version(props, request["replica"]["version"]):
+        if request.get("replica") and not self.holds_replica(props, request):
             return False  # a copy of another write of the same source: not this start's
         if copy.status == BlobCopyStatus.PENDING:
             return True
         return utc(props.last_modified) >= utc(started_after).replace(microsecond=0)
+
+    def holds_replica(self, props: BlobProperties, request: dict[str, Any]) -> bool:
+        """Whether the destination's copy is of the write this replica request names."""
+        location = self.locate(request["source"]["url"])
+        if location is None:
+            return False
+        return holds_version(props, source_key(location), request["replica"]["version"])
 
     def _start_refused(
         self,

@@ -24,6 +24,7 @@ docs/replication.md.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any, Protocol
 
 from azure.core import MatchConditions
@@ -40,32 +41,55 @@ from shared.errors import (
     TransientStorageError,
     map_storage_errors,
 )
+from shared.timestamps import utc
 
-#: The destination metadata that names the source write it holds (Event Grid's sequencer).
+#: The destination metadata that names the source write it holds: `<source blob key>.<Event
+#: Grid's sequencer>` (`stamp_of`).
 STAMP = "blobcopy_replica_version"
 #: Reads and conditional starts before giving up on a destination that keeps changing (the
 #: activity's retries then try again).
 START_ROUNDS = 3
 
 
-def version_order(version: str) -> tuple[int, str]:
-    """Sequencers are hex strings that grow with each write of one name; a longer one is
-    later whatever its text."""
-    return (len(version), version)
+def source_key(location: BlobLocation) -> str:
+    """Which source blob a stamp is of: sequencers order the writes of one blob name only, so a
+    stamp copied along (a replica of a replica) or written by another rule's source is never
+    compared with this source's."""
+    name = "/".join(location.key)
+    return hashlib.sha256(name.encode()).hexdigest()[:16]
 
 
-def held_version(props: BlobProperties | None) -> str | None:
-    """The version the destination holds whole: none where it is missing, was written by
-    someone else, or its last copy failed or was aborted (it holds no write completely)."""
+def stamp_of(key: str, version: str) -> str:
+    """The metadata value a replica's Copy Blob writes: the source blob and its write."""
+    return f"{key}.{version}"
+
+
+def stamped_version(props: BlobProperties, key: str) -> str | None:
+    """The write of this source the destination's stamp names; None when it has no stamp, or a
+    stamp of another source blob."""
+    stamp = str((props.metadata or {}).get(STAMP) or "")
+    found, _, version = stamp.partition(".")
+    return version if found == key and version else None
+
+
+def not_older(held: str, version: str) -> bool:
+    """Whether `held` is the same write as `version` or a later one. Event Grid documents
+    sequencers of one blob as compared as strings; two of different lengths are not of one
+    scheme (an odd event), so they order nothing and never block a write."""
+    return len(held) == len(version) and held >= version
+
+
+def held_version(props: BlobProperties | None, key: str) -> str | None:
+    """The write of this source the destination holds whole: none where it is missing, was
+    written by someone else (or from another source), or its last copy failed or was aborted."""
     if props is None or props.copy.status in (BlobCopyStatus.FAILED, BlobCopyStatus.ABORTED):
         return None
-    stamp = (props.metadata or {}).get(STAMP)
-    return str(stamp) if stamp else None
+    return stamped_version(props, key)
 
 
-def holds_version(props: BlobProperties, version: str) -> bool:
-    """Whether the destination's current (or pending) copy is of this very version."""
-    return (props.metadata or {}).get(STAMP) == version
+def holds_version(props: BlobProperties, key: str, version: str) -> bool:
+    """Whether the destination's current (or pending) copy is of this very write."""
+    return stamped_version(props, key) == version
 
 
 def same_etag(a: str | None, b: str | None) -> bool:
@@ -112,6 +136,7 @@ class ReplicaStart:
         if location is None:  # the edge refuses this; an old instance could still carry it
             raise CopyFailed("ReplicaSourceNotConfigured", "a replica's source must be ours")
         self.source = ops.blob(location)
+        self.key = source_key(location)
 
     def run(self) -> CopyStatus | DestinationBusy:
         """Read both sides, decide, start conditionally; again if either side changed."""
@@ -133,6 +158,8 @@ class ReplicaStart:
             return skipped("superseded: the source no longer exists")
         if self.source_etag and not same_etag(source.etag, self.source_etag):
             return skipped("superseded: the source was written again since this version")
+        if self.kept_by_if_newer(existing, source):
+            return skipped("destination newer (overwrite: if_newer)")
         return self.start(existing, source)
 
     def decided_by_destination(
@@ -144,19 +171,31 @@ class ReplicaStart:
             return copy_status(existing)
         if existing.copy.status == BlobCopyStatus.PENDING:
             return DestinationBusy(existing.copy.id)
-        held = held_version(existing)
-        if held is not None and version_order(held) >= version_order(self.version):
+        held = held_version(existing, self.key)
+        if held is not None and not_older(held, self.version):
             return skipped(f"destination holds version {held}, not older than {self.version}")
         if self.request.get("overwrite") == "never":
             raise DestinationExists("DestinationExists", "destination exists and overwrite=never")
         return None
+
+    def kept_by_if_newer(self, existing: BlobProperties | None, source: BlobProperties) -> bool:
+        """`overwrite: if_newer` on a destination replication did not write (no stamp of this
+        source) and that holds a whole blob written since the source: it is kept, as a plain
+        copy request with if_newer keeps it (a back-filled copy of this very write too)."""
+        if self.request.get("overwrite") != "if_newer" or existing is None:
+            return False
+        if existing.copy.status in (BlobCopyStatus.FAILED, BlobCopyStatus.ABORTED):
+            return False
+        if stamped_version(existing, self.key) is not None:
+            return False
+        return utc(existing.last_modified) >= utc(source.last_modified)
 
     def start(
         self, existing: BlobProperties | None, source: BlobProperties
     ) -> CopyStatus | DestinationBusy | None:
         """Copy Blob, conditional on both sides as read; None when a condition failed."""
         metadata = dict(self.request.get("metadata") or source.metadata or {})
-        metadata[STAMP] = self.version  # metadata given replaces the source's: carry it over
+        metadata[STAMP] = stamp_of(self.key, self.version)  # given metadata replaces the source's
         options: dict[str, Any] = {
             "requires_sync": False,
             "source_etag": source.etag,
@@ -192,25 +231,32 @@ class ReplicaStart:
         raise exc
 
 
-def delete_replica(ops: Storage, destination_url: str, version: str) -> str:
+def delete_replica(ops: Storage, source_url: str, destination_url: str, version: str) -> str:
     """Mirror a source's delete (its event's sequencer is `version`); what was done, in words.
 
-    Only a destination replication wrote, holding an older write than the delete, is deleted,
-    and only as read (`If-Match`): a destination a newer write replaced stays. While a copy of
-    an older write is pending the delete waits (raises, so the queue delivers the event again;
-    that copy fails soon, its source being gone).
+    Only a destination replication wrote from this source, holding an older write than the
+    delete, is deleted, and only as read (`If-Match`): a destination a newer write replaced
+    stays. A copy of an older write still pending is aborted first (its source is gone, so
+    it could only fail; waiting for it would hold the event until the queue poisons it).
     """
+    location = ops.locate(source_url)
+    if location is None:  # rules name configured accounts only
+        return "kept: the source is not in a configured account"
     dest = ops.destination(destination_url)
     props = ops.properties_if_any(dest)
     if props is None:
         return "absent"
-    stamp = (props.metadata or {}).get(STAMP)
-    if not stamp:
-        return "kept: not written by replication"
-    if version_order(str(stamp)) >= version_order(version):
-        return f"kept: holds write {stamp}, newer than the delete"
+    held = stamped_version(props, source_key(location))
+    if held is None:
+        return "kept: not written by replication from this source"
+    if not_older(held, version):
+        return f"kept: holds write {held}, newer than the delete"
     if props.copy.status == BlobCopyStatus.PENDING:
-        raise TransientStorageError("DestinationBusy", "a copy of an older write is pending")
+        with map_storage_errors():
+            dest.abort_copy(str(props.copy.id))
+        props = ops.properties_if_any(dest)
+        if props is None:
+            return "absent"
     with map_storage_errors():
         try:
             dest.delete_blob(

@@ -77,17 +77,21 @@ def matching_rules(settings: Settings, event: BlobEvent) -> list[ReplicationRule
 
 def copy_request(settings: Settings, rule: ReplicationRule, event: BlobEvent) -> dict[str, Any]:
     """The copy request (as `POST /api/copies` takes) that replicates the event's blob."""
-    accounts = {a.name: a for a in settings.registry.accounts}
-    source = BlobLocation(accounts[rule.source.account], event.container, event.name)
     request: dict[str, Any] = {
         "id": copy_id(rule, event),
-        "source": {"url": source.base_url},
+        "source": {"url": source_url(settings, rule, event)},
         "destination": {"url": destination_url(settings, rule, event)},
         **rule.copy_options(),
     }
     if event.sequencer:  # copies of one destination apply in write order (shared/replicaops.py)
         request["replica"] = {"version": event.sequencer, "source_etag": event.etag or None}
     return request
+
+
+def source_url(settings: Settings, rule: ReplicationRule, event: BlobEvent) -> str:
+    """The event's blob, on its account's configured endpoint."""
+    accounts = {a.name: a for a in settings.registry.accounts}
+    return BlobLocation(accounts[rule.source.account], event.container, event.name).base_url
 
 
 def destination_url(settings: Settings, rule: ReplicationRule, event: BlobEvent) -> str:
@@ -169,8 +173,9 @@ async def mirror_deletes(settings: Settings, event: BlobEvent, outcome: Outcome)
         return
     for rule in rules:
         url = destination_url(settings, rule, event)
+        source = source_url(settings, rule, event)
         try:
-            done = await asyncio.to_thread(delete_replica, storage(), url, event.sequencer)
+            done = await asyncio.to_thread(delete_replica, storage(), source, url, event.sequencer)
         except CopyFailed as exc:  # a name whose URL could reach another blob: never retried
             reason = f"rule {rule.name!r}: delete refused: {exc}"
             outcome.rejected.append({"reason": reason, "event": event.event_id})

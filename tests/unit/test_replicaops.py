@@ -8,7 +8,7 @@ import pytest
 from azure.storage.blob import BlobProperties
 
 from shared.errors import RequestRejected
-from shared.replicaops import STAMP, held_version, same_etag, version_order
+from shared.replicaops import STAMP, held_version, not_older, same_etag, stamp_of
 from shared.requests import parse_copy_request
 from shared.settings import settings_from_env
 
@@ -30,10 +30,15 @@ def props(copy_status: str | None = None, **metadata: str) -> BlobProperties:
     return made
 
 
-def test_a_longer_sequencer_is_later_whatever_its_text() -> None:
-    assert version_order("F") < version_order("10")
-    assert version_order("0000000000000442") < version_order("0000000000000443")
-    assert sorted(["0B", "A", "0A"], key=version_order) == ["A", "0A", "0B"]
+def test_sequencers_of_one_length_compare_as_text_and_of_two_lengths_order_nothing() -> None:
+    assert not_older("0000000000000443", "0000000000000442")
+    assert not_older("0000000000000442", "0000000000000442")
+    assert not not_older("0000000000000441", "0000000000000442")
+    assert not not_older("F" * 64, "0" * 32)  # an odd event never blocks a real one
+    assert not not_older("0" * 32, "F" * 64)
+
+
+KEY, OTHER = "a" * 16, "b" * 16
 
 
 @pytest.mark.parametrize(
@@ -41,17 +46,19 @@ def test_a_longer_sequencer_is_later_whatever_its_text() -> None:
     [
         (None, None),
         (props(), None),  # written by someone else: no stamp
-        (props("success", **{STAMP: "0A"}), "0A"),
-        (props(None, **{STAMP: "0A"}), "0A"),  # synchronous copy: no copy status left
-        (props("pending", **{STAMP: "0A"}), "0A"),
-        (props("failed", **{STAMP: "0A"}), None),  # a failed copy holds no write whole
-        (props("aborted", **{STAMP: "0A"}), None),
+        (props("success", **{STAMP: stamp_of(KEY, "0A")}), "0A"),
+        (props(None, **{STAMP: stamp_of(KEY, "0A")}), "0A"),  # synchronous: no copy status
+        (props("pending", **{STAMP: stamp_of(KEY, "0A")}), "0A"),
+        (props("failed", **{STAMP: stamp_of(KEY, "0A")}), None),  # holds no write whole
+        (props("aborted", **{STAMP: stamp_of(KEY, "0A")}), None),
+        (props("success", **{STAMP: stamp_of(OTHER, "0A")}), None),  # another source's
+        (props("success", **{STAMP: "0A"}), None),  # no source named
     ],
 )
-def test_the_held_version_is_the_stamp_of_a_whole_write(
+def test_the_held_version_is_the_stamp_of_a_whole_write_of_this_source(
     given: BlobProperties | None, held: str | None
 ) -> None:
-    assert held_version(given) == held
+    assert held_version(given, KEY) == held
 
 
 def test_etags_compare_with_or_without_quotes_and_never_empty() -> None:
