@@ -152,13 +152,16 @@ def build_restore_request(options: RestoreOptions) -> dict[str, Any]:
     """The POST /api/copies body that restores `options.blob_url` from one of its snapshots or
     versions: that point in time as the source, the blob itself as the destination."""
     url = check_url(options.blob_url, "BLOB_URL")
-    if urllib.parse.urlsplit(url).query:
+    parts = urllib.parse.urlsplit(url)
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
         raise RequestOptionError(
-            "BLOB_URL must be the blob's plain URL (no query); name the point in time with "
-            "--snapshot or --version"
+            "BLOB_URL must be the blob's plain URL (no query or fragment); name the point in "
+            "time with --snapshot or --version"
         )
     if (options.snapshot is None) == (options.version_id is None):
         raise RequestOptionError("give exactly one of --snapshot and --version")
+    if not (options.snapshot or options.version_id or "").strip():
+        raise RequestOptionError("--snapshot and --version take a non-empty value")
     name, value = (
         ("snapshot", options.snapshot)
         if options.snapshot is not None

@@ -139,6 +139,17 @@ def build_plan(request: CopyRequest, settings: Settings, instance_id: str) -> Co
         )
     leasable = src is not None and not (src.snapshot or src.version_id)
     restore = restore_of(src, dest)
+    if restore is not None and request.overwrite != "always":
+        # The point in time is never newer than its base, and the base always exists.
+        raise RequestRejected(
+            400,
+            "invalid copy request",
+            {"overwrite": "a restore replaces its base: must be always"},
+        )
+    if restore is None and src is not None and src.key == dest.key:  # however it is spelled
+        raise RequestRejected(
+            400, "invalid copy request", {"destination.url": "must differ from source.url"}
+        )
     return CopyPlan(
         id=instance_id,
         request=request_for_plan(

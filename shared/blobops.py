@@ -364,8 +364,12 @@ class BlobOps:
             theirs = self.locate(copied_from)
         except CopyFailed:  # a recorded source we would refuse is not the one we asked for
             return False
-        if ours is not None and theirs is not None:
-            return ours.key == theirs.key
+        if ours is not None and theirs is not None:  # the same blob, and the same point in time
+            return (ours.key, ours.snapshot, ours.version_id) == (
+                theirs.key,
+                theirs.snapshot,
+                theirs.version_id,
+            )
         return copied_from.split("?")[0] == requested.split("?")[0]
 
     def check_copy(self, url: str, copy_id: str | None) -> CopyStatus:

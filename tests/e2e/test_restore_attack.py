@@ -158,12 +158,7 @@ def test_restoring_a_page_blob_snapshot_over_its_base(copies: CopyApi, blobs: Te
     assert kept.download_blob().readall() == new
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="overwrite: if_newer is accepted on a restore, whose source (an earlier point in "
-    "time) is never newer: the restore is skipped yet 'succeeded', and the undo snapshot it "
-    "took first is kept as if it held replaced content",
-)
+# Was a break, now fixed (a restore takes overwrite: always only).
 def test_a_restore_with_overwrite_if_newer_is_refused_or_restores(
     copies: CopyApi, blobs: TestBlobs
 ) -> None:

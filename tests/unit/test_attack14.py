@@ -61,12 +61,7 @@ def test_a_source_naming_both_a_snapshot_and_a_version_is_a_400() -> None:
     assert "source.url" in fields
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="copies_onto_itself compares URL text: the same blob spelled with a percent-encoded "
-    "letter or another loopback host passes as a copy of a blob onto itself (which leases the "
-    "base as a source and then writes it without that lease)",
-)
+# Was a break, now fixed.
 @pytest.mark.parametrize(
     "spelling",
     [
@@ -156,24 +151,13 @@ def test_an_aborted_restore_whose_put_back_failed_still_names_the_snapshot_it_ke
     assert doc["restore"]["previous_snapshot"] == kept or kept in doc["warnings"][0]["message"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BlobOps.same_source compares blob keys only: a base blob whose recorded copy came "
-    "from snapshot A reads as the copy a restore from snapshot B started (adoption of a "
-    "retried or overlapping start, PendingCopyOperation), so the wrong point in time is "
-    "reported as restored",
-)
+# Was a break, now fixed.
 def test_a_copy_from_another_snapshot_of_the_base_is_not_taken_for_ours() -> None:
     recorded = f"{DST}?snapshot=2026-12-01T09%3A00%3A00.0000000Z&sv=x&sig=REDACTED"
     assert not _ops().same_source(recorded, f"{DST}?snapshot={SNAP}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="blobcopy restore sends an empty --snapshot/--version (the service then answers "
-    "'destination.url: must differ from source.url') and a BLOB_URL with a #fragment (the "
-    "point in time lands in the fragment): neither is refused as a bad option",
-)
+# Was a break, now fixed.
 @pytest.mark.parametrize(
     "options",
     [
