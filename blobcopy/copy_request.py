@@ -15,7 +15,7 @@ from typing import Any
 
 OVERWRITE_CHOICES = ("always", "never", "if_newer")
 LEASE_CHOICES = ("renewed", "none", "infinite")
-BATCH_LEASE_CHOICES = ("none", "infinite")  # a batch leases each source until its copy ends
+BATCH_LEASE_CHOICES = ("none", "renewed", "infinite")  # each source leased while its copy runs
 TIER_CHOICES = ("Hot", "Cool", "Cold", "Archive")
 STATE_CHOICES = ("running", "succeeded", "failed", "aborted", "timed_out")
 

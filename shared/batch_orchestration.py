@@ -2,7 +2,8 @@
 
     round (shared/batchops.py): read every pending copy in one listing, report those that
         ended, list up to `max_concurrency - pending` more source blobs and start them
-    -> wait (the poll interval, doubling while nothing moves) racing the one `abort` wait
+    -> wait (the poll interval, doubling while nothing moves, but never past a renewed lease's
+       next renewal or a copy's `blob_timeout_seconds`) racing the one `abort` wait
     -> continue_as_new every `polls_per_execution` rounds, carrying the pending copies, the
        listing's continuation token and the counts (history stays bounded at any size)
     -> stopping (abort, deadline): no more starts; abort the pending copies, read them until
@@ -42,6 +43,7 @@ from shared.contracts import (
 )
 from shared.copyrun import DurableRun, Gen, seconds
 from shared.outcomes import Outcome, aborted_error, backoff_seconds
+from shared.polling import RENEW_FRACTION
 from shared.status import FINAL_STATES, State
 from shared.timestamps import iso, parse_iso
 
@@ -124,6 +126,7 @@ class BatchRun(DurableRun):
             fill=self.carry.stopping is None and not self.carry.exhausted,
             report_length=self.carry.report_length,
             page_size=self.plan.page_size,
+            lease_seconds=self.plan.lease_seconds,
         )
         result = yield from self.call(BATCH_ROUND, job)
         if isinstance(result, Failed):
@@ -196,8 +199,25 @@ class BatchRun(DurableRun):
         delay = self.plan.poll_min * 2.0 ** min(self.carry.idle_rounds, 30)
         return min(max(delay, self.plan.poll_min), self.plan.poll_max)
 
+    def next_due(self) -> float | None:
+        """Seconds until a pending copy needs a round whatever its progress: its renewed lease
+        comes due (rounds at most half a renewal period apart, so each lease is renewed
+        between a third and a half of its life), or its `blob_timeout_seconds` passes."""
+        request, due = self.plan.request, []
+        if self.carry.pending and request.get("lease_source") == "renewed":
+            due.append(self.plan.lease_seconds * RENEW_FRACTION / 2)
+        limit = request.get("blob_timeout_seconds")
+        started = [parse_iso(b.started_at) for b in self.carry.pending if b.started_at]
+        if limit and started:
+            first = min(started) + dt.timedelta(seconds=limit)
+            due.append(max((first - self.now).total_seconds(), 0.0))
+        return min(due) if due else None
+
     def wait(self, delay: float) -> Gen:
-        """Sleep `delay` seconds, or until the abort comes."""
+        """Sleep `delay` seconds (less if a lease or a timeout comes due first), or until the
+        abort comes."""
+        due = self.next_due()
+        delay = delay if due is None else max(min(delay, due), self.plan.poll_min)
         timer = self.ctx.create_timer(self.now + seconds(delay))
         if self.carry.stopping is not None:
             yield timer

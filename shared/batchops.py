@@ -9,7 +9,10 @@ A round costs, whatever the number of blobs in it:
 - one List Blobs of the destination over the new names' window: what each already holds;
 - one Copy Blob per new blob, and nothing for a blob that needs no copy (`overwrite: never`
   with a destination, `if_newer` with a newer one: seen in that listing);
-- one Append Block of report lines for the blobs that ended.
+- one Append Block of report lines for the blobs that ended;
+- only when asked: one Acquire Lease and one Release Lease per blob (`lease_source`), one Renew
+  Lease per pending copy per third of a renewed lease's life, one Abort Copy Blob per copy past
+  `blob_timeout_seconds`.
 
 So a blob costs one Copy Blob plus its share of a few listings per round: no Get Blob
 Properties, no per-blob SAS (one container SAS per round), no per-blob activity.
@@ -57,7 +60,8 @@ from shared.contracts import (
 )
 from shared.copylimits import CLOCK_SKEW, MAX_DELEGATION, SAS_MARGIN
 from shared.errors import CopyFailed, PermanentStorageError, map_storage_errors, retry_transient
-from shared.timestamps import parse_iso, utc
+from shared.polling import RENEW_FRACTION
+from shared.timestamps import iso, parse_iso, utc
 
 #: How far storage's clock may lag the orchestration's when a retried round judges whether a
 #: copy it finds was started by its lost attempt (a larger lag makes it copy that blob again).
@@ -71,6 +75,18 @@ _SKIP_CODES = {
     "never": {"ConditionNotMet", "BlobAlreadyExists"},
     "if_newer": {"SourceConditionNotMet", "ConditionNotMet"},
 }
+
+
+@dataclass(frozen=True)
+class RoundClock:
+    """The two clocks a round judges by. `asked`, the orchestration's time when the round was
+    decided, is the same in every attempt of the round: timeouts and adoption are judged by
+    it, so a retried round decides as its lost attempt did. `now`, this attempt's clock taken
+    before any call, dates the leases it takes or renews: a lease's life runs from before the
+    call that gave it, so the renewal is never later than it should be."""
+
+    asked: dt.datetime
+    now: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -114,7 +130,11 @@ class BatchOps:
         self.ops = ops
         self.batch_id = job.batch_id
         self.request = BatchRequest.model_validate(job.request)
-        self.leases = self.request.lease_source == "infinite" and not self.request.dry_run
+        self.leases = self.request.lease_source != "none" and not self.request.dry_run
+        self.renews = self.leases and self.request.lease_source == "renewed"
+        self.lease_seconds = job.lease_seconds if isinstance(job, BatchRoundJob) else 60
+        #: Pending copies whose renewed lease was lost this round: name -> storage's code.
+        self.leases_lost: dict[str, str] = {}
         self.source = self._container(self.request.source.url)
         self.destination = self._container(self.request.destination.url)
 
@@ -187,18 +207,17 @@ class BatchOps:
 
         The slots are counted after the status read, so copies that ended this round make
         room in this round (one listing of the pending window, one of the new names')."""
-        ledger = RoundLedger()
+        ledger, clock = RoundLedger(), RoundClock(parse_iso(job.asked_at), now)
         pending = self.destinations([self.request.destination_name(p.name) for p in job.pending])
-        for blob in job.pending:
-            self.follow(blob, pending.get(self.request.destination_name(blob.name)), ledger)
+        for blob in self.renew_due(job.pending, pending, now):
+            self.follow(blob, pending.get(self.request.destination_name(blob.name)), ledger, clock)
         sources: list[BlobProperties] = []
         marker, exhausted = job.marker, False
         free = self.request.max_concurrency - len(ledger.pending) if job.fill else 0
         if free > 0:
             sources, marker, exhausted = self.list_sources(job.marker, free, job.page_size)
         seen = self.destinations([self.request.destination_name(b.name) for b in sources])
-        asked = parse_iso(job.asked_at)
-        starts = [s for p in sources if (s := self.take(p, seen, asked, ledger)) is not None]
+        starts = [s for p in sources if (s := self.take(p, seen, clock, ledger)) is not None]
         if starts:
             self.start_all(starts, parse_iso(job.deadline) + SAS_MARGIN, now, ledger)
         length = retry_transient(
@@ -215,8 +234,11 @@ class BatchOps:
             errors=ledger.errors,
         )
 
-    def follow(self, blob: BatchBlob, dest: BlobProperties | None, ledger: RoundLedger) -> None:
-        """A pending copy: still pending, or ended (as the destination's copy status says)."""
+    def follow(
+        self, blob: BatchBlob, dest: BlobProperties | None, ledger: RoundLedger, clock: RoundClock
+    ) -> None:
+        """A pending copy: still pending (unless it must stop now), or ended (as the
+        destination's copy status says)."""
         name = self.request.destination_name(blob.name)
         if dest is None or dest.copy.id != blob.copy_id:
             code = "DestinationDeleted" if dest is None else "CopyReplaced"
@@ -224,26 +246,99 @@ class BatchOps:
             ledger.end(self.release(blob, line))
             return
         status = dest.copy.status or BlobCopyStatus.SUCCESS
-        copied, total = _progress(dest)
-        if status == BlobCopyStatus.PENDING:
-            ledger.pending.append(blob)
-            ledger.pending_copied += copied or 0
-            ledger.pending_total += total or blob.size or 0
+        if status != BlobCopyStatus.PENDING:
+            ledger.end(self.release(blob, self.ended(blob, name, dest, status, clock)))
             return
-        ledger.end(self.release(blob, self.ended(blob, name, dest, status)))
+        reason = self.stop_reason(blob, clock)
+        if reason and (stopped := self.stop_copy(blob, name, reason)) is not None:
+            ledger.end(stopped)
+            return
+        copied, total = _progress(dest)
+        ledger.pending.append(blob)
+        ledger.pending_copied += copied or 0
+        ledger.pending_total += total or blob.size or 0
 
     def ended(
-        self, blob: BatchBlob, name: str, dest: BlobProperties, status: str
+        self, blob: BatchBlob, name: str, dest: BlobProperties, status: str, clock: RoundClock
     ) -> dict[str, Any]:
-        """The report line of a copy that is over, verified against the listing if asked."""
+        """The report line of a copy that is over, verified against the listing if asked. An
+        aborted copy past its timeout is one this round's lost attempt stopped for it."""
         if status == BlobCopyStatus.SUCCESS:
             problem = self.verification_problem(blob, dest) if self.request.verify else None
             if problem:
                 return _line(blob.name, name, "failed", None, blob.copy_id, "VerificationFailed")
             return _line(blob.name, name, "succeeded", dest.size, blob.copy_id, None)
+        if status == BlobCopyStatus.ABORTED and self.timed_out(blob, clock):
+            return _line(blob.name, name, "failed", None, blob.copy_id, "Timeout")
         state = "aborted" if status == BlobCopyStatus.ABORTED else "failed"
         code = "Aborted" if state == "aborted" else "CopyFailed"
         return _line(blob.name, name, state, None, blob.copy_id, code)
+
+    # --- stopping one copy: its timeout, its lost lease ---------------------------------
+
+    def timed_out(self, blob: BatchBlob, clock: RoundClock) -> bool:
+        """Whether the copy has been pending for `blob_timeout_seconds` (orchestration time)."""
+        limit = self.request.blob_timeout_seconds
+        if not limit or not blob.started_at:
+            return False
+        return (clock.asked - parse_iso(blob.started_at)).total_seconds() >= limit
+
+    def stop_reason(self, blob: BatchBlob, clock: RoundClock) -> str | None:
+        """Why a pending copy must stop now: its timeout, or its renewed lease lost (someone
+        broke or took it: the source may change under the copy)."""
+        if self.timed_out(blob, clock):
+            return "Timeout"
+        return self.leases_lost.get(blob.name)
+
+    def stop_copy(self, blob: BatchBlob, name: str, code: str) -> dict[str, Any] | None:
+        """Abort one pending copy: its failed line, or None if it ended before the abort came
+        (the next round reads how)."""
+        target = self.client(self.destination).get_blob_client(name)
+        try:
+            retry_transient(_abort_one, target, blob.copy_id)
+        except PermanentStorageError:
+            return None
+        return self.release(blob, _line(blob.name, name, "failed", None, blob.copy_id, code))
+
+    # --- renewed leases -----------------------------------------------------------------
+
+    def renew_due(
+        self, blobs: list[BatchBlob], dests: dict[str, BlobProperties], now: dt.datetime
+    ) -> list[BatchBlob]:
+        """Renew, `START_THREADS` at a time, the leases of the copies still pending whose
+        lease has lived a third of its life; the blobs, their `leased_at` updated. A lease
+        lost is noted (`leases_lost`) and no longer dated, so its copy stops."""
+        due = [b for b in blobs if self.renewal_due(b, dests, now)]
+        if not due:
+            return blobs
+        with ThreadPoolExecutor(max_workers=min(START_THREADS, len(due))) as pool:
+            lost = dict(zip((b.name for b in due), pool.map(self.renew, due), strict=True))
+        self.leases_lost = {name: code for name, code in lost.items() if code}
+        stamp = {name: None if code else iso(now) for name, code in lost.items()}
+        return [replace(b, leased_at=stamp[b.name]) if b.name in stamp else b for b in blobs]
+
+    def renewal_due(
+        self, blob: BatchBlob, dests: dict[str, BlobProperties], now: dt.datetime
+    ) -> bool:
+        """A renewed lease a third through its life, on a copy the listing shows pending."""
+        dest = dests.get(self.request.destination_name(blob.name))
+        if not (self.renews and blob.leased_at) or dest is None:
+            return False
+        if dest.copy.id != blob.copy_id or dest.copy.status != BlobCopyStatus.PENDING:
+            return False  # ended: released this round, not renewed
+        age = (now - parse_iso(blob.leased_at)).total_seconds()
+        return age >= self.lease_seconds * RENEW_FRACTION
+
+    def renew(self, blob: BatchBlob) -> str | None:
+        """Renew one lease (taking it back if it lapsed unclaimed); storage's code if lost."""
+        try:
+            retry_transient(
+                self.ops.renew_lease, self.source_url(blob.name), self.lease_id(blob),
+                self.lease_seconds,
+            )  # fmt: skip
+        except PermanentStorageError as exc:
+            return exc.code
+        return None
 
     @staticmethod
     def verification_problem(blob: BatchBlob, dest: BlobProperties) -> str | None:
@@ -259,7 +354,7 @@ class BatchOps:
         self,
         props: BlobProperties,
         seen: dict[str, BlobProperties],
-        asked: dt.datetime,
+        clock: RoundClock,
         ledger: RoundLedger,
     ) -> PlannedStart | None:
         """A newly listed source blob: skip it, adopt the copy a lost attempt of this round
@@ -267,11 +362,14 @@ class BatchOps:
         ledger.tally = ledger.tally.plus(BatchTally(listed=1))
         name = self.request.destination_name(props.name)
         dest = seen.get(name)
-        md5 = props.content_settings.content_md5
-        blob = BatchBlob(props.name, "", props.size, bytes(md5).hex() if md5 else None)
-        if dest is not None and not self.request.dry_run and self.ours(dest, props, asked):
+        blob = self.pending_blob(props, clock)
+        if dest is not None and not self.request.dry_run and self.ours(dest, props, clock.asked):
+            # The lost attempt leased it at `asked` at the earliest: dated so, it is renewed
+            # by the next round that finds it due (taken back if it lapsed meanwhile).
             adopted = replace(blob, copy_id=str(dest.copy.id))
-            self.follow(adopted, dest, ledger)
+            if adopted.leased_at:
+                adopted = replace(adopted, leased_at=iso(clock.asked))
+            self.follow(adopted, dest, ledger, clock)
             return None
         verdict = self.needs_no_copy(props, dest)
         if self.request.dry_run:
@@ -282,6 +380,19 @@ class BatchOps:
             ledger.end(_line(props.name, name, "skipped", None, None, None))
             return None
         return PlannedStart(blob, name, dest)
+
+    def pending_blob(self, props: BlobProperties, clock: RoundClock) -> BatchBlob:
+        """The blob as a round carries it once its copy starts (its copy id still to come),
+        dated only as its timeout and its renewed lease need."""
+        md5 = props.content_settings.content_md5
+        return BatchBlob(
+            props.name,
+            "",
+            props.size,
+            bytes(md5).hex() if md5 else None,
+            started_at=iso(clock.asked) if self.request.blob_timeout_seconds else None,
+            leased_at=iso(clock.now) if self.renews else None,
+        )
 
     def ours(self, dest: BlobProperties, props: BlobProperties, asked: dt.datetime) -> bool:
         """Whether the destination holds a copy of this source that this round started (in a
@@ -338,7 +449,8 @@ class BatchOps:
         try:
             if self.leases:  # before the copy: a writer must not change the source under it
                 source, lease_id = self.source_url(blob.name), self.lease_id(blob)
-                retry_transient(self.ops.acquire_lease, source, lease_id, -1)
+                duration = self.lease_seconds if self.renews else -1
+                retry_transient(self.ops.acquire_lease, source, lease_id, duration)
             started = retry_transient(
                 self._start_one, target, f"{self.source_url(blob.name)}?{sas}", options
             )

@@ -4,7 +4,8 @@
      "destination": {"url": CONTAINER_URL, "prefix": "q/"},
      "include": ["*.csv"], "exclude": ["tmp/*"], "max_concurrency": 32, "dry_run": false,
      "id": "nightly-2026-12-02", "overwrite": "never", "tier": "Cool", "metadata": {...},
-     "verify": true, "timeout_seconds": 86400, "notify": {"queue": "copy-results"}}
+     "verify": true, "timeout_seconds": 86400, "blob_timeout_seconds": 3600,
+     "lease_source": "renewed", "notify": {"queue": "copy-results"}}
 
 A blob `p/a/b.csv` is copied to `q/a/b.csv`: the source prefix is replaced by the destination's.
 Globs match the name after the prefix (`fnmatch`, case-sensitive: `*` crosses `/`). Like
@@ -81,13 +82,18 @@ class BatchRequest(BaseModel):
     dry_run: bool = False
     id: Annotated[str, Field(pattern=ID_PATTERN)] | None = None
     overwrite: Literal["always", "never", "if_newer"] = "always"
-    #: `infinite`: each source blob is leased from just before its copy starts until the copy
-    #: ends (two more transactions per blob). A renewed lease per blob would cost a renewal
-    #: per pending copy per round, so batches offer the infinite one only.
-    lease_source: Literal["none", "infinite"] = "none"
+    #: Each source blob is leased from just before its copy starts until the copy ends (two
+    #: more transactions per blob). `renewed`: a finite lease (BLOBCOPY_LEASE_SECONDS) renewed
+    #: by the rounds while its copy is pending, one Renew Lease per blob per third of its life,
+    #: so a batch that dies frees its sources within a minute; `infinite`: no renewals, but a
+    #: source stays leased until someone breaks the lease if the batch is lost.
+    lease_source: Literal["none", "renewed", "infinite"] = "none"
     metadata: dict[str, Annotated[str, Field(max_length=8192)]] = Field(default_factory=dict)
     tier: Literal["Hot", "Cool", "Cold", "Archive"] | None = None
     timeout_seconds: Annotated[int, Field(gt=0)] | None = None
+    #: A copy still pending this long after it started is aborted and reported failed with
+    #: `Timeout` (seen by the first round after it: the rounds wake for it); the batch goes on.
+    blob_timeout_seconds: Annotated[int, Field(gt=0)] | None = None
     verify: bool = False
     notify: Notify | None = None
 
@@ -104,9 +110,17 @@ class BatchRequest(BaseModel):
         return self.destination.prefix + source_name[len(self.source.prefix) :]
 
     def fingerprint(self) -> str:
-        """A hash of the normalized request (equal for the same request in any key order)."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """A hash of the normalized request (equal for the same request in any key order).
+        Fields added since batches shipped count only when set, so a batch started by an
+        older release keeps its fingerprint (its idempotent re-post still matches)."""
+        unset = {name for name in _ADDED_LATER if getattr(self, name) is None}
+        body = self.model_dump(mode="json", exclude=unset)
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+#: Fields a batch request gained after release; unset, they leave the fingerprint as it was.
+_ADDED_LATER = {"blob_timeout_seconds"}
 
 
 def _overlap_error(raw: dict[str, Any]) -> dict[str, str]:

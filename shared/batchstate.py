@@ -57,6 +57,7 @@ class BatchPlan(PlanBase):
 
     report_url: str
     page_size: int = default("batch_page_size")
+    lease_seconds: int = default("lease_seconds")  # a renewed source lease's life
     carry: BatchCarry | None = None
 
     def with_carry(self, carry: BatchCarry) -> BatchPlan:

@@ -221,12 +221,18 @@ class Done(WireRecord):
 @dataclass(frozen=True)
 class BatchBlob(WireRecord):
     """One blob of a batch whose copy is pending: the source name, what the listing said of
-    it (so verification needs no extra read), and our copy's id on the destination."""
+    it (so verification needs no extra read), and our copy's id on the destination.
+
+    `started_at` (the starting round's `asked_at`) is kept only under `blob_timeout_seconds`;
+    `leased_at` (the activity's clock before the last acquire or renewal) only while a renewed
+    source lease is held, so a batch without them carries nothing more per blob."""
 
     name: str
     copy_id: str
     size: int | None = None
     md5: str | None = None
+    started_at: str | None = None
+    leased_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -261,6 +267,7 @@ class BatchRoundJob(WireRecord):
     fill: bool
     report_length: int
     page_size: int
+    lease_seconds: int = 60  # a renewed source lease's life (BLOBCOPY_LEASE_SECONDS)
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> Self:

@@ -58,15 +58,12 @@ from shared.contracts import (
 from shared.copyrun import CopyRunBase, Gen, seconds
 from shared.copystate import CopyPlan
 from shared.outcomes import Outcome, aborted_error, backoff_seconds, clamp
-from shared.polling import ProgressPoint, next_poll
+from shared.polling import RENEW_FRACTION, ProgressPoint, next_poll
 from shared.status import State
 from shared.timestamps import iso, parse_iso
 
 ORCHESTRATOR = "copy_orchestrator"  # the name shared/api.py starts and looks instances up by
 CONTINUED = "continued"
-#: A finite lease is renewed once a third of it has passed (timed from before the last renewal
-#: call), leaving two thirds for a late timer and a slow renewal.
-RENEW_FRACTION = 1 / 3
 #: Abort attempts (with back-off capped at 5 minutes: about 1.5 hours) before giving up and
 #: reporting the copy as not aborted.
 STOP_ATTEMPTS = 24

@@ -28,6 +28,10 @@ from typing import Any
 
 LEAD_SECONDS = 0.5
 FIRST_ESTIMATE_FRACTION = 0.25
+#: A finite lease is renewed once a third of its life has passed (timed from before the call
+#: that gave it), leaving two thirds for a late timer and a slow renewal: the copy's
+#: orchestrator (shared/orchestration.py) and a batch's rounds (shared/batchops.py) alike.
+RENEW_FRACTION = 1 / 3
 REFINE_FRACTION = 0.95
 REFINE_HORIZON_SECONDS = 60.0
 

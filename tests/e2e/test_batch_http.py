@@ -164,6 +164,36 @@ def test_abort_in_the_middle_starts_no_more_and_leaves_nothing_pending(
     assert all(p.copy.status != "pending" for p in props)
 
 
+def test_a_copy_past_its_blob_timeout_is_aborted_and_the_rest_of_the_batch_goes_on(
+    batches: BatchApi, blobs: TestBlobs, e2e_stack: StorageStack
+) -> None:
+    """blob_timeout_seconds=4 with renewed source leases and one copy held pending: that copy
+    is aborted by the service (the engine shows it aborted, nothing pending), its source
+    lease released, its report line failed with Timeout; the other blobs are copied and the
+    batch ends failed, counting one Timeout."""
+    src, dst = blobs.container(SOURCE_ACCOUNT), blobs.container(DEST_ACCOUNT)
+    data = fill(src, 3)
+    held = f"{dst.container_name}/out/0001\\.bin"
+    e2e_stack.faults.hold_copies(path=held)
+    request = batch_request(src, dst, blob_timeout_seconds=4, lease_source="renewed")
+    try:
+        doc = batches.wait_final(batches.start(request))
+    finally:
+        e2e_stack.faults.release_copies()
+    assert doc["state"] == "failed" and doc["error"]["code"] == "BlobsFailed", doc
+    assert (doc["counts"]["failed"], doc["counts"]["succeeded"]) == (1, 2)
+    assert doc["errors"] == {"Timeout": 1}
+    assert dst.get_blob_client("out/0001.bin").get_blob_properties().copy.status == "aborted"
+    leases = [src.get_blob_client(n).get_blob_properties().lease.state for n in data]
+    assert leases == ["available"] * 3
+    lines = {line["name"]: (line["state"], line["error"]) for line in report(blobs, doc)}
+    assert lines == {
+        "in/0000.bin": ("succeeded", None),
+        "in/0001.bin": ("failed", "Timeout"),
+        "in/0002.bin": ("succeeded", None),
+    }
+
+
 def test_bad_batch_requests_answer_400_and_403_naming_the_field(
     batches: BatchApi, blobs: TestBlobs
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -147,3 +148,37 @@ def test_exclude_wins_over_include(rest: str) -> None:
     assert not request.selects(rest)
     everything = BatchRequest.model_validate({"source": {"url": SRC}, "destination": {"url": DST}})
     assert everything.selects(rest)
+
+
+@pytest.mark.parametrize(
+    ("extra", "status"),
+    [
+        ({"blob_timeout_seconds": 600, "timeout_seconds": 300}, 400),
+        ({"blob_timeout_seconds": 86401}, 400),  # past the default batch timeout (a day)
+        ({"blob_timeout_seconds": 0}, 400),
+        ({"blob_timeout_seconds": 300, "timeout_seconds": 300}, 202),
+        ({"blob_timeout_seconds": 3600, "lease_source": "renewed"}, 202),
+    ],
+)
+async def test_a_blob_timeout_must_fit_in_the_batch_timeout(
+    extra: dict[str, Any], status: int
+) -> None:
+    """A blob's timeout longer than its batch's could never fire: 400 naming the field."""
+    answer = await start_batch(FakeClient(), body(**extra), settings(), BASE)
+    assert answer.status == status, answer.body
+    if status == 400:
+        assert [f["field"] for f in answer.body["error"]["fields"]] == ["blob_timeout_seconds"]
+
+
+def test_a_request_without_the_newer_fields_keeps_its_older_fingerprint() -> None:
+    """A batch started before blob_timeout_seconds existed, posted again with the same id
+    after the upgrade, must still match its fingerprint (202, not 409): unset, the field is
+    left out of the hash; set, it counts."""
+    request = parse_batch_request(body(id="nightly"))
+    older = {
+        k: v for k, v in request.model_dump(mode="json").items() if k != "blob_timeout_seconds"
+    }
+    canonical = json.dumps(older, sort_keys=True, separators=(",", ":"))
+    assert request.fingerprint() == hashlib.sha256(canonical.encode()).hexdigest()
+    timed = parse_batch_request(body(id="nightly", blob_timeout_seconds=60))
+    assert timed.fingerprint() != request.fingerprint()

@@ -7,6 +7,7 @@ aborting every pending copy, so the orchestrator's decisions are pinned without 
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,11 +51,16 @@ class SimBatch:
     def round(self, job: dict[str, Any], t: float) -> dict[str, Any]:
         tally = {"listed": 0, "succeeded": 0, "failed": 0, "aborted": 0, "skipped": 0}
         tally["bytes_copied"] = 0
-        pending = []
+        pending: list[dict[str, Any]] = []
+        errors: dict[str, int] = {}
+        limit = job["request"].get("blob_timeout_seconds")
         for blob in job["pending"]:
             name = blob["name"]
             if name in self.aborted:
                 tally["aborted"] += 1
+            elif limit and t - self.started[name] >= limit:  # as batchops: Timeout, by asked_at
+                tally["failed"] += 1
+                errors["Timeout"] = errors.get("Timeout", 0) + 1
             elif t - self.started[name] < self.seconds:
                 pending.append(blob)
             elif name in self.fails:
@@ -67,7 +73,8 @@ class SimBatch:
         new = [f"p/{i:04d}" for i in range(start, min(start + free, self.blobs))]
         for name in new:
             self.started[name] = t
-            pending.append({"name": name, "copy_id": f"c-{name}", "size": 100, "md5": None})
+            blob = {"name": name, "copy_id": f"c-{name}", "size": 100, "md5": None}
+            pending.append({**blob, "started_at": job["asked_at"]} if limit else blob)
         tally["listed"] = len(new)
         self.most_pending = max(self.most_pending, len(pending))
         following = start + len(new)
@@ -81,7 +88,7 @@ class SimBatch:
             "pending_bytes_copied": 0,
             "pending_bytes_total": 100 * len(pending),
             "report_length": job["report_length"] + 10 * (sum(tally.values()) - len(new)),
-            "errors": {"CopyFailed": tally["failed"]} if tally["failed"] else {},
+            "errors": errors or ({"CopyFailed": tally["failed"]} if tally["failed"] else {}),
         }
 
 
@@ -94,6 +101,8 @@ def plan(**request: Any) -> dict[str, Any]:
         **request,
     }
     rounds = request.pop("rounds", 100)
+    tuning = {k: request.pop(k) for k in ("poll_max", "lease_seconds") if k in request}
+    body = {k: v for k, v in body.items() if k not in tuning}
     return BatchPlan(
         id="batch-1",
         request=body,
@@ -101,6 +110,7 @@ def plan(**request: Any) -> dict[str, Any]:
         created="2026-01-01T00:00:00.000000Z",
         report_url="https://b.blob.core.windows.net/blobcopy-reports/batch-1.jsonl",
         polls_per_execution=rounds,
+        **tuning,
     ).to_input()
 
 
@@ -232,3 +242,33 @@ def test_a_round_that_ran_out_of_retries_is_tried_again_as_the_same_round() -> N
     assert jobs[0]["asked_at"] == jobs[1]["asked_at"] == jobs[2]["asked_at"]
     assert jobs[0]["marker"] == jobs[2]["marker"]
     assert jobs[3]["asked_at"] != jobs[2]["asked_at"]
+
+
+def round_gaps(sim: SimBatch) -> list[float]:
+    times = [t for t, _ in sim.rounds]
+    return [b - a for a, b in itertools.pairwise(times)]
+
+
+def test_rounds_come_often_enough_to_renew_leases_whatever_the_poll_bounds() -> None:
+    """lease_source=renewed with 60 s leases: while copies are pending, rounds come at most
+    10 s apart (half of a third of the lease's life), though nothing moves and poll_max
+    would let the idle back-off grow to an hour; without renewed leases it does grow."""
+    slow = {"blobs": 2, "seconds": 300.0}
+    sim = SimBatch(**slow)  # type: ignore[arg-type]
+    doc, _ = run(plan(lease_source="renewed", poll_max=3600.0, lease_seconds=60), sim)
+    assert doc["state"] == "succeeded"
+    assert len(sim.rounds) > 25 and max(round_gaps(sim)) <= 10.0 + 0.5
+    idle = SimBatch(**slow)  # type: ignore[arg-type]
+    run(plan(poll_max=3600.0), idle)
+    assert max(round_gaps(idle)) > 60.0
+
+
+def test_a_round_comes_when_a_blob_times_out_and_the_batch_reports_it() -> None:
+    """blob_timeout_seconds=100 with copies that would take 1,000 s and an idle back-off up to
+    an hour: a round comes at 100 s (not at 128 s or later), the copy is reported failed with
+    Timeout, and the batch ends failed saying so."""
+    sim = SimBatch(blobs=1, seconds=1000.0)
+    doc, _ = run(plan(blob_timeout_seconds=100, poll_max=3600.0), sim)
+    assert doc["state"] == "failed" and doc["errors"] == {"Timeout": 1}
+    late = [t for t, _ in sim.rounds if t >= 100.0]
+    assert late and late[0] <= 100.0 + 1.0 + 0.5

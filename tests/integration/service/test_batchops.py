@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from azure.storage.blob import ContainerClient
+from azure.storage.blob import BlobLeaseClient, ContainerClient
 
 from devhost.storage.stack import StorageStack
 from shared.batchops import ADOPTION_SKEW, BatchOps
@@ -247,3 +247,128 @@ def test_leased_sources_are_held_while_their_copies_run_and_released_after(
     states = [src.get_blob_client(n).get_blob_properties().lease.state for n in names]
     assert states == ["available", "available", "leased"]
     theirs.release()
+
+
+# --- per-blob timeouts and renewed leases -------------------------------------------------
+
+
+def at(current: BatchRoundJob, seconds: float) -> BatchRoundJob:
+    """The same job decided `seconds` after `current` was (orchestration time)."""
+    asked = dt.datetime.fromisoformat(current.asked_at.replace("Z", "+00:00"))
+    return replace(current, asked_at=iso(asked + dt.timedelta(seconds=seconds)))
+
+
+def wait_copied(dest: ContainerClient, names: list[str]) -> None:
+    """Wait until the (unheld) copies into these names have succeeded."""
+    for _ in range(500):
+        if all(
+            dest.get_blob_client(n).get_blob_properties().copy.status == "success" for n in names
+        ):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{names} were not copied")
+
+
+def lease_of(src: ContainerClient, name: str) -> tuple[str, str | None]:
+    lease = src.get_blob_client(name).get_blob_properties().lease
+    return str(lease.state), lease.duration
+
+
+def test_a_copy_past_its_blob_timeout_is_aborted_and_the_batch_goes_on(
+    ops: BlobOps, src: ContainerClient, dest: ContainerClient, storage_stack: StorageStack
+) -> None:
+    """blob_timeout_seconds=30: a held copy is left alone 10 s after it started (orchestration
+    time), aborted by the first round past 30 s with one Abort Copy Blob and reported failed
+    with Timeout; its lease is released and the other blobs are copied."""
+    names = fill(src, 3)
+    storage_stack.faults.hold_copies(path=r"/q/0001\.bin")
+    request = batch(src, dest, blob_timeout_seconds=30, lease_source="renewed")
+    first = job(request, "b-timeout")
+    found = BatchOps(ops, first).run_round(first, dt.datetime.now(dt.UTC))
+    assert found.exhausted and all(b.started_at == first.asked_at for b in found.pending)
+    wait_copied(dest, ["q/0000.bin", "q/0002.bin"])
+    early = replace(
+        at(first, 10), pending=found.pending, fill=False, report_length=found.report_length
+    )
+    found = BatchOps(ops, early).run_round(early, dt.datetime.now(dt.UTC))
+    assert [b.name for b in found.pending] == ["p/0001.bin"] and not found.errors
+    storage_stack.reset_transactions()
+    late = replace(
+        at(first, 31), pending=found.pending, fill=False, report_length=found.report_length
+    )
+    ended = BatchOps(ops, late).run_round(late, dt.datetime.now(dt.UTC))
+    assert ended.pending == [] and ended.tally.failed == 1 and ended.errors == {"Timeout": 1}
+    assert storage_stack.transactions().by_operation.get("Abort Copy Blob") == 1
+    assert dest.get_blob_client("q/0001.bin").get_blob_properties().copy.status == "aborted"
+    assert [lease_of(src, n)[0] for n in names] == ["available"] * 3
+    lines = {line["name"]: line for line in report_lines(ops, dest, "b-timeout")}
+    assert (lines["p/0001.bin"]["state"], lines["p/0001.bin"]["error"]) == ("failed", "Timeout")
+    assert {lines[n]["state"] for n in ("p/0000.bin", "p/0002.bin")} == {"succeeded"}
+
+
+def test_a_retried_round_that_timed_a_copy_out_reports_it_once_as_timeout(
+    ops: BlobOps, src: ContainerClient, dest: ContainerClient, storage_stack: StorageStack
+) -> None:
+    """The round that aborted a copy for its timeout, run again (its answer lost), finds the
+    copy aborted and still calls it Timeout (not Aborted), and the report holds one line."""
+    fill(src, 1)
+    storage_stack.faults.hold_copies()
+    first = job(batch(src, dest, blob_timeout_seconds=5), "b-timeout-retry")
+    found = BatchOps(ops, first).run_round(first, dt.datetime.now(dt.UTC))
+    late = replace(
+        at(first, 6), pending=found.pending, fill=False, report_length=found.report_length
+    )
+    BatchOps(ops, late).run_round(late, dt.datetime.now(dt.UTC))
+    again = BatchOps(ops, late).run_round(late, dt.datetime.now(dt.UTC))
+    assert again.errors == {"Timeout": 1} and again.tally.failed == 1
+    lines = report_lines(ops, dest, "b-timeout-retry")
+    assert [(line["state"], line["error"]) for line in lines] == [("failed", "Timeout")]
+
+
+def test_renewed_leases_outlive_their_first_life_while_the_copies_run(
+    ops: BlobOps, src: ContainerClient, dest: ContainerClient, storage_stack: StorageStack
+) -> None:
+    """lease_source=renewed with 15 s leases and copies held for 20 s, rounds every 2 s: the
+    sources are still leased past their first life (without renewals they would have
+    expired), renewed when a third of the lease has lived rather than every round, and
+    released once the copies end."""
+    names = fill(src, 2)
+    storage_stack.faults.hold_copies()
+    current = replace(job(batch(src, dest, lease_source="renewed"), "b-renew"), lease_seconds=15)
+    found = BatchOps(ops, current).run_round(current, dt.datetime.now(dt.UTC))
+    assert [lease_of(src, n) for n in names] == [("leased", "fixed")] * 2
+    storage_stack.reset_transactions()
+    began, rounds = time.monotonic(), 0
+    while time.monotonic() - began < 20:
+        time.sleep(2)
+        current = next_job(current, found, True)
+        found = BatchOps(ops, current).run_round(current, dt.datetime.now(dt.UTC))
+        rounds += 1
+    assert len(found.pending) == 2
+    assert [lease_of(src, n)[0] for n in names] == ["leased"] * 2
+    renewals = storage_stack.transactions().by_account.get("devstoreaccount2", {})
+    assert 2 * 3 <= renewals.get("Lease Blob", 0) <= 2 * 5 < 2 * rounds  # every 5-7 s, not 2
+    storage_stack.faults.release_copies()
+    run_to_end(ops, next_job(current, found, True), exhausted=True)
+    assert [lease_of(src, n)[0] for n in names] == ["available"] * 2
+
+
+def test_a_renewed_lease_someone_breaks_stops_that_copy_only(
+    ops: BlobOps, src: ContainerClient, dest: ContainerClient, storage_stack: StorageStack
+) -> None:
+    """A renewed lease broken by an operator cannot be renewed (Azure's 409
+    LeaseIsBrokenAndCannotBeRenewed, which the engine gives as Azure does): the round that
+    finds it due aborts that copy and reports it failed with storage's code; the other copy's
+    lease is renewed and its copy goes on."""
+    names = fill(src, 2)
+    storage_stack.faults.hold_copies()
+    first = replace(job(batch(src, dest, lease_source="renewed"), "b-broken"), lease_seconds=15)
+    found = BatchOps(ops, first).run_round(first, dt.datetime.now(dt.UTC))
+    BlobLeaseClient(src.get_blob_client(names[0])).break_lease(0)
+    later = next_job(first, found, True)
+    due = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=6)  # a third of 15 s has passed
+    found = BatchOps(ops, later).run_round(later, due)
+    assert [b.name for b in found.pending] == [names[1]] and found.pending[0].leased_at == iso(due)
+    assert found.errors == {"LeaseIsBrokenAndCannotBeRenewed": 1}
+    assert dest.get_blob_client("q/0000.bin").get_blob_properties().copy.status == "aborted"
+    assert lease_of(src, names[1]) == ("leased", "fixed")
