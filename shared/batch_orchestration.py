@@ -127,6 +127,7 @@ class BatchRun(DurableRun):
             report_length=self.carry.report_length,
             page_size=self.plan.page_size,
             lease_seconds=self.plan.lease_seconds,
+            stopping=self.carry.stopping is not None,
         )
         result = yield from self.call(BATCH_ROUND, job)
         if isinstance(result, Failed):

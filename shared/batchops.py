@@ -61,6 +61,7 @@ from shared.contracts import (
 from shared.copylimits import CLOCK_SKEW, MAX_DELEGATION, SAS_MARGIN
 from shared.errors import CopyFailed, PermanentStorageError, map_storage_errors, retry_transient
 from shared.polling import RENEW_FRACTION
+from shared.replicaops import source_key, stamped_version
 from shared.timestamps import iso, parse_iso, utc
 
 #: How far storage's clock may lag the orchestration's when a retried round judges whether a
@@ -133,6 +134,7 @@ class BatchOps:
         self.leases = self.request.lease_source != "none" and not self.request.dry_run
         self.renews = self.leases and self.request.lease_source == "renewed"
         self.lease_seconds = job.lease_seconds if isinstance(job, BatchRoundJob) else 60
+        self.stopping = isinstance(job, BatchRoundJob) and job.stopping
         #: Pending copies whose renewed lease was lost this round: name -> storage's code.
         self.leases_lost: dict[str, str] = {}
         self.source = self._container(self.request.source.url)
@@ -178,20 +180,22 @@ class BatchOps:
             page = list(next(page_iter, []))
             return page, getattr(page_iter, "continuation_token", None)  # azure-core PageIterator
 
-    def destinations(self, names: list[str]) -> dict[str, BlobProperties]:
-        """The destination blobs with these names, with their copy properties, in one listing
-        over the window the names span (they come in name order)."""
+    def destinations(self, names: list[str], metadata: bool = False) -> dict[str, BlobProperties]:
+        """The destination blobs with these names, with their copy properties (and metadata,
+        in the same transaction, if asked), in one listing over the window the names span
+        (they come in name order)."""
         if not names:
             return {}
-        return retry_transient(self._destination_window, names)
+        return retry_transient(self._destination_window, names, metadata)
 
-    def _destination_window(self, names: list[str]) -> dict[str, BlobProperties]:
+    def _destination_window(self, names: list[str], metadata: bool) -> dict[str, BlobProperties]:
         first, last = min(names), max(names)
         common = _common_prefix(first, last)
         client, wanted = self.client(self.destination), set(names)
         found: dict[str, BlobProperties] = {}
+        include = ["copy", "metadata"] if metadata else ["copy"]
         with map_storage_errors():
-            for blob in client.list_blobs(name_starts_with=common, include=["copy"]):
+            for blob in client.list_blobs(name_starts_with=common, include=include):
                 if isinstance(blob, BlobPrefix):
                     continue
                 if blob.name > last:
@@ -216,7 +220,8 @@ class BatchOps:
         free = self.request.max_concurrency - len(ledger.pending) if job.fill else 0
         if free > 0:
             sources, marker, exhausted = self.list_sources(job.marker, free, job.page_size)
-        seen = self.destinations([self.request.destination_name(b.name) for b in sources])
+        names = [self.request.destination_name(b.name) for b in sources]
+        seen = self.destinations(names, metadata=True)  # whose copies they are: replica stamps
         starts = [s for p in sources if (s := self.take(p, seen, clock, ledger)) is not None]
         if starts:
             self.start_all(starts, parse_iso(job.deadline) + SAS_MARGIN, now, ledger)
@@ -248,6 +253,9 @@ class BatchOps:
         status = dest.copy.status or BlobCopyStatus.SUCCESS
         if status != BlobCopyStatus.PENDING:
             ledger.end(self.release(blob, self.ended(blob, name, dest, status, clock)))
+            return
+        if blob.foreign and self.stopping:  # not ours to abort: the batch stops watching it
+            ledger.end(_line(blob.name, name, "skipped", None, blob.copy_id, "DestinationBusy"))
             return
         reason = self.stop_reason(blob, clock)
         if reason and (stopped := self.stop_copy(blob, name, reason)) is not None:
@@ -286,6 +294,8 @@ class BatchOps:
     def stop_reason(self, blob: BatchBlob, clock: RoundClock) -> str | None:
         """Why a pending copy must stop now: its timeout, or its renewed lease lost (someone
         broke or took it: the source may change under the copy)."""
+        if blob.foreign:
+            return None
         if self.timed_out(blob, clock):
             return "Timeout"
         return self.leases_lost.get(blob.name)
@@ -371,6 +381,10 @@ class BatchOps:
                 adopted = replace(adopted, leased_at=iso(clock.asked))
             self.follow(adopted, dest, ledger, clock)
             return None
+        if dest is not None and not self.request.dry_run and self.copying_elsewhere(dest, props):
+            watched = replace(blob, copy_id=str(dest.copy.id), foreign=True)
+            self.follow(replace(watched, started_at=None, leased_at=None), dest, ledger, clock)
+            return None
         verdict = self.needs_no_copy(props, dest)
         if self.request.dry_run:
             state = "would_skip" if verdict else "would_copy"
@@ -396,14 +410,34 @@ class BatchOps:
 
     def ours(self, dest: BlobProperties, props: BlobProperties, asked: dt.datetime) -> bool:
         """Whether the destination holds a copy of this source that this round started (in a
-        lost attempt): a pending one, or one written since the round was decided. A copy that
-        an earlier batch made was written before, so a re-run judges it afresh."""
+        lost attempt): one written (a pending copy: started, as Copy Blob writes the
+        destination when it starts) since the round was decided. A copy that an earlier batch
+        made, or that someone else started, was written before, so it is not ours."""
         copy = dest.copy
         if not copy.id or not self.ops.same_source(copy.source, self.source_url(props.name)):
             return False
-        if copy.status == BlobCopyStatus.PENDING:
-            return True
+        if self.replica_of_this_source(dest, props):
+            return False  # an event's copy, however recent (a back-fill running beside it)
         return utc(dest.last_modified) >= utc(asked) - ADOPTION_SKEW
+
+    def replica_of_this_source(self, dest: BlobProperties, props: BlobProperties) -> bool:
+        """Whether replication wrote (or is writing) the destination from this very source
+        blob: its stamp names the source (shared/replicaops.py). A batch's own copy never
+        carries such a stamp (its Copy Blob keeps the source's metadata, or the request's)."""
+        source = BlobLocation(self.source.account, self.source.container, props.name)
+        return stamped_version(dest, source_key(source)) is not None
+
+    def copying_elsewhere(self, dest: BlobProperties, props: BlobProperties) -> bool:
+        """A copy of this very source, started by someone else (a replica's copy, another
+        batch), is pending on the destination: Azure would refuse ours (PendingCopyOperation)
+        and it brings the same bytes. The round watches it to its end and reports how it
+        ended, but never aborts, times out, leases or releases for it: it is not ours."""
+        copy = dest.copy
+        return bool(
+            copy.id
+            and copy.status == BlobCopyStatus.PENDING
+            and self.ops.same_source(copy.source, self.source_url(props.name))
+        )
 
     def needs_no_copy(self, props: BlobProperties, dest: BlobProperties | None) -> str | None:
         """Why the overwrite rule leaves this destination alone (None: copy it)."""
@@ -477,7 +511,7 @@ class BatchOps:
         """Release the source's lease once its copy has ended. A lease that is not there (the
         acquire was refused, the source is gone) is nothing to release: the blob's line says
         what happened; a transient error raises, and the retried round releases again."""
-        if self.leases:
+        if self.leases and not blob.foreign:
             with contextlib.suppress(PermanentStorageError):
                 self.ops.release_lease(self.source_url(blob.name), self.lease_id(blob))
         return line
@@ -512,7 +546,7 @@ class BatchOps:
     def abort_all(self, pending: list[BatchBlob]) -> None:
         """Abort each pending copy; one that already ended is left as it is."""
         client = self.client(self.destination)
-        for blob in pending:
+        for blob in (b for b in pending if not b.foreign):
             target = client.get_blob_client(self.request.destination_name(blob.name))
             try:
                 retry_transient(_abort_one, target, blob.copy_id)

@@ -233,6 +233,7 @@ class BatchBlob(WireRecord):
     md5: str | None = None
     started_at: str | None = None
     leased_at: str | None = None
+    foreign: bool = False  # someone else's copy of this source, watched, never stopped
 
 
 @dataclass(frozen=True)
@@ -268,6 +269,7 @@ class BatchRoundJob(WireRecord):
     report_length: int
     page_size: int
     lease_seconds: int = 60  # a renewed source lease's life (BLOBCOPY_LEASE_SECONDS)
+    stopping: bool = False  # the batch is aborting: stop watching copies that are not ours
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> Self:

@@ -432,13 +432,12 @@ def test_aborting_a_replica_that_waits_for_the_destination_leaves_the_other_copy
 # --- a back-fill and events at the same time -----------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a back-fill started while an event's replica copy of the same blob is pending "
-    "adopts that copy as its own (batchops `ours`: pending, same source); aborting the back-fill "
-    "then aborts the replica's copy: the destination is emptied, the replica ends 'aborted' "
-    "though nobody aborted it, and the write is never copied (its event's id is taken)",
-)
+# Was a break, now fixed (shared/batchops.py `ours`, `copying_elsewhere`):
+# a back-fill started while an event's replica copy of the same blob is pending adopted that
+# copy as its own (pending, same source); aborting the back-fill then aborted the replica's
+# copy: the destination was emptied, the replica ended 'aborted' though nobody aborted it, and
+# the write was never copied (its event's id is taken). A copy whose replica stamp names this
+# source is never the batch's; the batch watches it and leaves it alone when aborted.
 def test_aborting_a_back_fill_leaves_the_replicas_own_copy_alone(
     attack: Env, e2e_stack: StorageStack
 ) -> None:

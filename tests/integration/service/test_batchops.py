@@ -14,8 +14,15 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from azure.storage.blob import BlobLeaseClient, ContainerClient
+from azure.storage.blob import (
+    BlobClient,
+    BlobLeaseClient,
+    BlobSasPermissions,
+    ContainerClient,
+    generate_blob_sas,
+)
 
+from devhost.storage.azurite import DEV_ACCOUNT_KEY
 from devhost.storage.stack import StorageStack
 from shared.batchops import ADOPTION_SKEW, BatchOps
 from shared.batchreport import append_lines, report_name
@@ -269,6 +276,16 @@ def wait_copied(dest: ContainerClient, names: list[str]) -> None:
     raise AssertionError(f"{names} were not copied")
 
 
+def sas_url(blob: BlobClient) -> str:
+    """A read SAS for a blob in the stack (Azurite's well-known development key)."""
+    token = generate_blob_sas(
+        str(blob.account_name), blob.container_name, blob.blob_name,
+        account_key=DEV_ACCOUNT_KEY, permission=BlobSasPermissions(read=True),
+        expiry=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1),
+    )  # fmt: skip
+    return f"{blob.url}?{token}"
+
+
 def lease_of(src: ContainerClient, name: str) -> tuple[str, str | None]:
     lease = src.get_blob_client(name).get_blob_properties().lease
     return str(lease.state), lease.duration
@@ -372,3 +389,35 @@ def test_a_renewed_lease_someone_breaks_stops_that_copy_only(
     assert found.errors == {"LeaseIsBrokenAndCannotBeRenewed": 1}
     assert dest.get_blob_client("q/0000.bin").get_blob_properties().copy.status == "aborted"
     assert lease_of(src, names[1]) == ("leased", "fixed")
+
+
+def test_someone_elses_pending_copy_of_the_source_is_watched_never_aborted(
+    ops: BlobOps, src: ContainerClient, dest: ContainerClient, storage_stack: StorageStack
+) -> None:
+    """A copy of the same source that someone else started (a replica's, during a back-fill)
+    is pending on the destination before the round is decided: the round starts no second
+    Copy Blob (Azure would refuse it) and watches that copy instead; the batch's abort leaves
+    it alone, and the aborting round reports the blob skipped with DestinationBusy."""
+    [name] = fill(src, 1)
+    storage_stack.faults.hold_copies()
+    theirs = dest.get_blob_client("q/0000.bin").start_copy_from_url(
+        sas_url(src.get_blob_client(name))
+    )
+    time.sleep(ADOPTION_SKEW.total_seconds() + 0.5)  # started before the round was decided
+    storage_stack.reset_transactions()
+    first = job(batch(src, dest, lease_source="renewed", blob_timeout_seconds=1), "b-foreign")
+    found = BatchOps(ops, first).run_round(first, dt.datetime.now(dt.UTC))
+    assert [(b.copy_id, b.foreign) for b in found.pending] == [(theirs["copy_id"], True)]
+    assert "Copy Blob" not in storage_stack.transactions().by_operation
+    assert lease_of(src, name)[0] == "available"  # not ours: not leased
+    late = replace(
+        at(first, 5), pending=found.pending, fill=False, report_length=found.report_length
+    )
+    assert BatchOps(ops, late).run_round(late, dt.datetime.now(dt.UTC)).pending == found.pending
+    BatchOps(ops, late).abort_all(found.pending)
+    stopping = replace(late, stopping=True)
+    ended = BatchOps(ops, stopping).run_round(stopping, dt.datetime.now(dt.UTC))
+    assert ended.pending == [] and ended.errors == {"DestinationBusy": 1}
+    assert ended.tally.skipped == 1
+    assert dest.get_blob_client("q/0000.bin").get_blob_properties().copy.status == "pending"
+    storage_stack.faults.release_copies()
