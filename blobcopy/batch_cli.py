@@ -52,7 +52,8 @@ def batch() -> None:
 @click.option(
     "--lease-source",
     type=click.Choice(BATCH_LEASE_CHOICES),
-    help="infinite: lease each source while its copy runs (the default is none).",
+    help="Lease each source while its copy runs: renewed (a finite lease the batch renews) or"
+    " infinite (the default is none).",
 )
 @click.option("--metadata", "-m", multiple=True, metavar="KEY=VALUE", help="Destination metadata.")
 @click.option(
@@ -65,6 +66,12 @@ def batch() -> None:
     "timeout_seconds",
     kind=click.IntRange(min=1),
     help_text="Stop the batch (abort what is pending) if it has not finished after this long.",
+)
+@seconds_option(
+    "--blob-timeout",
+    "blob_timeout_seconds",
+    kind=click.IntRange(min=1),
+    help_text="Abort a blob's copy still pending this long (that blob fails with Timeout).",
 )
 @click.option(
     "--verify/--no-verify", default=None, help="Check each destination's length (and MD5)."

@@ -36,6 +36,7 @@ class BatchOptions:
     metadata: dict[str, str] = field(default_factory=dict)
     tier: str | None = None
     timeout_seconds: int | None = None
+    blob_timeout_seconds: int | None = None
     verify: bool | None = None
     notify_queue: str | None = None
 
@@ -80,6 +81,7 @@ def build_batch_request(options: BatchOptions) -> dict[str, Any]:
         "lease_source": options.lease_source,
         "tier": options.tier,
         "timeout_seconds": options.timeout_seconds,
+        "blob_timeout_seconds": options.blob_timeout_seconds,
         "verify": options.verify,
     }
     request.update(

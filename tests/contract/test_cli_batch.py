@@ -80,6 +80,8 @@ def test_batch_start_rejects_bad_container_urls_without_calling_the_api(
         ("--overwrite", "sometimes"),
         ("--tier", "Warm"),
         ("--timeout", "0"),
+        ("--blob-timeout", "0"),
+        ("--lease-source", "forever"),
         ("--include", ""),
         ("--metadata", "owner"),
     ],
@@ -101,7 +103,7 @@ def test_batch_start_sends_the_options_given() -> None:
         "--include", "*.csv", "--include", "*.json", "--exclude", "tmp/*",
         "--max-concurrency", "100", "--dry-run", "--id", "batch-1", "--overwrite", "if_newer",
         "-m", "owner=ops", "--tier", "cool", "--timeout", "3600", "--verify",
-        "--notify-queue", "copy-results",
+        "--notify-queue", "copy-results", "--blob-timeout", "600", "--lease-source", "renewed",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert api.calls == [
@@ -116,8 +118,10 @@ def test_batch_start_sends_the_options_given() -> None:
                 "dry_run": True,
                 "id": "batch-1",
                 "overwrite": "if_newer",
+                "lease_source": "renewed",
                 "tier": "Cool",
                 "timeout_seconds": 3600,
+                "blob_timeout_seconds": 600,
                 "verify": True,
                 "metadata": {"owner": "ops"},
                 "notify": {"queue": "copy-results"},
@@ -141,7 +145,7 @@ def test_the_request_the_cli_builds_is_one_the_service_takes() -> None:
         source=SRC, destination=DST, prefix="a/", dest_prefix="b/", include=("*.csv",),
         exclude=("x*",), max_concurrency=500, dry_run=True, batch_id="b-1", overwrite="never",
         metadata={"owner": "ops"}, tier="Archive", timeout_seconds=60, verify=True,
-        notify_queue="copy-results",
+        notify_queue="copy-results", lease_source="renewed", blob_timeout_seconds=30,
     )  # fmt: skip
     request = build_batch_request(options)
     parsed = parse_batch_request(request)
