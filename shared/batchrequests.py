@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from shared.accounts import unsafe_path_reason
+from shared.copylimits import MAX_PENDING_TIMEOUT_SECONDS
 from shared.requests import (
     FROZEN,
     ID_PATTERN,
@@ -93,7 +94,9 @@ class BatchRequest(BaseModel):
     timeout_seconds: Annotated[int, Field(gt=0)] | None = None
     #: A copy still pending this long after it started is aborted and reported failed with
     #: `Timeout` (seen by the first round after it: the rounds wake for it); the batch goes on.
-    blob_timeout_seconds: Annotated[int, Field(gt=0)] | None = None
+    #: Longer than the batch's own timeout is allowed (that one then comes first); longer than
+    #: Azure keeps a copy pending could never fire.
+    blob_timeout_seconds: Annotated[int, Field(gt=0, le=MAX_PENDING_TIMEOUT_SECONDS)] | None = None
     verify: bool = False
     notify: Notify | None = None
 

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 from typing import Any
 
 import pytest
 from azure.storage.blob import BlobProperties
 
 from shared.errors import RequestRejected
-from shared.replicaops import STAMP, held_version, not_older, same_etag, stamp_of
+from shared.replicaops import (
+    STAMP,
+    held_version,
+    holds_the_source_or_newer,
+    not_older,
+    same_etag,
+    stamp_of,
+)
 from shared.requests import parse_copy_request
 from shared.settings import settings_from_env
 
@@ -107,3 +116,35 @@ def test_a_replica_of_an_external_source_is_refused() -> None:
     with pytest.raises(RequestRejected) as refused:
         parse_copy_request(body, settings_from_env(ENV))
     assert "configured account" in refused.value.fields["replica"]
+
+
+SECOND = dt.datetime(2026, 12, 2, 13, 34, 56, tzinfo=dt.UTC)
+
+
+def written(at: dt.datetime, content: bytes | None) -> BlobProperties:
+    """A blob's properties as Get Blob Properties gives them: whole seconds, maybe an MD5."""
+    made = BlobProperties()
+    made.last_modified = at
+    made.size = len(content or b"")
+    made.content_settings.content_md5 = (
+        bytearray(hashlib.md5(content).digest()) if content else None
+    )
+    return made
+
+
+@pytest.mark.parametrize(
+    ("destination", "source", "kept"),
+    [
+        (written(SECOND + dt.timedelta(seconds=1), b"old"), written(SECOND, b"new"), True),
+        (written(SECOND - dt.timedelta(seconds=1), b"new"), written(SECOND, b"new"), False),
+        # One second, two writes: the back-fill of the old bytes and the write that replaced
+        # them. Last-Modified cannot order them; keeping the destination would lose "new".
+        (written(SECOND, b"old"), written(SECOND, b"new"), False),
+        (written(SECOND, b"new"), written(SECOND, b"new"), True),  # a copy of this very write
+        (written(SECOND, None), written(SECOND, b"new"), False),  # no MD5 to tell: copy
+    ],
+)
+def test_if_newer_keeps_a_destination_only_when_it_is_surely_not_older(
+    destination: BlobProperties, source: BlobProperties, kept: bool
+) -> None:
+    assert holds_the_source_or_newer(destination, source) is kept
