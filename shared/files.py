@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from azure.storage.fileshare import FileSasPermissions, ShareServiceClient, generate_file_sas
 
@@ -33,6 +33,16 @@ from shared.errors import CopyFailed, RequestRejected, UnsafeBlobPath, map_stora
 
 #: The only blob type Copy Blob makes from a file.
 FILE_DESTINATION_TYPE = "BlockBlob"
+FILE_ONLY = (
+    "a file source copies to a block blob only (Copy Blob does not copy files to page or "
+    "append blobs)"
+)
+#: The Azure Files hosts of the public and sovereign clouds.
+AZURE_FILES_HOST_SUFFIXES = (
+    ".file.core.windows.net",
+    ".file.core.chinacloudapi.cn",
+    ".file.core.usgovcloudapi.net",
+)
 
 
 def locate_file(registry: AccountRegistry, url: str) -> FileLocation | None:
@@ -53,15 +63,13 @@ def check_file_source(
     source is not a file. Makes no storage call."""
     location = locate_file(registry, source_url)
     if location is None:
+        check_external_file_type(source_url, blob_type)
         return None
     fields: dict[str, str] = {}
     if not location.path or location.path.endswith("/"):
         fields["source.url"] = "must name a file, not a share or directory"
     if blob_type not in (None, FILE_DESTINATION_TYPE):
-        fields["destination.blob_type"] = (
-            "a file source copies to a block blob only (Copy Blob does not copy files to "
-            "page or append blobs)"
-        )
+        fields["destination.blob_type"] = FILE_ONLY
     if fields:
         raise RequestRejected(400, "invalid copy request", fields)
     if not registry.source_allowed(location):
@@ -69,6 +77,23 @@ def check_file_source(
             403, "source not allowed", {"source.url": "outside BLOBCOPY_ALLOWED_SOURCES"}
         )
     return location
+
+
+def is_azure_files_url(url: str) -> bool:
+    """Whether a URL names Azure Files by its host, configured here or not."""
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return False
+    return host.endswith(AZURE_FILES_HOST_SUFFIXES)
+
+
+def check_external_file_type(source_url: str, blob_type: str | None) -> None:
+    """An Azure Files URL of an account not configured here (signed by the caller) still
+    copies to block blobs only: its host says so, so the edge answers 400 rather than Copy
+    Blob failing later."""
+    if blob_type not in (None, FILE_DESTINATION_TYPE) and is_azure_files_url(source_url):
+        raise RequestRejected(400, "invalid copy request", {"destination.blob_type": FILE_ONLY})
 
 
 class FileSas:

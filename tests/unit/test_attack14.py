@@ -18,7 +18,7 @@ from shared.files import FileSas
 from shared.orchestration import copy_orchestration
 from shared.requests import parse_copy_request
 from tests.unit.fakedurable import FakeContext, SimCopy, drive
-from tests.unit.test_api import DST, SRC, settings
+from tests.unit.test_api import DST, settings
 from tests.unit.test_blobops import _ops
 from tests.unit.test_files import KEYED, REGISTRY
 from tests.unit.test_restore import _restore_plan
@@ -89,14 +89,11 @@ def test_two_restores_that_plan_differently_do_not_share_a_fingerprint() -> None
     assert build_plan(explicit, cfg, "r1").fingerprint == plans[0].fingerprint  # same run
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="destination.blob_type is checked only for a file source: on a blob source it is "
-    "accepted and ignored (a PageBlob asked for, a block blob made, no 400 and no warning)",
-)
-def test_blob_type_on_a_blob_source_is_not_silently_ignored() -> None:
-    fields = _fields({"source": {"url": SRC}, "destination": {"url": DST, "blob_type": "PageBlob"}})
-    assert "destination.blob_type" in fields
+# Was a break, now fixed: destination.blob_type was checked only for a file source; on a blob
+# source it was accepted and ignored (a PageBlob asked for, a block blob made). The edge cannot
+# know a blob's type without a storage call, so the start checks it against the source's own
+# type: tests/integration/service/test_blobops.py
+# test_a_blob_type_the_source_cannot_make_fails_the_copy_before_copy_blob.
 
 
 def test_a_share_snapshot_value_cannot_inject_query_parameters_into_the_signed_url() -> None:
@@ -171,13 +168,10 @@ def test_the_cli_refuses_a_restore_it_cannot_express(options: dict[str, Any]) ->
         build_restore_request(RestoreOptions(**options))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a file URL of an account the service does not configure (or one whose Files "
-    "endpoint is not declared) is an external URL: destination.blob_type PageBlob is not "
-    "checked, though the host (*.file.core.windows.net) says it is a file; the copy fails "
-    "later at Copy Blob instead of a 400 naming the field",
-)
+# Was a break, now fixed (shared/files.py check_external_file_type): a file URL of an account
+# the service does not configure is an external URL, and destination.blob_type PageBlob was not
+# checked though the host (*.file.core.windows.net) says it is a file; the copy failed later at
+# Copy Blob instead of a 400 naming the field.
 def test_a_page_blob_from_an_unconfigured_azure_files_url_is_a_400() -> None:
     source = "https://other.file.core.windows.net/share/f.bin?sv=2025-07-05&sr=f&sp=r&sig=x"
     fields = _fields(

@@ -409,3 +409,25 @@ def test_an_abort_recorded_after_a_lost_start_is_not_reported_over_a_finished_co
     assert answer["ok"] and answer["abort_requested"] and answer["reason"] == "changed my mind"
     assert not dest.get_blob_client("b.bin").exists()
     assert dest.get_blob_client("a.bin").download_blob().readall() == data
+
+
+@pytest.mark.parametrize(("wanted", "copied"), [("PageBlob", False), ("BlockBlob", True)])
+def test_a_blob_type_the_source_cannot_make_fails_the_copy_before_copy_blob(
+    ops: BlobOps, src: ContainerClient, dest: ContainerClient, wanted: str, copied: bool
+) -> None:
+    """Copy Blob keeps its source's type: a PageBlob asked for of a block blob used to make a
+    block blob silently. Now one Get Blob Properties of the source tells, and the copy fails
+    with InvalidBlobType (Azure's own code for a type mismatch) before any Copy Blob."""
+    blob, _ = put(src, "block.bin", 1000)
+    target = dest.get_blob_client("out.bin")
+    asked = request(blob.url, target.url)
+    asked["destination"]["blob_type"] = wanted
+    if copied:
+        started = ops.start_copy(asked, DEADLINE)
+        assert wait_for(ops, target.url, started.copy_id).status == "success"
+        return
+    with pytest.raises(CopyFailed) as refused:
+        ops.start_copy(asked, DEADLINE)
+    assert refused.value.code == "InvalidBlobType"
+    assert "BlockBlob" in str(refused.value) and wanted in str(refused.value)
+    assert not target.exists()
