@@ -230,7 +230,8 @@ class CopyRunBase(DurableRun):
         job = SnapshotJob(self.plan.destination_url, self.carry.snapshot, restore)
         result = yield from self.call(FINISH_SNAPSHOT, job)
         if isinstance(result, Failed):
-            self.warn("SnapshotNotRestored" if restore else "SnapshotNotDeleted", result.error)
+            code = "SnapshotNotRestored" if restore else "SnapshotNotDeleted"
+            self.warn(code, kept_snapshot_named(result.error, self.carry.snapshot))
 
     def abort_after_defect(self) -> Gen:
         """A defect ended the run: a copy that may still be pending gets one abort attempt."""
@@ -239,6 +240,16 @@ class CopyRunBase(DurableRun):
         result = yield from self.call(ABORT_COPY, self.copy_job())
         if isinstance(result, Failed):
             self.warn("CopyNotAborted", result.error)
+
+
+def kept_snapshot_named(error: Error | None, snapshot: str) -> Error | None:
+    """The failure, naming the snapshot that was kept: after a failed put-back it is the only
+    copy of the destination's earlier content, and the user must be able to find it."""
+    if not snapshot:  # the destination did not exist: no snapshot was taken
+        return error
+    message = str((error or {}).get("message") or "")
+    kept = f"the destination's earlier content is kept in its snapshot {snapshot}"
+    return {**(error or {}), "message": f"{message}; {kept}" if message else kept}
 
 
 def seconds(value: float) -> dt.timedelta:

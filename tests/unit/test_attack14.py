@@ -130,12 +130,9 @@ def test_a_hostile_file_path_is_a_400_on_source_url(path: str) -> None:
     assert KEYED.account_key is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an aborted restore whose put-back fails (SnapshotNotRestored) keeps the undo "
-    "snapshot, the only copy of the base's content, yet the document says previous_snapshot "
-    "null and the warning names no snapshot: the user cannot find their data",
-)
+# Was a break, now fixed (shared/copyrun.py kept_snapshot_named): an aborted restore whose
+# put-back failed (SnapshotNotRestored) kept the undo snapshot, the only copy of the base's
+# content, yet the warning named no snapshot: the user could not find their data.
 def test_an_aborted_restore_whose_put_back_failed_still_names_the_snapshot_it_kept() -> None:
     ctx = FakeContext(_restore_plan())
     sim = SimCopy(duration=100.0, abort_at=3.0)
