@@ -38,7 +38,9 @@ from shared.requests import (
 MAX_CONCURRENCY = 500
 #: Azure's longest blob name.
 MAX_BLOB_NAME = 1024
-_Glob = Annotated[str, Field(min_length=1, max_length=256)]
+#: Long enough for a replication rule's back-fill glob: `*` and its 256-character suffix with
+#: every `[`, `*`, `?` escaped as `[[]` (shared/replication_backfill.py).
+_Glob = Annotated[str, Field(min_length=1, max_length=1024)]
 
 
 class ContainerRef(BaseModel):

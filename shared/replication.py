@@ -22,6 +22,7 @@ import logging
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import azure.durable_functions as df
@@ -37,7 +38,7 @@ from shared.replicaops import delete_replica
 from shared.replication_backfill import backfill_request, rule_named
 from shared.replication_events import BlobEvent, MalformedEvent, OtherEvent, parse_message
 from shared.replication_rules import ReplicationRule
-from shared.replication_status import rule_document, rule_prefix, tally_rule
+from shared.replication_status import rule_document, rule_prefixes, tally_rule
 from shared.requests import decode_json
 from shared.settings import Settings, get_settings, replication_queue_name
 
@@ -240,9 +241,12 @@ async def replication_status(client: Any, settings: Settings) -> ApiResponse:
     the instance store (shared/replication_status.py)."""
     now = dt.datetime.now(dt.UTC)
     rules = []
-    for rule in settings.replication_rules:
-        pages = ManagementApiPages(client, rule_prefix(rule))
-        rules.append(rule_document(rule, await tally_rule(rule, pages, COPIES.describe), now))
+    every = settings.replication_rules
+    for rule in every:
+        prefixes = rule_prefixes(rule, every)
+        pages_for = partial(ManagementApiPages, client)
+        tally = await tally_rule(rule, prefixes, pages_for, COPIES.describe)
+        rules.append(rule_document(rule, tally, now))
     return ApiResponse(200, {"queue": QUEUE, "rules": rules})
 
 

@@ -3,8 +3,11 @@
 The counts come from the Durable instance store, not from a tally kept in memory (which a
 restart or a second host instance would lose or split): every copy a rule starts has the id
 `repl-<rule>-<32 hex>` (shared/replication.py `copy_id`), so the management API's
-`instanceIdPrefix` filter lists one rule's copies, page by page. A rule with more copies than
-`MAX_PAGES` pages is counted over those pages and marked `complete: false`.
+`instanceIdPrefix` filter lists one rule's copies, page by page. A rule name may start another's
+(`a` and `a-b`: `repl-a-` prefixes both), so a rule is listed under the prefixes that cover its
+own ids and no other rule's (`rule_prefixes`); else a busy `a-b` spends `a`'s page budget. A rule
+with more copies than `MAX_PAGES` pages is counted over those pages and marked
+`complete: false`.
 
 What it cannot count: events no rule took and events set aside are not per rule (they are
 logged, and set-aside ones kept on `<queue>-rejected`); deletes start no instance (logged).
@@ -15,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,12 +29,31 @@ from shared.timestamps import iso, utc
 #: Pages read per rule at most (100 instances each): the route stays quick on a big store.
 MAX_PAGES = 50
 #: Copy states as the status document names them (shared/status.py), in the order shown.
+#: What follows a rule's prefix in its copies' ids: 32 lower-case hex digits.
+HEX_DIGITS = "0123456789abcdef"
 STATES = ("running", "succeeded", "skipped", "failed", "aborted", "timed_out")
 
 
 def rule_prefix(rule: ReplicationRule) -> str:
     """The instance id prefix of the rule's copies."""
     return f"repl-{rule.name}-"
+
+
+def rule_prefixes(rule: ReplicationRule, rules: Sequence[ReplicationRule]) -> list[str]:
+    """Id prefixes that together cover every `repl-<rule>-<32 hex>` and prefix no other rule's
+    ids: a prefix that starts another rule's is split by the hex digit that follows it. Rule
+    `a` beside rule `a-b` is listed under 31 prefixes (`repl-a-0`...`repl-a-f` but `repl-a-b`,
+    which becomes `repl-a-b0`...`repl-a-bf`); beside none, under one."""
+    own = rule_prefix(rule)
+    others = [rule_prefix(o) for o in rules if o.name != rule.name]
+    shadowing = [q for q in others if q.startswith(own)]
+
+    def split(prefix: str) -> list[str]:
+        if not any(q.startswith(prefix) for q in shadowing):
+            return [prefix]
+        return [part for digit in HEX_DIGITS for part in split(prefix + digit)]
+
+    return split(own)
 
 
 def is_rules_copy(rule: ReplicationRule, instance_id: str | None) -> bool:
@@ -63,22 +86,32 @@ def state_of(document: dict[str, Any]) -> tuple[str, bool]:
     return (state if state in STATES else "failed"), bool(document.get("skipped"))
 
 
-async def tally_rule(rule: ReplicationRule, pages: InstancePages, describe: Any) -> RuleTally:
-    """Count the rule's copies over at most MAX_PAGES pages of its instances."""
+async def tally_rule(
+    rule: ReplicationRule,
+    prefixes: Sequence[str],
+    pages_for: Callable[[str], InstancePages],
+    describe: Any,
+) -> RuleTally:
+    """Count the rule's copies over at most MAX_PAGES pages of its instances (at least one
+    page per prefix), listed under `prefixes` (`rule_prefixes`)."""
     tally = RuleTally(Counter())
-    token: str | None = None
-    for _ in range(MAX_PAGES):
-        page = await pages.page(PAGE_SIZE, token)
-        for found in page.statuses:
-            if not is_rules_copy(rule, found.instance_id):
-                continue
-            state, skipped = state_of(describe(found))
-            created = utc(found.created_time) if found.created_time else None
-            tally.add(state, skipped, created, str(found.instance_id))
-        token = page.continuation
-        if token is None:
-            return tally
-    tally.complete = False
+    budget = max(MAX_PAGES, len(prefixes))
+    for prefix in prefixes:
+        pages, token = pages_for(prefix), None
+        while True:
+            if budget == 0:
+                tally.complete = False
+                return tally
+            budget -= 1
+            page = await pages.page(PAGE_SIZE, token)
+            for found in page.statuses:
+                if is_rules_copy(rule, found.instance_id):
+                    state, skipped = state_of(describe(found))
+                    created = utc(found.created_time) if found.created_time else None
+                    tally.add(state, skipped, created, str(found.instance_id))
+            token = page.continuation
+            if token is None:
+                break
     return tally
 
 

@@ -91,9 +91,9 @@ def test_two_restores_that_plan_differently_do_not_share_a_fingerprint() -> None
 
 # Was a break, now fixed: destination.blob_type was checked only for a file source; on a blob
 # source it was accepted and ignored (a PageBlob asked for, a block blob made). The edge cannot
-# know a blob's type without a storage call, so the start checks it against the source's own
-# type: tests/integration/service/test_blobops.py
-# test_a_blob_type_the_source_cannot_make_fails_the_copy_before_copy_blob.
+# know a blob's type without a storage call, so the start checks it against the source's
+# own (test_a_blob_type_the_source_cannot_make_fails_the_copy_before_copy_blob, in
+# tests/integration/service/test_blobops.py).
 
 
 def test_a_share_snapshot_value_cannot_inject_query_parameters_into_the_signed_url() -> None:

@@ -153,12 +153,9 @@ def test_a_loop_through_several_rules_is_refused_and_a_chain_is_not(
 # --- back-fill ------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a rule's suffix may be 256 characters, but its back-fill glob '*<suffix>' (longer "
-    "still once '[', '*', '?' are escaped) passes a batch's 256-character glob limit: a rule "
-    "that loads cannot be back-filled (400 on include.0)",
-)
+# Was a break, now fixed (a batch's globs may be 1024 characters): a rule's suffix may be 256
+# characters, but its back-fill glob '*<suffix>' (longer still once '[', '*', '?' are escaped)
+# passed a batch's 256-character glob limit, so a rule that loads could not be back-filled.
 async def test_every_rule_that_loads_can_be_back_filled() -> None:
     config = settings(BLOBCOPY_REPLICATION_RULES=rules(source={
         "account": "devstoreaccount2", "container": "replica-src", "suffix": "[x]" * 80 + ".csv",
@@ -235,16 +232,25 @@ async def test_a_back_fill_takes_exactly_the_names_its_rule_takes(
 
 
 class Listing:
-    """Instance pages over a fixed list of ids (each copy succeeded), PAGE_SIZE at a time."""
+    """Instance pages over a fixed list of ids (each copy succeeded), PAGE_SIZE at a time,
+    filtered by an id prefix as the management API's `instanceIdPrefix` filters; counts the
+    pages read."""
 
-    def __init__(self, ids: list[str]) -> None:
-        self.ids = ids
+    def __init__(self, ids: list[str], prefix: str = "") -> None:
+        self.ids = [i for i in ids if i.startswith(prefix)]
+        self.reads = 0
+
+    @classmethod
+    def over(cls, ids: list[str]) -> Any:
+        """A `pages_for`: the listing of `ids` under each prefix asked for."""
+        return lambda prefix: cls(ids, prefix)
 
     async def page(self, top: int, continuation: str | None) -> Any:
         from types import SimpleNamespace
 
         from shared.instances import InstancePage
 
+        self.reads += 1
         start = int(continuation or 0)
         chunk = self.ids[start : start + top]
         statuses = [SimpleNamespace(instance_id=i, created_time=None) for i in chunk]
@@ -262,7 +268,7 @@ def hexid(n: int) -> str:
 
 async def test_a_rule_is_counted_apart_from_a_rule_whose_name_it_prefixes() -> None:
     """Held: `repl-a-` also lists rule `a-b`'s copies; only `a`'s own are counted."""
-    from shared.replication_status import tally_rule
+    from shared.replication_status import rule_prefixes, tally_rule
 
     config = settings(BLOBCOPY_REPLICATION_RULES=json.dumps([
         json.loads(rules())[0] | {"name": "a"},
@@ -271,18 +277,17 @@ async def test_a_rule_is_counted_apart_from_a_rule_whose_name_it_prefixes() -> N
     ]))  # fmt: skip
     rule_a = config.replication_rules[0]
     ids = [f"repl-a-b-{hexid(n)}" for n in range(3)] + [f"repl-a-{hexid(7)}", "repl-a-x"]
-    tally = await tally_rule(rule_a, Listing(ids), succeeded)
+    prefixes = rule_prefixes(rule_a, config.replication_rules)
+    tally = await tally_rule(rule_a, prefixes, Listing.over(ids), succeeded)
     assert dict(tally.states) == {"succeeded": 1} and tally.complete
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the `instanceIdPrefix` listing of rule `a` (`repl-a-`) also returns every copy of "
-    "rule `a-b`, and those pages count against `a`'s MAX_PAGES budget: with 5,000 copies of "
-    "`a-b` listed first, rule `a` shows 0 copies and complete: false",
-)
+# Was a break, now fixed (shared/replication_status.py rule_prefixes): the `instanceIdPrefix`
+# listing of rule `a` (`repl-a-`) also returned every copy of rule `a-b`, and those pages
+# counted against `a`'s MAX_PAGES budget: with 5,000 copies of `a-b` listed first, rule `a`
+# showed 0 copies and complete: false.
 async def test_a_busy_rule_does_not_hide_the_copies_of_a_rule_whose_name_prefixes_it() -> None:
-    from shared.replication_status import MAX_PAGES, tally_rule
+    from shared.replication_status import MAX_PAGES, rule_prefixes, tally_rule
 
     config = settings(BLOBCOPY_REPLICATION_RULES=json.dumps([
         json.loads(rules())[0] | {"name": "a"},
@@ -291,8 +296,13 @@ async def test_a_busy_rule_does_not_hide_the_copies_of_a_rule_whose_name_prefixe
     ]))  # fmt: skip
     rule_a = config.replication_rules[0]
     other = [f"repl-a-b-{hexid(n)}" for n in range(MAX_PAGES * 100)]
-    tally = await tally_rule(rule_a, Listing([*other, f"repl-a-{hexid(1)}"]), succeeded)
-    assert dict(tally.states) == {"succeeded": 1} and tally.complete
+    ids = [*other, f"repl-a-{hexid(1)}", f"repl-a-b{hexid(2)[1:]}"]  # `a`'s, after `repl-a-b`
+    prefixes = rule_prefixes(rule_a, config.replication_rules)
+    assert len(prefixes) == 31 and not any("repl-a-b-".startswith(p) for p in prefixes)
+    tally = await tally_rule(rule_a, prefixes, Listing.over(ids), succeeded)
+    assert dict(tally.states) == {"succeeded": 2} and tally.complete
+    rule_b = config.replication_rules[1]
+    assert rule_prefixes(rule_b, config.replication_rules) == ["repl-a-b-"]  # `a` never shadows
 
 
 # --- event parsing --------------------------------------------------------------------------
