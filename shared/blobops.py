@@ -75,7 +75,7 @@ from shared.files import FileSas
 from shared.hoststorage import host_queue_service
 from shared.replicaops import ReplicaStart, holds_version, source_key
 from shared.settings import STORAGE_CLIENT_OPTIONS, Settings, get_settings
-from shared.timestamps import parse_iso, utc
+from shared.timestamps import iso, parse_iso, utc
 
 
 def _now() -> dt.datetime:
@@ -464,8 +464,15 @@ class BlobOps:
                     return  # still copying from the snapshot: keep it
             self.blob(location, snapshot=snapshot).delete_blob()
 
-    def verify(self, source_url: str, dest_url: str, total_bytes: int | None) -> list[str]:
-        """Check length (and MD5 when both sides have one); the checks made, or CopyFailed."""
+    def verify(
+        self,
+        source_url: str,
+        dest_url: str,
+        total_bytes: int | None,
+        start_asked_at: str | None = None,
+    ) -> list[str]:
+        """Check length (and MD5 when both sides have one); the checks made, or CopyFailed.
+        A file source is read too, and one written since the start was asked fails."""
         with map_storage_errors():
             dest = self.destination(dest_url).get_blob_properties()
         checked = ["length"]
@@ -475,14 +482,17 @@ class BlobOps:
         if location is not None:
             with map_storage_errors():
                 src = self.blob(location).get_blob_properties()
-            if src.size != dest.size:
-                raise CopyFailed("VerificationFailed", f"length {dest.size} != source {src.size}")
-            a, b = src.content_settings.content_md5, dest.content_settings.content_md5
-            if a and b:
-                checked.append("md5")
-                if bytes(a) != bytes(b):
-                    raise CopyFailed("VerificationFailed", "MD5 differs from the source")
-        return checked
+            return checked + same_bytes(src.size, src.content_settings.content_md5, dest)
+        file = self.files.properties(self.settings.registry, source_url)
+        if file is None:  # an external URL: nothing to read it with
+            return checked
+        checked += same_bytes(file.size, file.content_settings.content_md5, dest)
+        if start_asked_at and written_since(file.last_modified, parse_iso(start_asked_at)):
+            raise CopyFailed(
+                "VerificationFailed",
+                f"the source file was written during the copy (at {iso(file.last_modified)})",
+            )
+        return [*checked, "unchanged"]
 
     def publish(self, queue: str, document: dict[str, Any]) -> None:
         """Send the result to a queue in the host's storage (base64, as Functions reads)."""
@@ -503,6 +513,27 @@ class BlobOps:
 # --- the copy's storage activities (shared/contracts.py holds their jobs and answers) ------
 
 bp = ActivityBlueprint()
+
+
+def same_bytes(size: int, md5: bytearray | None, dest: BlobProperties) -> list[str]:
+    """The destination against its source's length and MD5 (when both have one): the checks
+    made beyond length, or CopyFailed."""
+    if size != dest.size:
+        raise CopyFailed("VerificationFailed", f"length {dest.size} != source {size}")
+    theirs = dest.content_settings.content_md5
+    if not (md5 and theirs):
+        return []
+    if bytes(md5) != bytes(theirs):
+        raise CopyFailed("VerificationFailed", "MD5 differs from the source")
+    return ["md5"]
+
+
+def written_since(last_modified: dt.datetime, asked: dt.datetime) -> bool:
+    """Whether a source was surely written after the copy's start was asked.
+
+    Last-Modified has whole seconds: a write in the second the start was asked cannot be told
+    from one just before it, and is let through (a wrongly failed copy would be wrong too)."""
+    return utc(last_modified) > utc(asked)
 
 
 @lru_cache(maxsize=1)
@@ -585,7 +616,10 @@ def finish_snapshot(job: SnapshotJob) -> None:
 @bp.activity(VERIFY_COPY)
 def verify_copy(job: VerifyJob) -> Verified:
     """Check the destination's length and MD5 against the source."""
-    return Verified(storage().verify(job.source_url, job.destination_url, job.total_bytes))
+    ops = storage()
+    return Verified(
+        ops.verify(job.source_url, job.destination_url, job.total_bytes, job.start_asked_at)
+    )
 
 
 @bp.activity(PUBLISH_RESULT)

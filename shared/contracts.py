@@ -98,11 +98,15 @@ class SnapshotJob(WireRecord):
 
 @dataclass(frozen=True)
 class VerifyJob(WireRecord):
-    """Compare the destination with the source (length, and MD5 where both have one)."""
+    """Compare the destination with the source (length, and MD5 where both have one).
+
+    `start_asked_at` (orchestration time when the start was asked) lets a file source, which
+    Copy Blob reads without any lock, be caught written during the copy."""
 
     source_url: str
     destination_url: str
     total_bytes: int | None
+    start_asked_at: str | None = None
 
 
 @dataclass(frozen=True)

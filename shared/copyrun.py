@@ -201,7 +201,8 @@ class CopyRunBase(DurableRun):
         if self.carry.skipped:  # overwrite=if_newer kept a newer destination: nothing to verify
             return outcome
         total = self.carry.last.total_bytes if self.carry.last else None
-        job = VerifyJob(self.plan.source_url, self.plan.destination_url, total)
+        asked = self.carry.start_asked_at
+        job = VerifyJob(self.plan.source_url, self.plan.destination_url, total, asked)
         result = yield from self.call(VERIFY_COPY, job)
         return Outcome(State.FAILED, result.error) if isinstance(result, Failed) else outcome
 

@@ -24,6 +24,7 @@ class Carry:
     deadline: str
     copy_id: str | None = None
     started_at: str | None = None
+    start_asked_at: str | None = None  # when the start was asked (before its Copy Blob)
     lease_id: str | None = None
     lease_renewed_at: str | None = None
     snapshot: str | None = None

@@ -23,14 +23,21 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
-from azure.storage.fileshare import FileSasPermissions, ShareServiceClient, generate_file_sas
+from azure.storage.fileshare import (
+    FileProperties,
+    FileSasPermissions,
+    ShareServiceClient,
+    generate_file_sas,
+)
 
 from shared.accounts import Account, AccountRegistry, FileLocation
 from shared.copylimits import CLOCK_SKEW, MAX_DELEGATION
 from shared.errors import CopyFailed, RequestRejected, UnsafeBlobPath, map_storage_errors
 
+#: How long the SAS that reads a file's properties (for `verify`) lasts.
+PROPERTIES_SAS_LIFE = dt.timedelta(minutes=5)
 #: The only blob type Copy Blob makes from a file.
 FILE_DESTINATION_TYPE = "BlockBlob"
 FILE_ONLY = (
@@ -138,6 +145,30 @@ class FileSas:
         with map_storage_errors():
             key = self.service(location.account).get_user_delegation_key(start=start, expiry=expiry)
         return generate_file_sas(user_delegation_key=key, expiry=expiry, **common)
+
+    def properties(self, registry: AccountRegistry, url: str) -> FileProperties | None:
+        """A file source's properties (Get File Properties), or None when the URL is not a
+        file of ours. Read through the same kind of SAS Copy Blob reads it with (ours, or the
+        caller's own), so it needs no right the copy did not."""
+        try:
+            location = registry.locate_file(url)
+        except (UnsafeBlobPath, ValueError):
+            return None
+        if location is None:
+            return None
+        if location.has_sas:
+            given = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+            sas = urlencode([(k, v) for k, v in given if k.lower() != "sharesnapshot"])
+        else:
+            sas = self.create(location, dt.datetime.now(dt.UTC) + PROPERTIES_SAS_LIFE)
+        # Built from the account's endpoint: `from_file_url` misreads an emulator's
+        # path-style URL (account in the path) and turns http into https.
+        service = ShareServiceClient(
+            str(location.account.file_endpoint), credential=sas, **self.client_options
+        )
+        share = service.get_share_client(location.share, snapshot=location.share_snapshot)
+        with map_storage_errors():
+            return share.get_file_client(location.path).get_file_properties()
 
     def readable(self, registry: AccountRegistry, url: str, expiry: dt.datetime) -> str:
         """The URL Copy Blob reads a source from: a file of ours gets our SAS; a file URL with

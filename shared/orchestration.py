@@ -129,6 +129,7 @@ class CopyRun(CopyRunBase):
         """Start the copy: an Outcome if it is over already, else None (pending, or waiting
         for another copy on the destination to end: then `poll` asks to start again)."""
         job = StartCopyJob(self.plan.id, self.plan.request, self.carry.deadline, iso(self.now))
+        self.carry = replace(self.carry, start_asked_at=job.asked_at)
         result = yield from self.call(START_COPY, job)
         if isinstance(result, Ok) and isinstance(result.value, AbortRecorded):
             return Outcome(

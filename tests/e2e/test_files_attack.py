@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import time
 from urllib.parse import quote
 
 import pytest
@@ -59,12 +60,9 @@ def test_a_file_onto_an_existing_page_blob_fails_and_leaves_it(
     assert props.blob_type == BlobType.PAGEBLOB and props.size == 8 * KIB
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="verify: true reads nothing of a file source (BlobOps.verify: locate() is None for "
-    "a file), only the copy's own length: a file rewritten mid-copy (README: mixed content "
-    "possible) is 'succeeded' and 'verified' with a torn blob, though its MD5 differs",
-)
+# Was a break, now fixed (BlobOps.verify reads a file source): verify: true read nothing of a
+# file source, only the copy's own length, so a file rewritten mid-copy (README: mixed content
+# possible) was 'succeeded' and 'verified' with a torn blob.
 def test_a_file_changed_during_its_copy_does_not_succeed_with_torn_content(
     e2e_stack: StorageStack, copies: CopyApi, blobs: TestBlobs
 ) -> None:
@@ -81,11 +79,14 @@ def test_a_file_changed_during_its_copy_does_not_succeed_with_torn_content(
         lambda: copies.document(copy_id)["progress"]["bytes_copied"] or None,
         what="a first chunk copied",
     )
+    time.sleep(1.1)  # Last-Modified has whole seconds: a write in the start's second passes
     _file(e2e_stack, blobs, "moving.bin", new)  # the file is rewritten mid-copy
     e2e_stack.faults.release_copies()
     doc = copies.wait_final(copy_id)
-    if doc["state"] == "succeeded":
-        assert dest.download_blob().readall() in (old, new), "torn copy reported as succeeded"
+    torn = dest.download_blob().readall() not in (old, new)
+    assert doc["state"] == "failed" and doc["error"]["code"] == "VerificationFailed", (doc, torn)
+    said = doc["error"]["message"]  # the MD5 says it when the file has one (here it does)
+    assert "MD5 differs" in said or "written during the copy" in said, said
 
 
 def test_a_file_url_with_a_forged_sas_fails_without_showing_it(

@@ -16,7 +16,7 @@ from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import BlobClient, BlobLeaseClient, ContainerClient
 from azure.storage.queue import QueueClient
 
-from devhost.storage.stack import StorageStack
+from devhost.storage.stack import ACCOUNTS, StorageStack
 from shared import blobops
 from shared.blobops import BlobOps
 from shared.contracts import CopyStatus, StartCopyJob
@@ -33,6 +33,7 @@ from shared.timestamps import iso
 
 pytestmark = pytest.mark.integration
 
+SOURCE_ACCOUNT = ACCOUNTS[1]
 DEADLINE = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
 
 
@@ -431,3 +432,23 @@ def test_a_blob_type_the_source_cannot_make_fails_the_copy_before_copy_blob(
     assert refused.value.code == "InvalidBlobType"
     assert "BlockBlob" in str(refused.value) and wanted in str(refused.value)
     assert not target.exists()
+
+
+def test_verify_reads_a_file_source_and_fails_one_written_since_the_start(
+    ops: BlobOps, storage_stack: StorageStack, src: ContainerClient, dest: ContainerClient
+) -> None:
+    """Copy Blob reads a file without any lock, so `verify` reads the file (through a SAS,
+    as the copy did): its length and MD5, and whether it was written after the start was
+    asked (whole seconds: a write in the start's own second is let through)."""
+    src.upload_blob("f.bin", b"file bytes")  # the share's files are its container's blobs
+    file_url = f"{storage_stack.file_endpoint(SOURCE_ACCOUNT)}/{src.container_name}/f.bin"
+    target = dest.get_blob_client("f.bin")
+    target.upload_blob(b"file bytes")
+    now = dt.datetime.now(dt.UTC)
+    later = iso(now + dt.timedelta(seconds=5))
+    assert ops.verify(file_url, target.url, 10, later) == ["length", "md5", "unchanged"]
+    with pytest.raises(CopyFailed, match="written during the copy"):
+        ops.verify(file_url, target.url, 10, iso(now - dt.timedelta(seconds=10)))
+    target.upload_blob(b"torn bytes", overwrite=True)
+    with pytest.raises(CopyFailed, match="MD5 differs"):
+        ops.verify(file_url, target.url, 10, later)
