@@ -13,6 +13,7 @@ import base64
 import contextlib
 import datetime as dt
 import json
+from collections.abc import Iterator
 from dataclasses import replace
 from functools import cached_property, lru_cache
 from typing import Any
@@ -76,6 +77,22 @@ from shared.hoststorage import host_queue_service
 from shared.replicaops import ReplicaStart, holds_version, source_key
 from shared.settings import STORAGE_CLIENT_OPTIONS, Settings, get_settings
 from shared.timestamps import iso, parse_iso, utc
+
+
+@contextlib.contextmanager
+def as_copy_blob_reports_a_missing_source() -> Iterator[None]:
+    """Storage errors mapped, and a missing source named as Copy Blob names it
+    (CannotVerifyCopySource), whichever call touched the source first (a lease, a type check):
+    the error code must not depend on unrelated options."""
+    try:
+        with map_storage_errors():
+            yield
+    except SourceUnreadable as exc:
+        if exc.code not in ("BlobNotFound", "ContainerNotFound"):
+            raise
+        raise SourceUnreadable(
+            "CannotVerifyCopySource", f"the copy source does not exist ({exc.code})"
+        ) from exc
 
 
 def _now() -> dt.datetime:
@@ -204,15 +221,8 @@ class BlobOps:
         The lease is the first call to touch the source, so a missing source fails here; it is
         reported as Copy Blob reports it (CannotVerifyCopySource), whatever the lease mode.
         """
-        try:
-            with map_storage_errors():
-                self._lease(url, lease_id).acquire(lease_duration=duration)
-        except SourceUnreadable as exc:
-            if exc.code not in ("BlobNotFound", "ContainerNotFound"):
-                raise
-            raise SourceUnreadable(
-                "CannotVerifyCopySource", f"the copy source does not exist ({exc.code})"
-            ) from exc
+        with as_copy_blob_reports_a_missing_source():
+            self._lease(url, lease_id).acquire(lease_duration=duration)
 
     def renew_lease(self, url: str, lease_id: str, duration: int) -> None:
         """Renew our lease; if it expired meanwhile and nobody took it, take it back.
@@ -290,7 +300,7 @@ class BlobOps:
         location = self.locate(request["source"]["url"]) if wanted else None
         if location is None:
             return
-        with map_storage_errors():
+        with as_copy_blob_reports_a_missing_source():
             found = self.blob(location).get_blob_properties().blob_type
         made = getattr(found, "value", found)  # a BlobType, whose str() is its Python name
         if made != wanted:
@@ -487,7 +497,9 @@ class BlobOps:
         if file is None:  # an external URL: nothing to read it with
             return checked
         checked += same_bytes(file.size, file.content_settings.content_md5, dest)
-        if start_asked_at and written_since(file.last_modified, parse_iso(start_asked_at)):
+        if not start_asked_at:  # a copy started before the start was carried: nothing to check
+            return checked
+        if written_since(file.last_modified, parse_iso(start_asked_at)):
             raise CopyFailed(
                 "VerificationFailed",
                 f"the source file was written during the copy (at {iso(file.last_modified)})",

@@ -47,6 +47,8 @@ from shared.timestamps import iso, utc
 Gen = Generator[Any, Any, Any]
 J = TypeVar("J", bound=WireRecord)
 R = TypeVar("R")
+#: A warning's message is cut to this many characters.
+WARNING_LENGTH = 500
 RELEASE_ROUNDS = 6  # release_source_lease is tried this many times (each with its retries)
 
 
@@ -117,7 +119,7 @@ class CopyRunBase(DurableRun):
 
     def warn(self, code: str, error: Error | None) -> None:
         """Keep a problem that did not change the outcome, for the status document."""
-        message = str((error or {}).get("message") or code)[:500]
+        message = str((error or {}).get("message") or code)[:WARNING_LENGTH]
         warnings = [*(self.carry.warnings or []), {"code": code, "message": message}]
         self.carry = replace(self.carry, warnings=warnings)
 
@@ -248,8 +250,9 @@ def kept_snapshot_named(error: Error | None, snapshot: str) -> Error | None:
     copy of the destination's earlier content, and the user must be able to find it."""
     if not snapshot:  # the destination did not exist: no snapshot was taken
         return error
-    message = str((error or {}).get("message") or "")
     kept = f"the destination's earlier content is kept in its snapshot {snapshot}"
+    room = WARNING_LENGTH - len(kept) - 2  # the snapshot's name must survive `warn`'s cut
+    message = str((error or {}).get("message") or "")[: max(room, 0)]
     return {**(error or {}), "message": f"{message}; {kept}" if message else kept}
 
 

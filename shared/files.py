@@ -148,15 +148,16 @@ class FileSas:
 
     def properties(self, registry: AccountRegistry, url: str) -> FileProperties | None:
         """A file source's properties (Get File Properties), or None when the URL is not a
-        file of ours. Read through the same kind of SAS Copy Blob reads it with (ours, or the
-        caller's own), so it needs no right the copy did not."""
+        file of ours. Read through a SAS of ours where the account has a key (the caller's own
+        may have lapsed once the copy ended), else through the caller's SAS if the URL has one
+        (our identity may have no right the caller's SAS had), else a user delegation SAS."""
         try:
             location = registry.locate_file(url)
         except (UnsafeBlobPath, ValueError):
             return None
         if location is None:
             return None
-        if location.has_sas:
+        if location.has_sas and not location.account.account_key:
             given = parse_qsl(urlsplit(url).query, keep_blank_values=True)
             sas = urlencode([(k, v) for k, v in given if k.lower() != "sharesnapshot"])
         else:

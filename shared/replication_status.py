@@ -28,9 +28,10 @@ from shared.timestamps import iso, utc
 
 #: Pages read per rule at most (100 instances each): the route stays quick on a big store.
 MAX_PAGES = 50
-#: Copy states as the status document names them (shared/status.py), in the order shown.
 #: What follows a rule's prefix in its copies' ids: 32 lower-case hex digits.
 HEX_DIGITS = "0123456789abcdef"
+ID_HEX_DIGITS = 32
+#: Copy states as the status document names them (shared/status.py), in the order shown.
 STATES = ("running", "succeeded", "skipped", "failed", "aborted", "timed_out")
 
 
@@ -49,11 +50,15 @@ def rule_prefixes(rule: ReplicationRule, rules: Sequence[ReplicationRule]) -> li
     shadowing = [q for q in others if q.startswith(own)]
 
     def split(prefix: str) -> list[str]:
-        if not any(q.startswith(prefix) for q in shadowing):
+        whole_id = len(prefix) >= len(own) + ID_HEX_DIGITS  # nothing of ours is longer
+        if whole_id or not any(q.startswith(prefix) for q in shadowing):
             return [prefix]
         return [part for digit in HEX_DIGITS for part in split(prefix + digit)]
 
-    return split(own)
+    parts = split(own)
+    # Past the page budget the split costs more than it saves: list the broad prefix, and
+    # `is_rules_copy` drops the other rules' copies (which then share the budget).
+    return parts if len(parts) <= MAX_PAGES else [own]
 
 
 def is_rules_copy(rule: ReplicationRule, instance_id: str | None) -> bool:
@@ -93,9 +98,9 @@ async def tally_rule(
     describe: Any,
 ) -> RuleTally:
     """Count the rule's copies over at most MAX_PAGES pages of its instances (at least one
-    page per prefix), listed under `prefixes` (`rule_prefixes`)."""
+    page per prefix), listed under `prefixes` (`rule_prefixes`: at most MAX_PAGES of them)."""
     tally = RuleTally(Counter())
-    budget = max(MAX_PAGES, len(prefixes))
+    budget = MAX_PAGES
     for prefix in prefixes:
         pages, token = pages_for(prefix), None
         while True:

@@ -31,14 +31,11 @@ def _code(ops: BlobOps, asked: dict[str, object]) -> str:
     return refused.value.code
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="check_source_type's Get Blob Properties of a missing source raises BlobNotFound "
-    "(with the SDK's 'Operation returned an invalid status' message), while the same request "
-    "without destination.blob_type fails CannotVerifyCopySource, the code docs/errors.md and "
-    "acquire_lease give a missing source whatever the options: the error code depends on an "
-    "unrelated field",
-)
+# Was a break, now fixed: check_source_type's Get Blob Properties of a missing source raises
+# BlobNotFound (with the SDK's 'Operation returned an invalid status' message), while the same
+# request without destination.blob_type fails CannotVerifyCopySource, the code docs/errors.md and
+# acquire_lease give a missing source whatever the options: the error code depends on an unrelated
+# field
 def test_a_missing_source_fails_alike_with_or_without_a_blob_type(
     ops: BlobOps, src: ContainerClient, dest: ContainerClient
 ) -> None:
@@ -97,14 +94,11 @@ def _file_url(stack: StorageStack, share: str, path: str, expiry: dt.datetime) -
     return f"{stack.file_endpoint(SOURCE_ACCOUNT)}/{share}/{path}?{sas}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="verify reads a file source through the caller's own SAS, which Copy Blob only "
-    "needed while it copied: one that lapsed after the copy ended (before the next status read "
-    "and verify) fails a good copy with AuthenticationFailed; a blob source with the caller's "
-    "SAS is verified with the service's own credential, and a file of a keyed account could be "
-    "too (before this change such a copy verified its length and succeeded)",
-)
+# Was a break, now fixed: verify reads a file source through the caller's own SAS, which Copy Blob
+# only needed while it copied: one that lapsed after the copy ended (before the next status read
+# and verify) fails a good copy with AuthenticationFailed; a blob source with the caller's SAS is
+# verified with the service's own credential, and a file of a keyed account could be too (before
+# this change such a copy verified its length and succeeded)
 def test_a_file_copy_whose_callers_sas_lapsed_after_the_copy_still_verifies(
     ops: BlobOps, storage_stack: StorageStack, src: ContainerClient, dest: ContainerClient
 ) -> None:
