@@ -1,7 +1,8 @@
 """Hostile review of `git log 3df3c4f..d405390` against real Azurite (and the engine's Files
 endpoint): the blob type check before Copy Blob, and verify reading a file source.
 
-Each `xfail(strict=True)` test is a break found on the code as merged; the others are attacks
+Each test marked "Was a break, now fixed" was a break found on the code as merged (fixed in
+the same change); the others are attacks
 that held."""
 
 from __future__ import annotations
