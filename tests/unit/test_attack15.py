@@ -2,8 +2,8 @@
 named, rule prefixes, if_newer tie-break, blob_timeout_seconds bound): pure logic.
 
 Each test marked "Was a break, now fixed" was a break found on the code as merged (fixed in
-the same change); the others are attacks
-that held and add coverage the changes' own tests lack."""
+the same change); the others are attacks that held and add coverage the changes' own tests
+lack."""
 
 from __future__ import annotations
 

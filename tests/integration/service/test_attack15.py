@@ -2,8 +2,7 @@
 endpoint): the blob type check before Copy Blob, and verify reading a file source.
 
 Each test marked "Was a break, now fixed" was a break found on the code as merged (fixed in
-the same change); the others are attacks
-that held."""
+the same change); the others are attacks that held."""
 
 from __future__ import annotations
 
