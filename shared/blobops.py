@@ -61,7 +61,7 @@ from shared.contracts import (
 )
 from shared.control import abort_requests
 from shared.copylimits import CLOCK_SKEW, MAX_DELEGATION, SAS_MARGIN
-from shared.copyprops import copy_status, created_since, refuse_if_leased
+from shared.copyprops import copy_status, created_since, refuse_if_leased, same_md5
 from shared.errors import (
     CopyFailed,
     DestinationExists,
@@ -532,12 +532,10 @@ def same_bytes(size: int, md5: bytearray | None, dest: BlobProperties) -> list[s
     made beyond length, or CopyFailed."""
     if size != dest.size:
         raise CopyFailed("VerificationFailed", f"length {dest.size} != source {size}")
-    theirs = dest.content_settings.content_md5
-    if not (md5 and theirs):
-        return []
-    if bytes(md5) != bytes(theirs):
+    same = same_md5(md5, dest.content_settings.content_md5)
+    if same is False:
         raise CopyFailed("VerificationFailed", "MD5 differs from the source")
-    return ["md5"]
+    return [] if same is None else ["md5"]
 
 
 def written_since(last_modified: dt.datetime, asked: dt.datetime) -> bool:

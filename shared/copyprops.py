@@ -22,6 +22,14 @@ def parse_progress(text: str | None) -> tuple[int | None, int | None]:
         return None, None
 
 
+def same_md5(a: bytes | bytearray | None, b: bytes | bytearray | None) -> bool | None:
+    """Whether two Content-MD5s are equal; None when either side has none (a blob put block
+    by block, a file nobody set one on), which says nothing either way."""
+    if not (a and b):
+        return None
+    return bytes(a) == bytes(b)
+
+
 def copy_status(props: Any) -> CopyStatus:
     """What a destination's properties say of its last copy (a blob never copied into reads
     as a finished copy of its whole size)."""

@@ -33,7 +33,7 @@ from azure.storage.blob import BlobClient, BlobProperties, StandardBlobTier
 
 from shared.accounts import BlobLocation
 from shared.contracts import BlobCopyStatus, CopyStatus, DestinationBusy
-from shared.copyprops import copy_status
+from shared.copyprops import copy_status, same_md5
 from shared.errors import (
     CopyFailed,
     DestinationExists,
@@ -245,9 +245,7 @@ def holds_the_source_or_newer(existing: BlobProperties, source: BlobProperties) 
     if written != source_written:
         return written > source_written
     ours, theirs = existing.content_settings.content_md5, source.content_settings.content_md5
-    if not (ours and theirs):
-        return False
-    return bytes(ours) == bytes(theirs) and existing.size == source.size
+    return bool(same_md5(ours, theirs)) and existing.size == source.size
 
 
 def delete_replica(ops: Storage, source_url: str, destination_url: str, version: str) -> str:

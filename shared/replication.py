@@ -241,10 +241,9 @@ async def replication_status(client: Any, settings: Settings) -> ApiResponse:
     the instance store (shared/replication_status.py)."""
     now = dt.datetime.now(dt.UTC)
     rules = []
-    every = settings.replication_rules
+    every, pages_for = settings.replication_rules, partial(ManagementApiPages, client)
     for rule in every:
         prefixes = rule_prefixes(rule, every)
-        pages_for = partial(ManagementApiPages, client)
         tally = await tally_rule(rule, prefixes, pages_for, COPIES.describe)
         rules.append(rule_document(rule, tally, now))
     return ApiResponse(200, {"queue": QUEUE, "rules": rules})

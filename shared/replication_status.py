@@ -109,15 +109,20 @@ async def tally_rule(
                 return tally
             budget -= 1
             page = await pages.page(PAGE_SIZE, token)
-            for found in page.statuses:
-                if is_rules_copy(rule, found.instance_id):
-                    state, skipped = state_of(describe(found))
-                    created = utc(found.created_time) if found.created_time else None
-                    tally.add(state, skipped, created, str(found.instance_id))
+            count_page(tally, rule, page.statuses, describe)
             token = page.continuation
             if token is None:
                 break
     return tally
+
+
+def count_page(tally: RuleTally, rule: ReplicationRule, statuses: Any, describe: Any) -> None:
+    """Count the page's copies of this rule (a broad prefix also lists other rules')."""
+    for found in statuses:
+        if is_rules_copy(rule, found.instance_id):
+            state, skipped = state_of(describe(found))
+            created = utc(found.created_time) if found.created_time else None
+            tally.add(state, skipped, created, str(found.instance_id))
 
 
 def rule_document(rule: ReplicationRule, tally: RuleTally, now: dt.datetime) -> dict[str, Any]:
