@@ -21,8 +21,8 @@
         POST /api/replication/{rule}/backfill  backfill_http  a batch over the rule's range
     shared/orchestration.py  copy_orchestrator: one copy, from lease to result
     shared/batch_orchestration.py  batch_orchestrator: a batch, in rounds
-    shared/blobops.py        the storage activities: snapshot, lease (acquire, renew, release),
-                             start / check / abort the copy, restore, verify, publish
+    shared/copy_activities.py  the storage activities: snapshot, lease (acquire, renew,
+                             release), start / check / abort the copy, restore, verify, publish
     shared/batchops.py       the batch activities: a round (read, report, start), abort all
     shared/control.py        the abort-record activities: read, forget
 
@@ -40,8 +40,8 @@ from shared import (
     batch_orchestration,
     batchapi,
     batchops,
-    blobops,
     control,
+    copy_activities,
     orchestration,
     queueapi,
     replication,
@@ -60,7 +60,7 @@ for blueprint in (
     replication.bp,
     orchestration.bp,
     batch_orchestration.bp,
-    blobops.bp,
+    copy_activities.bp,
     batchops.bp,
     control.bp,
 ):

@@ -1,10 +1,10 @@
-"""Storage operations of a copy: SAS, lease, start / check / abort, snapshot, verify, publish.
+"""The copy's storage operations: lease, start / check / abort, snapshot, verify, publish.
 
-Clients are built lazily from an account URL and a credential (account key for Azurite and
-connection strings, DefaultAzureCredential otherwise), never at import. Every SDK call runs
-inside `map_storage_errors`, so callers only see `shared.errors` types; no message carries a SAS
-signature. Answers are the types of shared/contracts.py (`CopyStatus` for a copy). The copy's
-activities are declared at the end, each beside the operation it runs.
+`BlobOps` adds them to `BlobAccess` (shared/blobaccess.py: clients, addressing, the source's
+SAS). Every SDK call runs inside `map_storage_errors`, so callers only see `shared.errors`
+types; no message carries a SAS signature. Answers are the types of shared/contracts.py
+(`CopyStatus` for a copy). The activities that run these operations are declared in
+shared/copy_activities.py; `storage()` is the one instance a process uses.
 """
 
 from __future__ import annotations
@@ -15,53 +15,23 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from dataclasses import replace
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Any
-from urllib.parse import quote
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.storage.blob import (
-    BlobClient,
-    BlobLeaseClient,
-    BlobProperties,
-    BlobSasPermissions,
-    BlobServiceClient,
-    StandardBlobTier,
-    generate_blob_sas,
-)
+from azure.storage.blob import BlobClient, BlobLeaseClient, BlobProperties, StandardBlobTier
 
-from shared.accounts import Account, BlobLocation
-from shared.blueprints import ActivityBlueprint
-from shared.contracts import (
-    ABORT_COPY,
-    ACQUIRE_SOURCE_LEASE,
-    CHECK_COPY,
-    FINISH_SNAPSHOT,
-    PUBLISH_RESULT,
-    RELEASE_SOURCE_LEASE,
-    RENEW_SOURCE_LEASE,
-    SNAPSHOT_DESTINATION,
-    START_COPY,
-    VERIFY_COPY,
-    AbortRecorded,
-    BlobCopyStatus,
-    CopyJob,
-    CopyStatus,
-    DestinationBusy,
-    DestinationJob,
-    LeaseJob,
-    PublishJob,
-    ReleaseJob,
-    Snapshot,
-    SnapshotJob,
-    StartCopyJob,
-    Verified,
-    VerifyJob,
+from shared.accounts import BlobLocation
+from shared.blobaccess import BlobAccess
+from shared.contracts import BlobCopyStatus, CopyStatus
+from shared.copyprops import (
+    copy_status,
+    created_since,
+    refuse_if_leased,
+    same_bytes,
+    written_since,
 )
-from shared.control import abort_requests
-from shared.copylimits import CLOCK_SKEW, MAX_DELEGATION, SAS_MARGIN
-from shared.copyprops import copy_status, created_since, refuse_if_leased, same_md5
 from shared.errors import (
     CopyFailed,
     DestinationExists,
@@ -69,13 +39,11 @@ from shared.errors import (
     PermanentStorageError,
     SourceUnreadable,
     StorageError,
-    UnsafeBlobPath,
     map_storage_errors,
 )
-from shared.files import FileSas
 from shared.hoststorage import host_queue_service
-from shared.replicaops import ReplicaStart, holds_version, source_key
-from shared.settings import STORAGE_CLIENT_OPTIONS, Settings, get_settings
+from shared.replicaops import holds_version, source_key
+from shared.settings import STORAGE_CLIENT_OPTIONS, get_settings
 from shared.timestamps import iso, parse_iso, utc
 
 
@@ -95,118 +63,13 @@ def as_copy_blob_reports_a_missing_source() -> Iterator[None]:
         ) from exc
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def copy_replaced() -> CopyFailed:
     """The error for a destination whose last copy is not ours: never report it as ours."""
     return CopyFailed("CopyReplaced", "another copy replaced ours on the destination")
 
 
-class BlobOps:
-    """Storage calls for the configured accounts; one instance per process."""
-
-    def __init__(self, settings: Settings, **client_options: Any) -> None:
-        self.settings = settings
-        self.client_options = client_options  # e.g. retry_total=0 where the caller retries
-        self._services: dict[str, BlobServiceClient] = {}
-
-    @cached_property
-    def _token_credential(self) -> Any:
-        from azure.identity import DefaultAzureCredential
-
-        return DefaultAzureCredential()
-
-    def _credential(self, account: Account) -> Any:
-        if account.account_key:
-            return {"account_name": account.name, "account_key": account.account_key}
-        if account.client_id:
-            from azure.identity import DefaultAzureCredential
-
-            return DefaultAzureCredential(managed_identity_client_id=account.client_id)
-        return self._token_credential
-
-    def service(self, account: Account) -> BlobServiceClient:
-        """The account's service client, built on first use."""
-        if account.name not in self._services:
-            self._services[account.name] = BlobServiceClient(
-                account.blob_endpoint, credential=self._credential(account), **self.client_options
-            )
-        return self._services[account.name]
-
-    def locate(self, url: str) -> BlobLocation | None:
-        """The configured account a URL belongs to, or None for external sources.
-
-        A path that could resolve elsewhere is a permanent failure here too, for requests that
-        reached an activity without the edge's check (an orchestration started before it).
-        """
-        try:
-            return self.settings.registry.locate(url)
-        except UnsafeBlobPath as exc:
-            raise CopyFailed("InvalidBlobPath", str(exc)) from exc
-
-    def blob(self, location: BlobLocation, snapshot: str | None = None) -> BlobClient:
-        """A client for the blob (or one of its snapshots)."""
-        return self.service(location.account).get_blob_client(
-            location.container,
-            location.blob,
-            snapshot=snapshot or location.snapshot,
-            version_id=None if snapshot else location.version_id,
-        )
-
-    def destination(self, url: str) -> BlobClient:
-        """The destination's client; the edge already refused unconfigured destinations."""
-        location = self.locate(url)
-        if location is None:
-            raise CopyFailed("DestinationNotConfigured", "destination account is not configured")
-        return self.blob(location)
-
-    def create_source_sas(self, location: BlobLocation, expiry: dt.datetime) -> str:
-        """A read-only SAS query for one blob (snapshot or version), expiring at `expiry`."""
-        start = _now() - CLOCK_SKEW
-        common: dict[str, Any] = {
-            "account_name": location.account.name,
-            "container_name": location.container,
-            "blob_name": location.blob,
-            "snapshot": location.snapshot,
-            "version_id": location.version_id,
-            "permission": BlobSasPermissions(read=True),
-            "start": start,
-        }
-        if location.account.account_key:
-            return generate_blob_sas(
-                account_key=location.account.account_key, expiry=expiry, **common
-            )
-        # The edge keeps deadline + margin within this (shared/copylimits.py); the cap only
-        # keeps a copy accepted before that bound from failing at Get User Delegation Key.
-        expiry = min(expiry, start + MAX_DELEGATION)
-        with map_storage_errors():
-            key = self.service(location.account).get_user_delegation_key(start, expiry)
-        return generate_blob_sas(user_delegation_key=key, expiry=expiry, **common)
-
-    @cached_property
-    def files(self) -> FileSas:
-        """SAS for Azure Files sources (shared/files.py), signed as the account allows."""
-        return FileSas(self._credential, **self.client_options)
-
-    def readable_source(self, url: str, deadline: dt.datetime) -> str:
-        """The URL the service copies from: ours get a SAS, others are used as given."""
-        location = self.locate(url)
-        if location is None:  # a file of ours gets a file SAS; anything else is used as given
-            return self.files.readable(self.settings.registry, url, deadline + SAS_MARGIN)
-        if location.has_sas:
-            return url
-        sas = self.create_source_sas(location, deadline + SAS_MARGIN)
-        query = [
-            p
-            for p in (
-                f"snapshot={quote(location.snapshot, safe='')}" if location.snapshot else "",
-                f"versionid={quote(location.version_id, safe='')}" if location.version_id else "",
-            )
-            if p
-        ]
-        return f"{location.base_url}?{'&'.join([*query, sas])}"
+class BlobOps(BlobAccess):
+    """The copy's storage operations for the configured accounts; one instance per process."""
 
     def _lease(self, url: str, lease_id: str) -> BlobLeaseClient:
         location = self.locate(url)
@@ -310,15 +173,6 @@ class BlobOps:
                 f"destination.blob_type {wanted} cannot be made from it",
             )
 
-    @staticmethod
-    def properties_if_any(blob: BlobClient) -> BlobProperties | None:
-        """The blob's properties, or None where there is no blob (one Get Blob Properties)."""
-        with map_storage_errors():
-            try:
-                return blob.get_blob_properties()
-            except ResourceNotFoundError:
-                return None
-
     def lost_attempt(
         self, request: dict[str, Any], started_after: dt.datetime | None
     ) -> CopyStatus | None:
@@ -380,27 +234,6 @@ class BlobOps:
             if self.same_source(props.copy.source, request["source"]["url"]):
                 return copy_status(props)
         raise exc
-
-    def same_source(self, copied_from: str | None, requested: str) -> bool:
-        """Whether a destination's recorded copy source is the blob or URL we asked to copy.
-
-        The service records the URL we sent (our endpoint's spelling, our SAS), so compare
-        what the URLs resolve to, not their text.
-        """
-        if not copied_from:
-            return False
-        ours = self.locate(requested)
-        try:
-            theirs = self.locate(copied_from)
-        except CopyFailed:  # a recorded source we would refuse is not the one we asked for
-            return False
-        if ours is not None and theirs is not None:  # the same blob, and the same point in time
-            return (ours.key, ours.snapshot, ours.version_id) == (
-                theirs.key,
-                theirs.snapshot,
-                theirs.version_id,
-            )
-        return copied_from.split("?")[0] == requested.split("?")[0]
 
     def check_copy(self, url: str, copy_id: str | None) -> CopyStatus:
         """Read the destination's copy status (one Get Blob Properties)."""
@@ -522,30 +355,6 @@ class BlobOps:
             client.send_message(base64.b64encode(text.encode()).decode())
 
 
-# --- the copy's storage activities (shared/contracts.py holds their jobs and answers) ------
-
-bp = ActivityBlueprint()
-
-
-def same_bytes(size: int, md5: bytearray | None, dest: BlobProperties) -> list[str]:
-    """The destination against its source's length and MD5 (when both have one): the checks
-    made beyond length, or CopyFailed."""
-    if size != dest.size:
-        raise CopyFailed("VerificationFailed", f"length {dest.size} != source {size}")
-    same = same_md5(md5, dest.content_settings.content_md5)
-    if same is False:
-        raise CopyFailed("VerificationFailed", "MD5 differs from the source")
-    return [] if same is None else ["md5"]
-
-
-def written_since(last_modified: dt.datetime, asked: dt.datetime) -> bool:
-    """Whether a source was surely written after the copy's start was asked.
-
-    Last-Modified has whole seconds: a write in the second the start was asked cannot be told
-    from one just before it, and is let through (a wrongly failed copy would be wrong too)."""
-    return utc(last_modified) > utc(asked)
-
-
 @lru_cache(maxsize=1)
 def storage() -> BlobOps:
     """The process's BlobOps, built on first use from the environment.
@@ -554,85 +363,3 @@ def storage() -> BlobOps:
     both layers together turned one 503 into some 17 s of back-off.
     """
     return BlobOps(get_settings(), **STORAGE_CLIENT_OPTIONS)
-
-
-@bp.activity(SNAPSHOT_DESTINATION)
-def snapshot_destination(job: DestinationJob) -> Snapshot:
-    """Snapshot the destination (if it exists) so an abort can restore it."""
-    return Snapshot(storage().snapshot_destination(job.destination_url))
-
-
-@bp.activity(ACQUIRE_SOURCE_LEASE)
-def acquire_source_lease(job: LeaseJob) -> None:
-    """Lease the source for the copy's duration (renewed) or until released (infinite)."""
-    storage().acquire_lease(job.source_url, job.lease_id, int(job.duration))
-
-
-@bp.activity(RENEW_SOURCE_LEASE)
-def renew_source_lease(job: LeaseJob) -> None:
-    """Renew the finite source lease (re-acquiring it if it lapsed unclaimed)."""
-    storage().renew_lease(job.source_url, job.lease_id, int(job.duration))
-
-
-@bp.activity(RELEASE_SOURCE_LEASE)
-def release_source_lease(job: ReleaseJob) -> None:
-    """Release the source lease."""
-    storage().release_lease(job.source_url, job.lease_id)
-
-
-@bp.activity(START_COPY)
-def start_copy(job: StartCopyJob) -> CopyStatus | AbortRecorded | DestinationBusy:
-    """Create the source SAS (never returned) and start the copy, unless an abort came first.
-
-    An abort sent on the queue before its copy message had no instance to reach: its record
-    (shared/control.py) is read here, before anything is written.
-    """
-    asked = parse_iso(job.asked_at) if job.asked_at else None
-    if job.request.get("replica"):  # ordered (shared/replicaops.py)
-        # No abort record to read: a replica's id comes from its event (shared/replication.py),
-        # so no queue abort names it before the copy exists; one transaction of five saved.
-        return ReplicaStart(storage(), job.request, parse_iso(job.deadline), asked).run()
-    recorded = abort_requests().read(job.instance_id)
-    if recorded is None:
-        return storage().start_copy(job.request, parse_iso(job.deadline), asked)
-    # An earlier attempt of this start may have copied before the abort came (its answer
-    # lost): abort that copy, or report it done; never call it aborted while it is not.
-    made = storage().lost_attempt(job.request, asked)
-    if made is not None and made.status == BlobCopyStatus.PENDING:
-        made = storage().abort_copy(job.request["destination"]["url"], made.copy_id)
-    if made is None or made.status == BlobCopyStatus.ABORTED:
-        return AbortRecorded(recorded.reason)
-    return made
-
-
-@bp.activity(CHECK_COPY)
-def check_copy(job: CopyJob) -> CopyStatus:
-    """Read the copy's status and progress."""
-    return storage().check_copy(job.destination_url, job.copy_id)
-
-
-@bp.activity(ABORT_COPY)
-def abort_copy(job: CopyJob) -> CopyStatus:
-    """Abort the copy, or report its true final state if it already ended."""
-    return storage().abort_copy(job.destination_url, job.copy_id)
-
-
-@bp.activity(FINISH_SNAPSHOT)
-def finish_snapshot(job: SnapshotJob) -> None:
-    """Restore the destination from its snapshot (unless the copy succeeded), then drop it."""
-    storage().finish_snapshot(job.destination_url, job.snapshot, bool(job.restore))
-
-
-@bp.activity(VERIFY_COPY)
-def verify_copy(job: VerifyJob) -> Verified:
-    """Check the destination's length and MD5 against the source."""
-    ops = storage()
-    return Verified(
-        ops.verify(job.source_url, job.destination_url, job.total_bytes, job.start_asked_at)
-    )
-
-
-@bp.activity(PUBLISH_RESULT)
-def publish_result(job: PublishJob) -> None:
-    """Publish the final status document to the requested queue."""
-    storage().publish(job.queue, job.document)

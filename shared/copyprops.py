@@ -1,6 +1,7 @@
 """What a destination's properties say about its copy: pure functions over SDK properties.
 
-Kept apart from blobops.py (which does the I/O) so they can be tested without storage.
+Kept apart from blobops.py (which does the I/O) so they can be tested without storage;
+`same_bytes` and `written_since` are what verify concludes from a source's properties.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import datetime as dt
 from typing import Any
 
 from shared.contracts import BlobCopyStatus, CopyStatus
-from shared.errors import LeaseConflict
+from shared.errors import CopyFailed, LeaseConflict
 from shared.timestamps import utc
 
 
@@ -66,3 +67,22 @@ def refuse_if_leased(props: Any) -> None:
             f"the destination blob is leased by someone else (lease {lease.state}); nothing "
             "was written: release or break that lease, then copy again",
         )
+
+
+def same_bytes(size: int, md5: bytearray | None, dest: Any) -> list[str]:
+    """The destination against its source's length and MD5 (when both have one): the checks
+    made beyond length, or CopyFailed."""
+    if size != dest.size:
+        raise CopyFailed("VerificationFailed", f"length {dest.size} != source {size}")
+    same = same_md5(md5, dest.content_settings.content_md5)
+    if same is False:
+        raise CopyFailed("VerificationFailed", "MD5 differs from the source")
+    return [] if same is None else ["md5"]
+
+
+def written_since(last_modified: dt.datetime, asked: dt.datetime) -> bool:
+    """Whether a source was surely written after the copy's start was asked.
+
+    Last-Modified has whole seconds: a write in the second the start was asked cannot be told
+    from one just before it, and is let through (a wrongly failed copy would be wrong too)."""
+    return utc(last_modified) > utc(asked)

@@ -15,7 +15,8 @@
             └── CopyFailed         the service reported the copy as failed, or anything else
 
 `map_storage_errors` is the boundary: activities wrap every SDK call in it, so nothing above
-`blobops` sees an `azure.core.exceptions` type, and the message never carries a SAS signature.
+the storage operations (`blobops`, `batchops`) sees an `azure.core.exceptions` type, and the
+message never carries a SAS signature.
 `AZURE_ERROR_KINDS` says, for every azure.core exception class, whether it is transient, decided
 by the response it carries, or permanent.
 """

@@ -1,6 +1,6 @@
 """The copy orchestrator, written against the Durable context API and nothing else.
 
-It only yields tasks and decides; the activities (declared in shared/blobops.py and
+It only yields tasks and decides; the activities (declared in shared/copy_activities.py and
 shared/control.py, typed in shared/contracts.py) hold all I/O, so every path here is
 unit-tested with a fake context. Flow (docs/architecture.md):
 

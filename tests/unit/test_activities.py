@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared import batchops, blobops, contracts, control, settings
+from shared import batchops, blobops, contracts, control, copy_activities, settings
 from shared.blueprints import ActivityBlueprint
 from shared.contracts import CopyStatus
 from shared.errors import CopyFailed, TransientStorageError
@@ -37,7 +37,7 @@ def fake_ops(monkeypatch: pytest.MonkeyPatch) -> Any:
 
     def install(**kwargs: Any) -> FakeOps:
         ops = FakeOps(**kwargs)
-        monkeypatch.setattr(blobops, "storage", lambda: ops)
+        monkeypatch.setattr(copy_activities, "storage", lambda: ops)
         return ops
 
     return install
@@ -46,7 +46,7 @@ def fake_ops(monkeypatch: pytest.MonkeyPatch) -> Any:
 def test_answer_is_wrapped_as_ok(fake_ops: Any) -> None:
     """A successful call returns its answer with ok=true."""
     ops = fake_ops(answer=CopyStatus("pending", "c"))
-    result = blobops.check_copy({"destination_url": "u", "copy_id": "c"})
+    result = copy_activities.check_copy({"destination_url": "u", "copy_id": "c"})
     assert result == {
         "ok": True,
         "status": "pending",
@@ -61,14 +61,15 @@ def test_answer_is_wrapped_as_ok(fake_ops: Any) -> None:
 def test_none_answer_is_plain_ok(fake_ops: Any) -> None:
     """A call with nothing to say returns {"ok": true}."""
     ops = fake_ops()
-    assert blobops.release_source_lease({"source_url": "u", "lease_id": "l"}) == {"ok": True}
+    answer = copy_activities.release_source_lease({"source_url": "u", "lease_id": "l"})
+    assert answer == {"ok": True}
     assert ops.calls == [("u", "l")]
 
 
 def test_permanent_error_becomes_a_failure_envelope(fake_ops: Any) -> None:
     """A permanent storage error returns ok=false with its code instead of raising."""
     fake_ops(raise_=CopyFailed("CopyReplaced", "replaced"))
-    result = blobops.check_copy({"destination_url": "u", "copy_id": None})
+    result = copy_activities.check_copy({"destination_url": "u", "copy_id": None})
     assert result == {"ok": False, "error": {"code": "CopyReplaced", "message": "replaced"}}
 
 
@@ -76,14 +77,14 @@ def test_transient_error_raises_for_the_retry_policy(fake_ops: Any) -> None:
     """A transient storage error propagates so call_activity_with_retry retries it."""
     fake_ops(raise_=TransientStorageError("ServerBusy", "busy"))
     with pytest.raises(TransientStorageError):
-        blobops.check_copy({"destination_url": "u", "copy_id": None})
+        copy_activities.check_copy({"destination_url": "u", "copy_id": None})
 
 
 def test_unexpected_error_raises(fake_ops: Any) -> None:
     """Anything that is not a storage error is never swallowed."""
     fake_ops(raise_=KeyError("x"))
     with pytest.raises(KeyError):
-        blobops.check_copy({"destination_url": "u", "copy_id": None})
+        copy_activities.check_copy({"destination_url": "u", "copy_id": None})
 
 
 ACCOUNT_KEY = "a2V5"  # any base64: no request is sent
@@ -123,7 +124,7 @@ def test_every_contract_has_one_activity_of_its_name() -> None:
     """Each contract of shared/contracts.py is declared exactly once, under its own name."""
     declared = [
         builder._function._name
-        for module in (blobops, batchops, control)
+        for module in (copy_activities, batchops, control)
         for builder in module.bp._function_builders
     ]
     assert sorted(declared) == sorted(a.name for a in contracts.ACTIVITIES)

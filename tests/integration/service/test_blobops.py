@@ -17,7 +17,7 @@ from azure.storage.blob import BlobClient, BlobLeaseClient, ContainerClient
 from azure.storage.queue import QueueClient
 
 from devhost.storage.stack import ACCOUNTS, StorageStack
-from shared import blobops
+from shared import copy_activities
 from shared.blobops import BlobOps
 from shared.contracts import CopyStatus, StartCopyJob
 from shared.control import AbortRequests
@@ -395,18 +395,18 @@ def test_an_abort_recorded_after_a_lost_start_is_not_reported_over_a_finished_co
     (The chaos run had a copy called aborted over a destination holding every byte.) With no
     earlier copy, the abort stands."""
     records = AbortRequests(storage_stack.connection_string(), None, retry_total=0)
-    monkeypatch.setattr(blobops, "storage", lambda: ops)
-    monkeypatch.setattr(blobops, "abort_requests", lambda: records)
+    monkeypatch.setattr(copy_activities, "storage", lambda: ops)
+    monkeypatch.setattr(copy_activities, "abort_requests", lambda: records)
     blob, data = put(src, "a.bin", 1000)
     copy_id = f"c-{uuid.uuid4().hex}"
     asked = dt.datetime.now(dt.UTC)
     job = StartCopyJob(copy_id, request(blob.url, f"{dest.url}/a.bin"), iso(DEADLINE), iso(asked))
     ops.start_copy(job.request, DEADLINE, asked)  # the first attempt, whose answer was lost
     records.record(copy_id, "changed my mind")
-    answer = blobops.start_copy(job.to_wire())
+    answer = copy_activities.start_copy(job.to_wire())
     assert answer["ok"] and answer["status"] == "success"
     untouched = replace(job, request=request(blob.url, f"{dest.url}/b.bin"))
-    answer = blobops.start_copy(untouched.to_wire())
+    answer = copy_activities.start_copy(untouched.to_wire())
     assert answer["ok"] and answer["abort_requested"] and answer["reason"] == "changed my mind"
     assert not dest.get_blob_client("b.bin").exists()
     assert dest.get_blob_client("a.bin").download_blob().readall() == data
