@@ -30,6 +30,20 @@ def report_name(batch_id: str) -> str:
     return f"{batch_id}.jsonl"
 
 
+def report_line(
+    source: str, name: str, state: str, size: int | None, copy_id: str | None, error: str | None
+) -> dict[str, Any]:
+    """One report line: a blob's name, where it went, how it ended."""
+    return {
+        "name": source,
+        "destination": name,
+        "state": state,
+        "bytes": size,
+        "copy_id": copy_id or None,
+        "error": error,
+    }
+
+
 def append_lines(
     container: ContainerClient, batch_id: str, length: int, lines: list[dict[str, Any]]
 ) -> int:
