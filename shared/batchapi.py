@@ -1,10 +1,10 @@
 """The batch API: `POST /api/batches`, `GET /api/batches[/{id}]`, `POST /api/batches/{id}/abort`,
 `GET /api/batches/{id}/report` (its lines: shared/reportapi.py).
 
-It answers as the copy API does (shared/api.py, whose handlers it reuses with the `BATCHES`
-resource): 202 + Location + Retry-After while a batch runs, 200 once it is over, 400 naming
-each wrong field, 403 for a container outside the allowlists, checked for both containers
-before any storage call.
+It answers as the copy API does (the job API's handlers, shared/jobapi.py, with the
+`BATCHES` resource): 202 + Location + Retry-After while a batch runs, 200 once it is over,
+400 naming each wrong field, 403 for a container outside the allowlists, checked for both
+containers before any storage call.
 
 No `from __future__ import annotations` here: the Functions worker reads the triggers'
 annotations at runtime.
@@ -17,7 +17,7 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from shared import api
+from shared import httpserve, jobapi
 from shared.accounts import BlobLocation
 from shared.batch_orchestration import BATCH_ORCHESTRATOR
 from shared.batchreport import report_name
@@ -90,7 +90,7 @@ def _runtime(found: InstanceStatus) -> str:
     return str(getattr(found.runtime_status, "value", found.runtime_status))
 
 
-BATCHES = api.Resource("batch", "batches", BATCH_ORCHESTRATOR, batch_document_of)
+BATCHES = jobapi.Resource("batch", "batches", BATCH_ORCHESTRATOR, batch_document_of)
 
 
 def _container(settings: Settings, url: str, field: str) -> BlobLocation:
@@ -160,16 +160,16 @@ async def start_batch(
     base_url: str,
     code: str | None = None,
     default_id: str | None = None,
-) -> api.ApiResponse:
+) -> jobapi.ApiResponse:
     """POST /api/batches: validate, then start (or find the same) batch; 202 + Location."""
     try:
         request = parse_batch_request(raw)
         batch_id = request.id or default_id or uuid.uuid4().hex
         plan = build_batch_plan(request, settings, batch_id)
-        await api.start_instance(client, BATCHES, plan.id, plan.to_input(), plan.fingerprint)
+        await jobapi.start_instance(client, BATCHES, plan.id, plan.to_input(), plan.fingerprint)
     except RequestRejected as exc:
-        return api.rejected(exc)
-    return api.accepted(base_url, plan.id, code, BATCHES, "2")
+        return jobapi.rejected(exc)
+    return jobapi.accepted(base_url, plan.id, code, BATCHES, "2")
 
 
 # --- the triggers (function_app.py registers `bp`) -----------------------------------------
@@ -181,7 +181,7 @@ async def start_batch_http(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     """POST /api/batches: start a batch."""
-    return await api.serve_start(req, client, start_batch)
+    return await httpserve.serve_start(req, client, start_batch)
 
 
 @bp.route(route="batches/{id}", methods=["GET"])
@@ -190,7 +190,7 @@ async def get_batch_http(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     """GET /api/batches/{id}: the batch's status document."""
-    return await api.serve_get(req, client, BATCHES)
+    return await httpserve.serve_get(req, client, BATCHES)
 
 
 @bp.route(route="batches/{id}/abort", methods=["POST"])
@@ -199,7 +199,7 @@ async def abort_batch_http(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     """POST /api/batches/{id}/abort: start no more copies, abort the pending ones."""
-    return await api.serve_abort(req, client, BATCHES)
+    return await httpserve.serve_abort(req, client, BATCHES)
 
 
 @bp.route(route="batches/{id}/report", methods=["GET"])
@@ -209,7 +209,7 @@ async def get_batch_report_http(
 ) -> func.HttpResponse:
     """GET /api/batches/{id}/report[?state=&limit=&continuation=]: a page of report lines."""
     params = dict(req.params)
-    return await api.never_empty(get_report(client, req.route_params["id"], params, BATCHES))
+    return await httpserve.never_empty(get_report(client, req.route_params["id"], params, BATCHES))
 
 
 @bp.route(route="batches", methods=["GET"])
@@ -218,4 +218,4 @@ async def list_batches_http(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     """GET /api/batches[?state=&limit=&continuation=]: one page of batches."""
-    return await api.serve_list(req, client, BATCHES)
+    return await httpserve.serve_list(req, client, BATCHES)

@@ -15,7 +15,7 @@ blobs or append blobs isn't supported" (the seed article; REST Copy Blob). So:
 - `destination.blob_type` other than BlockBlob answers 400 before any storage call;
 - a file is never leased: Files has its own lease API (Lease File: infinite only, it blocks the
   share's writers, not a reader), so `lease_source` is `none` for a file source whatever the
-  request says, as for snapshots and versions (shared/api.py `build_plan`).
+  request says, as for snapshots and versions (shared/copyplan.py `build_plan`).
 """
 
 from __future__ import annotations

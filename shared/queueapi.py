@@ -15,17 +15,12 @@ import logging
 import azure.durable_functions as df
 import azure.functions as func
 
-from shared.api import (
-    COPIES,
-    ApiResponse,
-    abort,
-    raise_abort,
-    start,
-)
+from shared.api import COPIES, start
 from shared.batchapi import BATCHES, start_batch
 from shared.control import AbortRecorder, abort_requests
 from shared.errors import RequestRejected
 from shared.instances import DurableClient, exists
+from shared.jobapi import ApiResponse, abort, raise_abort
 from shared.requests import AbortRequest, decode_json, parse_queue_message
 from shared.settings import Settings, get_settings
 
@@ -57,9 +52,9 @@ async def handle_queue_message(
         return f"dropped invalid message: {exc.message}: {json.dumps(exc.fields, sort_keys=True)}"
     if isinstance(message, AbortRequest):
         reason = json.dumps({"reason": message.reason}).encode()
-        answer = await abort(client, message.id, reason, "", None, records, COPIES)
+        answer = await abort(client, message.id, reason, "", None, records, kind=COPIES)
         if answer.status == 404:  # not a copy: perhaps a batch (ids are shared)
-            answer = await abort(client, message.id, reason, "", None, records, BATCHES)
+            answer = await abort(client, message.id, reason, "", None, records, kind=BATCHES)
         if answer.status == 404:
             if records is None:
                 return f"abort {message.id}: 404"

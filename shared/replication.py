@@ -30,10 +30,12 @@ import azure.functions as func
 
 from shared import batchapi
 from shared.accounts import BlobLocation
-from shared.api import COPIES, ApiResponse, never_empty, origin, rejected, start
+from shared.api import COPIES, start
 from shared.blobops import storage
 from shared.errors import CopyFailed, RequestRejected
+from shared.httpserve import never_empty, origin
 from shared.instances import DurableClient, ManagementApiPages
+from shared.jobapi import ApiResponse, rejected
 from shared.replicaops import delete_replica
 from shared.replication_backfill import backfill_request, rule_named
 from shared.replication_events import BlobEvent, MalformedEvent, OtherEvent, parse_message

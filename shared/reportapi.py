@@ -22,11 +22,11 @@ import re
 from typing import Any
 
 from shared import status
-from shared.api import ApiResponse, Resource, rejected
 from shared.batchreport import LINE_STATES, NotALineStart, read_page
 from shared.blobops import storage
 from shared.errors import RequestRejected
 from shared.instances import InstanceReader, exists, input_of
+from shared.jobapi import ApiResponse, Resource, rejected
 from shared.requests import is_copy_id
 
 DEFAULT_LIMIT, MAX_LIMIT = 1000, 5000

@@ -7,7 +7,7 @@ version as a source the same way). Such a copy is a *restore*:
 - it is allowed, although source and destination name the same blob (any other copy of a blob
   onto itself is refused at the edge, shared/requests.py);
 - the source lease does not apply: the base blob is the destination, and a snapshot or a
-  version cannot be leased (shared/api.py `build_plan` leases no point-in-time source);
+  version cannot be leased (shared/copyplan.py `build_plan` leases no point-in-time source);
 - `snapshot_destination` is on unless the request says otherwise, and the snapshot it takes is
   kept when the restore succeeds, so the restore itself can be undone; the status document's
   `restore` block names it (`previous_snapshot`);

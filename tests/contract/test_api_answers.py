@@ -12,7 +12,7 @@ from typing import Any
 
 from jsonschema import Draft4Validator
 
-from shared import api
+from shared import api, jobapi
 from shared.accounts import Account, AccountRegistry
 from shared.instances import InstancePage
 from shared.settings import Settings
@@ -145,16 +145,16 @@ def test_status_answers_as_documented() -> None:
     """202 while running, 200 when over, 404 when unknown; each as documented."""
     client = FakeDurableClient()
     start(client, request(id="c1"))
-    running = asyncio.run(api.get(client, "c1", ORIGIN))
+    running = asyncio.run(jobapi.get(client, "c1", ORIGIN, kind=api.COPIES))
     assert running.status == 202
     check(("/copies/{id}", "get"), running)
     instance = client.instances["c1"]
     instance.runtime_status = "Completed"
     instance.output = running.body | {"state": "succeeded", "completed": NOW.isoformat()}
-    finished = asyncio.run(api.get(client, "c1", ORIGIN))
+    finished = asyncio.run(jobapi.get(client, "c1", ORIGIN, kind=api.COPIES))
     assert finished.status == 200
     check(("/copies/{id}", "get"), finished)
-    check(("/copies/{id}", "get"), asyncio.run(api.get(client, "nope", ORIGIN)))
+    check(("/copies/{id}", "get"), asyncio.run(jobapi.get(client, "nope", ORIGIN, kind=api.COPIES)))
 
 
 def test_abort_answers_as_documented() -> None:
@@ -162,11 +162,17 @@ def test_abort_answers_as_documented() -> None:
     client = FakeDurableClient()
     start(client, request(id="c1"))
     operation = ("/copies/{id}/abort", "post")
-    check(operation, asyncio.run(api.abort(client, "c1", b'{"reason": "test"}', ORIGIN)))
-    check(operation, asyncio.run(api.abort(client, "c1", b'{"reason": 5}', ORIGIN)))
-    check(operation, asyncio.run(api.abort(client, "nope", b"", ORIGIN)))
+    check(
+        operation,
+        asyncio.run(jobapi.abort(client, "c1", b'{"reason": "test"}', ORIGIN, kind=api.COPIES)),
+    )
+    check(
+        operation,
+        asyncio.run(jobapi.abort(client, "c1", b'{"reason": 5}', ORIGIN, kind=api.COPIES)),
+    )
+    check(operation, asyncio.run(jobapi.abort(client, "nope", b"", ORIGIN, kind=api.COPIES)))
     client.instances["c1"].runtime_status = "Terminated"
-    over = asyncio.run(api.abort(client, "c1", b"", ORIGIN))
+    over = asyncio.run(jobapi.abort(client, "c1", b"", ORIGIN, kind=api.COPIES))
     assert over.status == 409
     check(operation, over)
 
@@ -176,24 +182,33 @@ def test_list_answers_as_documented() -> None:
     client = FakeDurableClient()
     start(client, request(id="c1"))
     start(client, request(id="c2"))
-    listing = asyncio.run(api.list_copies(client, "running"))
+    listing = asyncio.run(jobapi.list_jobs(client, "running", kind=api.COPIES))
     check(("/copies", "get"), listing)
     assert [doc["id"] for doc in listing.body["copies"]] == ["c1", "c2"]
     assert listing.body["continuation"] is None
-    first = asyncio.run(api.list_copies(client, limit="1"))
+    first = asyncio.run(jobapi.list_jobs(client, limit="1", kind=api.COPIES))
     check(("/copies", "get"), first)
-    rest = asyncio.run(api.list_copies(client, limit="1", continuation=first.body["continuation"]))
+    rest = asyncio.run(
+        jobapi.list_jobs(
+            client, limit="1", continuation=first.body["continuation"], kind=api.COPIES
+        )
+    )
     assert [d["id"] for d in first.body["copies"] + rest.body["copies"]] == ["c1", "c2"]
-    check(("/copies", "get"), asyncio.run(api.list_copies(client, "done")))
-    check(("/copies", "get"), asyncio.run(api.list_copies(client, limit="0")))
-    check(("/copies", "get"), asyncio.run(api.list_copies(client, continuation="x")))
+    check(("/copies", "get"), asyncio.run(jobapi.list_jobs(client, "done", kind=api.COPIES)))
+    check(("/copies", "get"), asyncio.run(jobapi.list_jobs(client, limit="0", kind=api.COPIES)))
+    check(
+        ("/copies", "get"), asyncio.run(jobapi.list_jobs(client, continuation="x", kind=api.COPIES))
+    )
 
 
 def test_answers_carry_no_signature() -> None:
     """No answer of the API repeats the source's SAS signature."""
     client = FakeDurableClient()
-    answers = [start(client, request(id="c1")), asyncio.run(api.get(client, "c1", ORIGIN))]
-    answers.append(asyncio.run(api.list_copies(client)))
+    answers = [
+        start(client, request(id="c1")),
+        asyncio.run(jobapi.get(client, "c1", ORIGIN, kind=api.COPIES)),
+    ]
+    answers.append(asyncio.run(jobapi.list_jobs(client, kind=api.COPIES)))
     for answer in answers:
         assert "s3cr3t" not in json.dumps(answer.body)
 
@@ -265,7 +280,7 @@ def publish(client: FakeDurableClient, batch_id: str, state: str = "running") ->
 def get_batch(client: FakeDurableClient, batch_id: str) -> Any:
     from shared.batchapi import BATCHES
 
-    return asyncio.run(api.get(client, batch_id, ORIGIN, None, BATCHES))
+    return asyncio.run(jobapi.get(client, batch_id, ORIGIN, None, kind=BATCHES))
 
 
 def test_start_batch_answers_as_documented() -> None:
@@ -388,7 +403,7 @@ def test_batch_abort_answers_as_documented() -> None:
     from shared.batchapi import BATCHES
 
     def abort(batch_id: str, body: bytes) -> Any:
-        return asyncio.run(api.abort(client, batch_id, body, ORIGIN, None, None, BATCHES))
+        return asyncio.run(jobapi.abort(client, batch_id, body, ORIGIN, None, None, kind=BATCHES))
 
     client = FakeBatchClient()
     start_batch(client, batch_request(id="b1"))
@@ -412,7 +427,7 @@ def test_batch_list_answers_as_documented() -> None:
     from shared.batchapi import BATCHES
 
     def listing(**query: Any) -> Any:
-        return asyncio.run(api.list_copies(client, **query, kind=BATCHES))
+        return asyncio.run(jobapi.list_jobs(client, **query, kind=BATCHES))
 
     client = FakeBatchClient()
     start(client, request(id="c1"))

@@ -21,8 +21,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared import api, batchapi, queueapi
-from shared.api import Resource
+from shared import api, batchapi, httpserve, jobapi, queueapi
+from shared.jobapi import Resource
 from shared.requests import is_copy_id
 from tests.contract.test_api_answers import check
 from tests.hostile import (
@@ -70,7 +70,7 @@ def run(work: Coroutine[Any, Any, T]) -> T:
 def _settings_of_the_triggers() -> Iterator[None]:
     """The triggers read `get_settings()`: give them the test's accounts."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(api, "get_settings", lambda: SETTINGS)
+        patch.setattr(httpserve, "get_settings", lambda: SETTINGS)
         yield
 
 
@@ -105,14 +105,14 @@ def request(
     )
 
 
-def answered(response: func.HttpResponse) -> api.ApiResponse:
+def answered(response: func.HttpResponse) -> jobapi.ApiResponse:
     """The trigger's HttpResponse read back as the ApiResponse the spec checks."""
-    return api.ApiResponse(
+    return jobapi.ApiResponse(
         response.status_code, json.loads(response.get_body()), dict(response.headers)
     )
 
 
-def refused(answer: api.ApiResponse, operation: tuple[str, str]) -> set[str]:
+def refused(answer: jobapi.ApiResponse, operation: tuple[str, str]) -> set[str]:
     """Assert a documented 4xx in the API's error shape naming a field; the fields named."""
     assert 400 <= answer.status < 500, (answer.status, answer.body)
     check(operation, answer)
@@ -121,9 +121,9 @@ def refused(answer: api.ApiResponse, operation: tuple[str, str]) -> set[str]:
     return named
 
 
-def post(path: str, body: bytes, client: FakeClient, kind: Resource) -> api.ApiResponse:
+def post(path: str, body: bytes, client: FakeClient, kind: Resource) -> jobapi.ApiResponse:
     starter = api.start if kind is api.COPIES else batchapi.start_batch
-    return answered(run(api.serve_start(request("POST", path, body), client, starter)))
+    return answered(run(httpserve.serve_start(request("POST", path, body), client, starter)))
 
 
 # --- POST /api/copies ----------------------------------------------------------------------
@@ -279,11 +279,11 @@ def test_a_hostile_path_id_is_unknown_and_never_looked_up(
     route_params = {"id": instance_id}
     if route == "get":
         req = request("GET", path, params={}, route_params=route_params, headers=headers)
-        answer = answered(run(api.serve_get(req, client, kind)))
+        answer = answered(run(httpserve.serve_get(req, client, kind)))
         operation = (f"/{kind.path}/{{id}}", "get")
     else:
         req = request("POST", path + "/abort", body, route_params=route_params, headers=headers)
-        answer = run(api.abort(client, instance_id, body, BASE, None, records, kind))
+        answer = run(jobapi.abort(client, instance_id, body, BASE, None, records, kind=kind))
         assert answered(run(_serve_abort(req, client, kind))).status == answer.status
         operation = (f"/{kind.path}/{{id}}/abort", "post")
     named = refused(answer, operation)
@@ -296,8 +296,8 @@ def test_a_hostile_path_id_is_unknown_and_never_looked_up(
 async def _serve_abort(req: func.HttpRequest, client: FakeClient, kind: Resource) -> Any:
     """serve_abort with the abort records kept in memory, not the host's storage."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(api, "abort_requests", MemoryRecords)
-        return await api.serve_abort(req, client, kind)
+        patch.setattr(httpserve, "abort_requests", MemoryRecords)
+        return await httpserve.serve_abort(req, client, kind)
 
 
 def _b64(data: bytes) -> str:
@@ -337,7 +337,7 @@ def test_a_hostile_list_query_is_a_400_naming_it(kind: Resource, query: dict[str
     """Bad `state`, `limit` or `continuation`: a 400 naming each; a good query lists."""
     client = FakeClient()
     asked = (query.get("state"), query.get("limit"), query.get("continuation"))
-    answer = run(api.list_copies(client, *asked, kind=kind))
+    answer = run(jobapi.list_jobs(client, *asked, kind=kind))
     operation = (f"/{kind.path}", "get")
     if answer.status == 200:
         check(operation, answer)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shared import api, queueapi
+from shared import api, httpserve, jobapi, queueapi
 from shared.instances import InstancePage
 from shared.orchestration import ORCHESTRATOR
 from shared.settings import Settings, settings_from_env
@@ -188,7 +188,7 @@ async def test_status_of_a_running_copy_is_202_with_retry_after() -> None:
     """A running copy's status answers 202 with Retry-After and Location."""
     client = FakeClient()
     await api.start(client, body(id="job-1"), settings(), BASE)
-    answer = await api.get(client, "job-1", BASE)
+    answer = await jobapi.get(client, "job-1", BASE, kind=api.COPIES)
     assert answer.status == 202 and answer.body["state"] == "running"
     assert "Retry-After" in answer.headers and answer.headers["Location"].endswith("/job-1")
 
@@ -198,22 +198,22 @@ async def test_status_of_a_finished_copy_is_200() -> None:
     client = FakeClient()
     await api.start(client, body(id="job-1"), settings(), BASE)
     finish(client, "job-1", "succeeded")
-    answer = await api.get(client, "job-1", BASE)
+    answer = await jobapi.get(client, "job-1", BASE, kind=api.COPIES)
     assert answer.status == 200 and answer.body["state"] == "succeeded"
 
 
 async def test_unknown_id_is_a_404() -> None:
     """Status and abort of an unknown id answer 404."""
     client = FakeClient()
-    assert (await api.get(client, "nope", BASE)).status == 404
-    assert (await api.abort(client, "nope", b"", BASE)).status == 404
+    assert (await jobapi.get(client, "nope", BASE, kind=api.COPIES)).status == 404
+    assert (await jobapi.abort(client, "nope", b"", BASE, kind=api.COPIES)).status == 404
 
 
 async def test_abort_of_a_running_copy_raises_the_event() -> None:
     """Abort of a running copy raises `abort` with the reason and answers 202."""
     client = FakeClient()
     await api.start(client, body(id="job-1"), settings(), BASE)
-    answer = await api.abort(client, "job-1", b'{"reason": "stop"}', BASE)
+    answer = await jobapi.abort(client, "job-1", b'{"reason": "stop"}', BASE, kind=api.COPIES)
     assert answer.status == 202 and client.events == [("job-1", "abort", {"reason": "stop"})]
 
 
@@ -222,7 +222,7 @@ async def test_abort_of_a_finished_copy_is_a_409() -> None:
     client = FakeClient()
     await api.start(client, body(id="job-1"), settings(), BASE)
     finish(client, "job-1", "failed")
-    answer = await api.abort(client, "job-1", b"", BASE)
+    answer = await jobapi.abort(client, "job-1", b"", BASE, kind=api.COPIES)
     assert answer.status == 409 and client.events == []
 
 
@@ -252,7 +252,7 @@ async def test_abort_racing_completion_is_a_409_with_the_document() -> None:
     with the final document, as an abort of a copy already over does, never a 500."""
     client = EndingClient(ends_as="succeeded")
     await api.start(client, body(id="job-1"), settings(), BASE)
-    answer = await api.abort(client, "job-1", b"", BASE)
+    answer = await jobapi.abort(client, "job-1", b"", BASE, kind=api.COPIES)
     assert answer.status == 409
     assert answer.body["copy"]["state"] == "succeeded"
     assert answer.body["error"]["code"] == "Conflict"
@@ -262,7 +262,7 @@ async def test_abort_racing_a_purge_is_a_404() -> None:
     """An abort whose raise_event meets the extension's 404 (instance gone) answers 404."""
     client = EndingClient(ends_as=None)
     await api.start(client, body(id="job-1"), settings(), BASE)
-    answer = await api.abort(client, "job-1", b"", BASE)
+    answer = await jobapi.abort(client, "job-1", b"", BASE, kind=api.COPIES)
     assert answer.status == 404
 
 
@@ -276,7 +276,7 @@ async def test_abort_that_fails_while_the_copy_runs_is_not_hidden() -> None:
     client = Broken()
     await api.start(client, body(id="job-1"), settings(), BASE)
     try:
-        await api.abort(client, "job-1", b"", BASE)
+        await jobapi.abort(client, "job-1", b"", BASE, kind=api.COPIES)
     except Exception as exc:
         assert "503" in str(exc)
     else:
@@ -287,8 +287,10 @@ async def test_abort_with_a_bad_body_is_a_400() -> None:
     """An abort body that is not JSON, or a non-string reason, answers 400."""
     client = FakeClient()
     await api.start(client, body(id="job-1"), settings(), BASE)
-    assert (await api.abort(client, "job-1", b"{", BASE)).status == 400
-    assert (await api.abort(client, "job-1", b'{"reason": 5}', BASE)).status == 400
+    assert (await jobapi.abort(client, "job-1", b"{", BASE, kind=api.COPIES)).status == 400
+    assert (
+        await jobapi.abort(client, "job-1", b'{"reason": 5}', BASE, kind=api.COPIES)
+    ).status == 400
 
 
 async def test_list_filters_by_state() -> None:
@@ -297,8 +299,8 @@ async def test_list_filters_by_state() -> None:
     for n in range(3):
         await api.start(client, body(id=f"job-{n}"), settings(), BASE)
     finish(client, "job-0", "succeeded")
-    everything = await api.list_copies(client)
-    running = await api.list_copies(client, "running")
+    everything = await jobapi.list_jobs(client, kind=api.COPIES)
+    running = await jobapi.list_jobs(client, "running", kind=api.COPIES)
     assert everything.status == running.status == 200
     assert len(everything.body["copies"]) == 3
     assert sorted(d["id"] for d in running.body["copies"]) == ["job-1", "job-2"]
@@ -311,7 +313,7 @@ async def list_every_page(
     docs: list[dict[str, Any]] = []
     token: str | None = None
     for _ in range(100):
-        answer = await api.list_copies(client, state, limit, continuation=token)
+        answer = await jobapi.list_jobs(client, state, limit, continuation=token, kind=api.COPIES)
         assert answer.status == 200, answer.body
         docs += answer.body["copies"]
         token = answer.body["continuation"]
@@ -326,7 +328,7 @@ async def test_list_reaches_copies_past_the_first_hundred() -> None:
     client = FakeClient()
     for n in range(250):
         await api.start(client, body(id=f"job-{n:03}"), settings(), BASE)
-    first = await api.list_copies(client, limit="40")
+    first = await jobapi.list_jobs(client, limit="40", kind=api.COPIES)
     assert len(first.body["copies"]) == 40 and first.body["continuation"]
     ids = [d["id"] for d in await list_every_page(client, limit="70")]
     assert ids == [f"job-{n:03}" for n in range(250)]
@@ -353,7 +355,7 @@ async def test_list_pages_a_filter_and_a_server_that_does_not_page() -> None:
 @pytest.mark.parametrize("limit", ["0", "-1", "1001", "ten", "1.5", ""])
 async def test_list_with_a_bad_limit_is_a_400_naming_it(limit: str) -> None:
     """`limit` outside 1..1000 or not an integer answers 400 naming `limit`."""
-    answer = await api.list_copies(FakeClient(), limit=limit)
+    answer = await jobapi.list_jobs(FakeClient(), limit=limit, kind=api.COPIES)
     assert answer.status == 400
     assert [f["field"] for f in answer.body["error"]["fields"]] == ["limit"]
 
@@ -361,14 +363,14 @@ async def test_list_with_a_bad_limit_is_a_400_naming_it(limit: str) -> None:
 @pytest.mark.parametrize("token", ["garbage", "eyJ4IjogMX0", "bnVsbA"])
 async def test_list_with_a_continuation_it_never_gave_is_a_400(token: str) -> None:
     """A continuation this API did not give answers 400 naming `continuation`, not 500."""
-    answer = await api.list_copies(FakeClient(), continuation=token)
+    answer = await jobapi.list_jobs(FakeClient(), continuation=token, kind=api.COPIES)
     assert answer.status == 400
     assert [f["field"] for f in answer.body["error"]["fields"]] == ["continuation"]
 
 
 async def test_list_with_an_unknown_state_is_a_400() -> None:
     """A state filter outside the five states answers 400 naming `state`."""
-    answer = await api.list_copies(FakeClient(), "paused")
+    answer = await jobapi.list_jobs(FakeClient(), "paused", kind=api.COPIES)
     assert answer.status == 400 and answer.body["error"]["fields"][0]["field"] == "state"
 
 
@@ -423,11 +425,11 @@ def test_retry_after_counts_down_to_the_estimated_finish() -> None:
     """Retry-After is the time left until the absolute estimated finish, in [1, 60] seconds."""
     doc = {"progress": {"estimated_finish": "2026-01-01T00:00:30.000000Z"}}
     at = dt.datetime(2026, 1, 1, 0, 0, 10, tzinfo=dt.UTC)
-    assert api.retry_after(doc, at) == "20"
-    assert api.retry_after(doc, at + dt.timedelta(minutes=5)) == "1"
+    assert jobapi.retry_after(doc, at) == "20"
+    assert jobapi.retry_after(doc, at + dt.timedelta(minutes=5)) == "1"
     far = {"progress": {"estimated_finish": "2026-01-02T00:00:00Z"}}
-    assert api.retry_after(far, at) == "60"
-    assert api.retry_after({"progress": {"estimated_finish": None}}) == "2"
+    assert jobapi.retry_after(far, at) == "60"
+    assert jobapi.retry_after({"progress": {"estimated_finish": None}}) == "2"
 
 
 def test_retry_after_ignores_an_old_relative_eta_republished_later() -> None:
@@ -437,7 +439,7 @@ def test_retry_after_ignores_an_old_relative_eta_republished_later() -> None:
         "updated": "2026-01-01T00:00:30.000000Z",
         "progress": {"eta_seconds": 49.0, "estimated_finish": "2026-01-01T00:00:49.000000Z"},
     }
-    assert api.retry_after(doc, dt.datetime(2026, 1, 1, 0, 0, 30, tzinfo=dt.UTC)) == "19"
+    assert jobapi.retry_after(doc, dt.datetime(2026, 1, 1, 0, 0, 30, tzinfo=dt.UTC)) == "19"
 
 
 class RacingClient(FakeClient):
@@ -516,7 +518,9 @@ async def test_external_sources_need_the_external_entry() -> None:
 
 async def test_a_list_query_with_several_wrong_parameters_names_each() -> None:
     """A bad state, limit and continuation together answer one 400 naming all three."""
-    answer = await api.list_copies(FakeClient(), "paused", limit="0", continuation="x")
+    answer = await jobapi.list_jobs(
+        FakeClient(), "paused", limit="0", continuation="x", kind=api.COPIES
+    )
     assert answer.status == 400
     named = {f["field"] for f in answer.body["error"]["fields"]}
     assert named == {"state", "limit", "continuation"}
@@ -540,7 +544,9 @@ async def test_an_abort_is_recorded_before_its_event_is_raised() -> None:
     raised as the fast path."""
     client, records = FakeClient(), MemoryRecords()
     await api.start(client, body(id="job-1"), settings(), BASE)
-    answer = await api.abort(client, "job-1", b'{"reason": "r"}', BASE, records=records)
+    answer = await jobapi.abort(
+        client, "job-1", b'{"reason": "r"}', BASE, records=records, kind=api.COPIES
+    )
     assert answer.status == 202 and records.kept == {"job-1": "r"}
     assert client.events == [("job-1", "abort", {"reason": "r"})]
 
@@ -550,7 +556,7 @@ async def test_an_abort_that_meets_the_copys_end_leaves_no_record() -> None:
     cannot abort a later copy under the same id."""
     client, records = EndingClient(ends_as="succeeded"), MemoryRecords()
     await api.start(client, body(id="job-1"), settings(), BASE)
-    answer = await api.abort(client, "job-1", b"", BASE, records=records)
+    answer = await jobapi.abort(client, "job-1", b"", BASE, records=records, kind=api.COPIES)
     assert answer.status == 409 and records.kept == {}
 
 
@@ -588,10 +594,10 @@ async def test_list_limits_and_tokens_that_break_parsers_are_400s() -> None:
 
     client = FakeClient()
     for limit in ("²", "9" * 5000):
-        answer = await api.list_copies(client, None, limit, None)
+        answer = await jobapi.list_jobs(client, None, limit, None, kind=api.COPIES)
         assert answer.status == 400 and answer.body["error"]["fields"][0]["field"] == "limit"
     forged = base64.urlsafe_b64encode(b'{"u": "a\\r\\nX-Evil: 1", "s": 0}').decode()
-    answer = await api.list_copies(client, None, None, forged)
+    answer = await jobapi.list_jobs(client, None, None, forged, kind=api.COPIES)
     assert answer.status == 400
     assert answer.body["error"]["fields"][0]["field"] == "continuation"
 
@@ -603,8 +609,10 @@ async def test_ids_the_sdk_would_put_into_urls_unquoted_are_unknown() -> None:
     await api.start(client, body(id="victim"), settings(), BASE)
     records = MemoryRecords()
     for odd in ("victim#x", "victim/raiseEvent/abort", "victim?x=1"):
-        assert (await api.get(client, odd, BASE)).status == 404
-        assert (await api.abort(client, odd, b"", BASE, records=records)).status == 404
+        assert (await jobapi.get(client, odd, BASE, kind=api.COPIES)).status == 404
+        assert (
+            await jobapi.abort(client, odd, b"", BASE, records=records, kind=api.COPIES)
+        ).status == 404
     assert client.events == [] and records.kept == {}
 
 
@@ -614,10 +622,10 @@ async def test_an_unplanned_error_answers_a_500_that_says_so_never_an_empty_one(
     """Whatever a handler raises becomes a 500 in the API's error shape; the log has the
     trace, redacted, and the answer carries neither the trace nor a secret."""
 
-    async def broken() -> api.ApiResponse:
+    async def broken() -> jobapi.ApiResponse:
         raise RuntimeError("boom at https://a.blob.core.windows.net/c/b?sv=1&sig=SECRET")
 
-    answer = await api.never_empty(broken())
+    answer = await httpserve.never_empty(broken())
     body = json.loads(answer.get_body())
     assert answer.status_code == 500 and body["error"]["code"] == "InternalError"
     assert "boom" not in answer.get_body().decode()

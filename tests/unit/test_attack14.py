@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 
 from blobcopy.copy_request import RequestOptionError, RestoreOptions, build_restore_request
-from shared.api import build_plan
+from shared.copyplan import build_plan
 from shared.errors import RequestRejected
 from shared.files import FileSas
 from shared.orchestration import copy_orchestration

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared import api, queueapi
+from shared import api, jobapi, queueapi
 from shared.batch_orchestration import BATCH_ORCHESTRATOR
 from shared.batchapi import BATCHES, start_batch
 from shared.batchrequests import BatchRequest, parse_batch_request
@@ -84,9 +84,9 @@ async def test_a_batch_is_not_a_copy_and_a_copy_is_not_a_batch() -> None:
     """Instance ids are shared by both kinds: each API answers 404 for the other's."""
     client = FakeClient()
     await start_batch(client, body(id="b2"), settings(), BASE)
-    assert (await api.get(client, "b2", BASE)).status == 404
-    assert (await api.get(client, "b2", BASE, kind=BATCHES)).status == 202
-    aborted = await api.abort(client, "b2", b"", BASE)
+    assert (await jobapi.get(client, "b2", BASE, kind=api.COPIES)).status == 404
+    assert (await jobapi.get(client, "b2", BASE, kind=BATCHES)).status == 202
+    aborted = await jobapi.abort(client, "b2", b"", BASE, kind=api.COPIES)
     assert aborted.status == 404 and client.events == []
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from shared.accounts import AZURITE_KEY, Account, BlobLocation
-from shared.api import build_plan
+from shared.copyplan import build_plan
 from shared.copyprops import refuse_if_leased
 from shared.copystate import CopyPlan
 from shared.errors import LeaseConflict, RequestRejected

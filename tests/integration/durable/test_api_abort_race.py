@@ -1,4 +1,4 @@
-"""shared/api.py's abort against devhost's engine and the SDK's real client: the end races."""
+"""shared/jobapi.py's abort against devhost's engine and the SDK's real client: the end races."""
 
 from __future__ import annotations
 
@@ -9,17 +9,17 @@ import azure.durable_functions as df
 import pytest
 from durable_harness import Harness
 
-from shared import api
+from shared import api, jobapi
 
 pytestmark = pytest.mark.integration
 BASE = "http://127.0.0.1:7071"
 #: The harness's "failing" orchestrator served as if it were the copy orchestrator.
-FAILING = api.Resource("copy", "copies", "failing", api.document_of)
+FAILING = jobapi.Resource("copy", "copies", "failing", api.document_of)
 
 
 class StaleFirstRead:
     """The real client, except that the first status read returns a snapshot taken while the
-    instance still ran: what api.abort sees when the instance ends right after that read."""
+    instance still ran: what jobapi.abort sees when the instance ends right after that read."""
 
     def __init__(self, client: df.DurableOrchestrationClient, instance_id: str) -> None:
         self.client = client
@@ -55,7 +55,7 @@ async def test_abort_that_reaches_a_finished_instance_is_a_409(durable: Harness)
     with pytest.raises(Exception, match="is gone"):  # what the SDK does on 410
         await durable.client.raise_event(instance_id, "abort", {"reason": None})
     stale = StaleFirstRead(durable.client, instance_id)
-    answer = await api.abort(stale, instance_id, b"", BASE, kind=FAILING)
+    answer = await jobapi.abort(stale, instance_id, b"", BASE, kind=FAILING)
     assert answer.status == 409 and answer.body["copy"]["state"] == "failed"
 
 
@@ -65,5 +65,5 @@ async def test_abort_that_reaches_a_purged_instance_is_a_404(durable: Harness) -
     await durable.finished(instance_id)
     await durable.client.purge_instance_history(instance_id)
     stale = StaleFirstRead(durable.client, instance_id)
-    answer = await api.abort(stale, instance_id, b"", BASE, kind=FAILING)
+    answer = await jobapi.abort(stale, instance_id, b"", BASE, kind=FAILING)
     assert answer.status == 404
