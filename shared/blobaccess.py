@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import cached_property
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import (
@@ -84,6 +84,27 @@ class BlobAccess:
             location.blob,
             snapshot=snapshot or location.snapshot,
             version_id=None if snapshot else location.version_id,
+        )
+
+    def source_reader(self, url: str, location: BlobLocation) -> BlobClient:
+        """A client that reads a source of ours (Get Blob Properties: its type, for verify),
+        as shared/files.py `FileSas.properties` reads a file: with our own credential where
+        the account has a key (the caller's SAS may have lapsed once the copy ended), else
+        with the caller's SAS if the URL has one (our identity may have no right that SAS
+        had: the copy itself read through it), else with our identity."""
+        if location.account.account_key or not location.has_sas:
+            return self.blob(location)
+        given = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+        point_in_time = ("snapshot", "versionid")  # the client sends these itself
+        sas = urlencode([(k, v) for k, v in given if k.lower() not in point_in_time])
+        return BlobClient(
+            location.account.blob_endpoint,
+            location.container,
+            location.blob,
+            snapshot=location.snapshot,
+            version_id=location.version_id,
+            credential=sas,
+            **self.client_options,
         )
 
     def destination(self, url: str) -> BlobClient:

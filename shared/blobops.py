@@ -164,7 +164,8 @@ class BlobOps(BlobAccess):
         if location is None:
             return
         with as_copy_blob_reports_a_missing_source():
-            found = self.blob(location).get_blob_properties().blob_type
+            reader = self.source_reader(request["source"]["url"], location)
+            found = reader.get_blob_properties().blob_type
         made = getattr(found, "value", found)  # a BlobType, whose str() is its Python name
         if made != wanted:
             raise CopyFailed(
@@ -324,7 +325,7 @@ class BlobOps(BlobAccess):
         location = self.locate(source_url)
         if location is not None:
             with map_storage_errors():
-                src = self.blob(location).get_blob_properties()
+                src = self.source_reader(source_url, location).get_blob_properties()
             return checked + same_bytes(src.size, src.content_settings.content_md5, dest)
         file = self.files.properties(self.settings.registry, source_url)
         if file is None:  # an external URL: nothing to read it with

@@ -7,13 +7,15 @@ import datetime as dt
 import os
 import time
 import uuid
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from azure.storage.blob import BlobServiceClient
+from azure.core.exceptions import ClientAuthenticationError
+from azure.storage.blob import BlobSasPermissions, BlobServiceClient, generate_blob_sas
 
 from devhost.storage.credentials import FakeAzureADCredential
-from devhost.storage.stack import ACCOUNTS, StorageStack
+from devhost.storage.stack import ACCOUNTS, DEV_ACCOUNT_KEY, StorageStack
 from shared.blobops import BlobOps
 from shared.copylimits import SAS_MARGIN
 from shared.errors import CopyFailed, RequestRejected
@@ -203,3 +205,59 @@ def test_the_longest_timeout_accepted_gets_a_sas_that_outlives_its_deadline(
         expiry = dt.datetime.fromisoformat(query["se"][0].replace("Z", "+00:00"))
         assert expiry >= deadline + SAS_MARGIN - dt.timedelta(seconds=1), timeout
     assert accepted  # the bound leaves room for nearly a week
+
+
+class NoIdentity:
+    """An identity that has no right here: every token request fails, as for a managed
+    identity given no role on the source account."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        raise ClientAuthenticationError("this identity has no role on the account")
+
+
+def test_a_keyless_source_with_the_callers_sas_is_read_through_that_sas(
+    storage_stack_https: StorageStack,
+) -> None:
+    """Was a review note, now fixed: a source of a keyless account that carries the caller's
+    SAS was type-checked and verified with our own identity, which may have no right there
+    (the copy itself reads through the caller's SAS). Both now read through that SAS, as a
+    file source's verify does (shared/blobaccess.py `source_reader`)."""
+    stack = storage_stack_https
+    verify = str(stack.ca_cert_path)
+    keyed = BlobServiceClient.from_connection_string(
+        stack.connection_string(SOURCE_ACCOUNT), connection_verify=verify
+    )
+    name = f"sas{uuid.uuid4().hex[:10]}"
+    source = keyed.create_container(name).get_blob_client("a.bin")
+    source.upload_blob(os.urandom(2000))
+    sas = generate_blob_sas(
+        SOURCE_ACCOUNT,
+        name,
+        "a.bin",
+        account_key=DEV_ACCOUNT_KEY,
+        permission=BlobSasPermissions(read=True),
+        expiry=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1),
+    )
+    dest = BlobServiceClient.from_connection_string(
+        stack.connection_string(DEST_ACCOUNT), connection_verify=verify
+    ).create_container(name)
+    dest.get_blob_client("a.bin").start_copy_from_url(f"{source.url}?{sas}", requires_sync=True)
+    env = {
+        "BLOBCOPY_ACCOUNTS": "dst,src",
+        "BLOBCOPY_ACCOUNT_DST_CONNECTION_STRING": stack.connection_string(DEST_ACCOUNT),
+        "BLOBCOPY_ACCOUNT_SRC_URL": stack.blob_endpoint(SOURCE_ACCOUNT),
+    }
+    ops = BlobOps(settings_from_env(env), connection_verify=verify, retry_total=0)
+    ops._token_credential = NoIdentity()  # stands in for DefaultAzureCredential
+    request = {
+        "source": {"url": f"{source.url}?{sas}"},
+        "destination": {"url": f"{dest.url}/a.bin", "blob_type": "BlockBlob"},
+    }
+    ops.check_source_type(request)  # no AccessDenied: read through the caller's SAS
+    checked = ops.verify(request["source"]["url"], f"{dest.url}/a.bin", 2000)
+    assert checked == ["length", "md5"]
+    with pytest.raises(CopyFailed) as caught:
+        ops.check_source_type(
+            {**request, "destination": {**request["destination"], "blob_type": "PageBlob"}}
+        )
+    assert caught.value.code == "InvalidBlobType"
