@@ -49,6 +49,7 @@ AZURE_FILES_HOST_SUFFIXES = (
     ".file.core.windows.net",
     ".file.core.chinacloudapi.cn",
     ".file.core.usgovcloudapi.net",
+    ".file.storage.azure.net",  # Azure DNS zone endpoints: <acct>.zNN.file.storage.azure.net
 )
 
 

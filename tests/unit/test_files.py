@@ -12,7 +12,12 @@ import pytest
 from devhost.storage.fileendpoint import sas_refusal
 from shared.accounts import AZURITE_KEY, Account, AccountRegistry, parse_connection_string
 from shared.errors import ConfigurationError, RequestRejected
-from shared.files import FileSas, check_file_source
+from shared.files import (
+    FileSas,
+    check_external_file_type,
+    check_file_source,
+    is_azure_files_url,
+)
 from shared.requests import CopyRequest
 from shared.settings import settings_from_env
 
@@ -203,3 +208,26 @@ def test_a_file_of_an_entra_id_account_bounds_the_timeout_as_a_blob_of_it_does()
     assert list(refused.value.fields) == ["timeout_seconds"]
     external = {**body, "source": {"url": "https://example.org/f.csv"}}
     assert parse_copy_request(external, cfg).timeout_seconds == 700_000
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "acct.file.core.windows.net",
+        "acct.z17.file.storage.azure.net",  # an account on Azure DNS zone endpoints
+        "ACCT.FILE.CORE.CHINACLOUDAPI.CN",
+    ],
+)
+def test_an_unconfigured_files_host_still_refuses_a_page_blob_destination(host: str) -> None:
+    source = f"https://{host}/share/f.bin?sv=2025-07-05&sr=f&sp=r&sig=x"
+    assert is_azure_files_url(source)
+    with pytest.raises(RequestRejected) as refused:
+        check_external_file_type(source, "PageBlob")
+    assert "destination.blob_type" in refused.value.fields
+    check_external_file_type(source, "BlockBlob")  # a block blob is what a file copies to
+
+
+def test_a_blob_host_is_not_taken_for_a_files_host() -> None:
+    assert not is_azure_files_url("https://acct.z17.blob.storage.azure.net/c/f.bin")
+    assert not is_azure_files_url("https://file.core.windows.net.evil.example/share/f")
+    check_external_file_type("https://acct.blob.core.windows.net/c/b", "PageBlob")
