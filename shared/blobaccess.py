@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
+from azure.core.credentials import AzureSasCredential
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import (
     BlobClient,
@@ -103,8 +104,8 @@ class BlobAccess:
             location.blob,
             snapshot=location.snapshot,
             version_id=location.version_id,
-            credential=sas,
-            **self.client_options,
+            credential=AzureSasCredential(sas),  # a str with any non-SAS parameter the
+            **self.client_options,  # SDK takes for an account key, and signs SharedKey
         )
 
     def destination(self, url: str) -> BlobClient:

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
+from azure.core.credentials import AzureSasCredential
 from azure.storage.fileshare import (
     FileProperties,
     FileSasPermissions,
@@ -165,8 +166,11 @@ class FileSas:
             sas = self.create(location, dt.datetime.now(dt.UTC) + PROPERTIES_SAS_LIFE)
         # Built from the account's endpoint: `from_file_url` misreads an emulator's
         # path-style URL (account in the path) and turns http into https.
+        # AzureSasCredential: a str holding any non-SAS parameter is taken for an account key.
         service = ShareServiceClient(
-            str(location.account.file_endpoint), credential=sas, **self.client_options
+            str(location.account.file_endpoint),
+            credential=AzureSasCredential(sas),
+            **self.client_options,
         )
         share = service.get_share_client(location.share, snapshot=location.share_snapshot)
         with map_storage_errors():
