@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlencode, urlsplit
+
+from azure.core.credentials import AzureSasCredential
 
 from shared.errors import ConfigurationError, UnsafeBlobPath
 
@@ -23,6 +25,18 @@ _LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
 _DOT_SEGMENTS = {"", ".", ".."}
 _SEPARATORS = re.compile(r"[/\\]")  # some servers read a backslash as a slash
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def callers_sas(url: str, *point_in_time: str) -> AzureSasCredential:
+    """The SAS a caller put on a source URL, as a credential for a client of our own (one that
+    reads its properties); `point_in_time` names the parameters (snapshot, versionid,
+    sharesnapshot) that client sends itself.
+
+    An AzureSasCredential, not a str: the SDK takes a str holding any parameter it does not know
+    as a SAS one (a caller's `&foo=bar`) for an account key, and signs SharedKey with it."""
+    given = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+    dropped = {name.lower() for name in point_in_time}
+    return AzureSasCredential(urlencode([(k, v) for k, v in given if k.lower() not in dropped]))
 
 
 #: The source allowlist entry for URLs outside every configured account.

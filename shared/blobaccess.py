@@ -13,9 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from functools import cached_property
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import quote
 
-from azure.core.credentials import AzureSasCredential
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import (
     BlobClient,
@@ -25,7 +24,7 @@ from azure.storage.blob import (
     generate_blob_sas,
 )
 
-from shared.accounts import Account, BlobLocation
+from shared.accounts import Account, BlobLocation, callers_sas
 from shared.copylimits import CLOCK_SKEW, MAX_DELEGATION, SAS_MARGIN
 from shared.errors import CopyFailed, UnsafeBlobPath, map_storage_errors
 from shared.files import FileSas
@@ -95,17 +94,14 @@ class BlobAccess:
         had: the copy itself read through it), else with our identity."""
         if location.account.account_key or not location.has_sas:
             return self.blob(location)
-        given = parse_qsl(urlsplit(url).query, keep_blank_values=True)
-        point_in_time = ("snapshot", "versionid")  # the client sends these itself
-        sas = urlencode([(k, v) for k, v in given if k.lower() not in point_in_time])
         return BlobClient(
             location.account.blob_endpoint,
             location.container,
             location.blob,
             snapshot=location.snapshot,
             version_id=location.version_id,
-            credential=AzureSasCredential(sas),  # a str with any non-SAS parameter the
-            **self.client_options,  # SDK takes for an account key, and signs SharedKey
+            credential=callers_sas(url, "snapshot", "versionid"),
+            **self.client_options,
         )
 
     def destination(self, url: str) -> BlobClient:

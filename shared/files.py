@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import quote, urlsplit
 
 from azure.core.credentials import AzureSasCredential
 from azure.storage.fileshare import (
@@ -33,7 +33,7 @@ from azure.storage.fileshare import (
     generate_file_sas,
 )
 
-from shared.accounts import Account, AccountRegistry, FileLocation
+from shared.accounts import Account, AccountRegistry, FileLocation, callers_sas
 from shared.copylimits import CLOCK_SKEW, MAX_DELEGATION
 from shared.errors import CopyFailed, RequestRejected, UnsafeBlobPath, map_storage_errors
 
@@ -160,16 +160,15 @@ class FileSas:
         if location is None:
             return None
         if location.has_sas and not location.account.account_key:
-            given = parse_qsl(urlsplit(url).query, keep_blank_values=True)
-            sas = urlencode([(k, v) for k, v in given if k.lower() != "sharesnapshot"])
+            credential = callers_sas(url, "sharesnapshot")
         else:
             sas = self.create(location, dt.datetime.now(dt.UTC) + PROPERTIES_SAS_LIFE)
+            credential = AzureSasCredential(sas)
         # Built from the account's endpoint: `from_file_url` misreads an emulator's
         # path-style URL (account in the path) and turns http into https.
-        # AzureSasCredential: a str holding any non-SAS parameter is taken for an account key.
         service = ShareServiceClient(
             str(location.account.file_endpoint),
-            credential=AzureSasCredential(sas),
+            credential=credential,
             **self.client_options,
         )
         share = service.get_share_client(location.share, snapshot=location.share_snapshot)
