@@ -12,7 +12,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
-from azure.storage.blob import BlobSasPermissions, BlobServiceClient, generate_blob_sas
+from azure.storage.blob import (
+    BlobClient,
+    BlobSasPermissions,
+    BlobServiceClient,
+    ContainerClient,
+    generate_blob_sas,
+)
 
 from devhost.storage.credentials import FakeAzureADCredential
 from devhost.storage.stack import ACCOUNTS, DEV_ACCOUNT_KEY, StorageStack
@@ -215,19 +221,16 @@ class NoIdentity:
         raise ClientAuthenticationError("this identity has no role on the account")
 
 
-def test_a_keyless_source_with_the_callers_sas_is_read_through_that_sas(
-    storage_stack_https: StorageStack,
-) -> None:
-    """Was a review note, now fixed: a source of a keyless account that carries the caller's
-    SAS was type-checked and verified with our own identity, which may have no right there
-    (the copy itself reads through the caller's SAS). Both now read through that SAS, as a
-    file source's verify does (shared/blobaccess.py `source_reader`)."""
-    stack = storage_stack_https
+def keyless_source_with_sas(
+    stack: StorageStack, prefix: str
+) -> tuple[BlobClient, str, ContainerClient, BlobOps]:
+    """A 2,000-byte source on an account configured by URL only (no key), the caller's
+    read-only SAS for it, an empty destination container, and our ops for both accounts."""
     verify = str(stack.ca_cert_path)
     keyed = BlobServiceClient.from_connection_string(
         stack.connection_string(SOURCE_ACCOUNT), connection_verify=verify
     )
-    name = f"sas{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}{uuid.uuid4().hex[:10]}"
     source = keyed.create_container(name).get_blob_client("a.bin")
     source.upload_blob(os.urandom(2000))
     sas = generate_blob_sas(
@@ -241,13 +244,24 @@ def test_a_keyless_source_with_the_callers_sas_is_read_through_that_sas(
     dest = BlobServiceClient.from_connection_string(
         stack.connection_string(DEST_ACCOUNT), connection_verify=verify
     ).create_container(name)
-    dest.get_blob_client("a.bin").start_copy_from_url(f"{source.url}?{sas}", requires_sync=True)
     env = {
         "BLOBCOPY_ACCOUNTS": "dst,src",
         "BLOBCOPY_ACCOUNT_DST_CONNECTION_STRING": stack.connection_string(DEST_ACCOUNT),
         "BLOBCOPY_ACCOUNT_SRC_URL": stack.blob_endpoint(SOURCE_ACCOUNT),
     }
     ops = BlobOps(settings_from_env(env), connection_verify=verify, retry_total=0)
+    return source, sas, dest, ops
+
+
+def test_a_keyless_source_with_the_callers_sas_is_read_through_that_sas(
+    storage_stack_https: StorageStack,
+) -> None:
+    """Was a review note, now fixed: a source of a keyless account that carries the caller's
+    SAS was type-checked and verified with our own identity, which may have no right there
+    (the copy itself reads through the caller's SAS). Both now read through that SAS, as a
+    file source's verify does (shared/blobaccess.py `source_reader`)."""
+    source, sas, dest, ops = keyless_source_with_sas(storage_stack_https, "sas")
+    dest.get_blob_client("a.bin").start_copy_from_url(f"{source.url}?{sas}", requires_sync=True)
     ops._token_credential = NoIdentity()  # stands in for DefaultAzureCredential
     request = {
         "source": {"url": f"{source.url}?{sas}"},
@@ -261,3 +275,27 @@ def test_a_keyless_source_with_the_callers_sas_is_read_through_that_sas(
             {**request, "destination": {**request["destination"], "blob_type": "PageBlob"}}
         )
     assert caught.value.code == "InvalidBlobType"
+
+
+# Was a break (found by a review of 4385123), now fixed: a keyless source whose URL carries the
+# caller's SAS plus any parameter the SDK does not know as a SAS one is copied fine, but
+# source_reader's client takes that query for an account key: verify and the blob type check
+# fail with InvalidAuthenticationInfo, though our identity may read the source (it did before
+# 4385123) and the copy read through that very URL
+def test_a_copy_through_a_sas_url_with_an_extra_parameter_verifies(
+    storage_stack_https: StorageStack,
+) -> None:
+    source, sas, dest, ops = keyless_source_with_sas(storage_stack_https, "rv")
+    ops._token_credential = FakeAzureADCredential()  # an identity that may read the source
+    url = f"{source.url}?{sas}&foo=bar"  # the service ignores a parameter it does not know
+    target = f"{dest.url}/a.bin"
+    deadline = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=30)
+    seen = ops.start_copy({"source": {"url": url}, "destination": {"url": target}}, deadline)
+    while seen.status == "pending":
+        time.sleep(0.05)
+        seen = ops.check_copy(target, seen.copy_id)
+    assert seen.status == "success"  # the copy read through the URL as given
+    assert ops.verify(url, target, 2000) == ["length", "md5"]
+    ops.check_source_type(
+        {"source": {"url": url}, "destination": {"url": target, "blob_type": "BlockBlob"}}
+    )
