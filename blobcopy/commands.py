@@ -33,9 +33,8 @@ from blobcopy.copy_request import (
     STATE_CHOICES,
     RequestOptionError,
 )
+from blobcopy.progress import BatchProgress, CopyProgress
 from blobcopy.render import (
-    BatchProgress,
-    CopyProgress,
     batch_list_table,
     batch_table,
     copies_of,

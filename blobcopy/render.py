@@ -1,29 +1,15 @@
-"""What the CLI prints: JSON for machines, short tables for people, a progress bar for --wait.
+"""What the CLI prints: JSON for machines and short tables for people (the progress bars of
+--wait are blobcopy/progress.py).
 
-Every function here redacts SAS signatures before printing. The progress bar draws only on a
-terminal; in a pipe, under CliRunner, or with --json, `CopyProgress` (and `BatchProgress`, two
-bars: blobs ended of those listed, and bytes) draws nothing.
+Every function here redacts SAS signatures before printing.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-from rich.console import Console, Group
-from rich.live import Live
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TaskID,
-    TextColumn,
-    TransferSpeedColumn,
-)
 from rich.table import Table
 from rich.text import Text
 
@@ -171,103 +157,7 @@ def _listing(documents: list[dict[str, Any]], **columns: Callable[[dict[str, Any
     return table
 
 
-class ServerEtaColumn(ProgressColumn):
-    """Time left as the API estimates it (`progress.eta_seconds`), not as rich guesses it."""
-
-    def render(self, task: Task) -> Text:
-        eta = task.fields.get("eta_seconds")
-        if task.finished:
-            return Text("done", style="green")
-        if not isinstance(eta, int | float):
-            return Text("eta -", style="progress.remaining")
-        return Text(f"eta {format_seconds(eta)}", style="progress.remaining")
-
-
-class _LiveBars:
-    """What both progress displays share: they draw only when `enabled`, run for the `with`
-    block, and are fed status documents through `update`."""
-
-    def __init__(self, display: Progress | Live, *, enabled: bool) -> None:
-        self._display = display
-        self._enabled = enabled
-
-    def __enter__(self) -> Self:
-        if self._enabled:
-            self._display.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self._enabled:
-            self._display.stop()
-
-    def update(self, document: dict[str, Any]) -> None:
-        """Move the bars to what the status document says."""
-        if self._enabled:
-            self._show(document)
-
-    def _show(self, document: dict[str, Any]) -> None:
-        raise NotImplementedError
-
-
-def _bytes_bar(console: Console, *, enabled: bool) -> Progress:
-    """The bar of bytes copied (of a copy, or of all of a batch's), with speed and the API's eta."""
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        DownloadColumn(binary_units=True),
-        TransferSpeedColumn(),
-        ServerEtaColumn(),
-        console=console,
-        disable=not enabled,
-    )
-
-
-def _progress_of(document: dict[str, Any]) -> dict[str, Any]:
-    """A status document's `progress`, {} when it has none."""
-    progress = document.get("progress")
-    return progress if isinstance(progress, dict) else {}
-
-
-def _title(document: dict[str, Any], default: str) -> str:
-    """'copy-1 running': the id (else `default`) and the state of a status document."""
-    skipped = " (skipped)" if document.get("skipped") is True else ""
-    return f"{document.get('id', default)} {document.get('state', '')}{skipped}".strip()
-
-
-class CopyProgress(_LiveBars):
-    """A progress bar fed with status documents; draws nothing unless `enabled`."""
-
-    def __init__(self, console: Console, *, enabled: bool) -> None:
-        self._progress = _bytes_bar(console, enabled=enabled)
-        super().__init__(self._progress, enabled=enabled)
-        self._task: TaskID | None = None
-
-    def _show(self, document: dict[str, Any]) -> None:
-        progress = _progress_of(document)
-        copied = progress.get("bytes_copied")
-        total = progress.get("total_bytes")
-        known_total = _number(total)
-        if known_total is not None and known_total <= 0:
-            known_total = None
-        eta = progress.get("eta_seconds")
-        description = _title(document, "copy")
-        if self._task is None:
-            self._task = self._progress.add_task(description, total=known_total, eta_seconds=eta)
-        self._progress.update(
-            self._task,
-            description=description,
-            total=known_total,
-            completed=_number(copied),
-            eta_seconds=eta,
-        )
-
-
-def _number(value: Any) -> float | None:
+def json_number(value: Any) -> float | None:
     """`value` as a float when it is a JSON number, else None."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
@@ -280,16 +170,16 @@ ENDED_COUNTS = ("succeeded", "failed", "aborted", "skipped")
 COUNT_NAMES = ("listed", "pending", "running", *ENDED_COUNTS)
 
 
-def _counts(document: dict[str, Any]) -> dict[str, int]:
+def counts_of(document: dict[str, Any]) -> dict[str, int]:
     """A batch document's counts, 0 for any it lacks (a batch not yet past its first round)."""
     counts = document.get("counts")
     counts = counts if isinstance(counts, dict) else {}
-    return {name: int(_number(counts.get(name)) or 0) for name in COUNT_NAMES}
+    return {name: int(json_number(counts.get(name)) or 0) for name in COUNT_NAMES}
 
 
 def format_blobs(document: dict[str, Any]) -> str:
     """'3 / 10+ blobs ended' from a batch document: `+` while the source is still listed."""
-    counts = _counts(document)
+    counts = counts_of(document)
     ended = sum(counts[name] for name in ENDED_COUNTS)
     more = "" if document.get("listing_complete") else "+"
     return f"{ended} / {counts['listed']}{more} blobs ended"
@@ -297,7 +187,7 @@ def format_blobs(document: dict[str, Any]) -> str:
 
 def format_counts(document: dict[str, Any]) -> str:
     """'succeeded 2, failed 1, running 4, pending 3': the counts that are not zero."""
-    counts = _counts(document)
+    counts = counts_of(document)
     shown = [f"{name} {counts[name]}" for name in COUNT_NAMES[1:] if counts[name]]
     return ", ".join(shown) or "-"
 
@@ -354,62 +244,6 @@ def batch_list_table(batches: list[dict[str, Any]]) -> Table:
         SOURCE=lambda document: _container_of(document.get("source")),
         DESTINATION=lambda document: _container_of(document.get("destination")),
     )
-
-
-class BlobCountColumn(ProgressColumn):
-    """'3/10+ blobs' for the blob bar: ended of listed, `+` while the source is listed."""
-
-    def render(self, task: Task) -> Text:
-        more = "" if task.fields.get("listing_complete") else "+"
-        total = int(task.total or 0)
-        return Text(f"{int(task.completed)}/{total}{more} blobs", style="progress.download")
-
-
-class BatchProgress(_LiveBars):
-    """Two bars fed with batch status documents, blobs and bytes; draws nothing unless
-    `enabled`. The blob bar's total is what is listed so far, so it may move back while the
-    source is listed; the bytes bar's total is the bytes known so far, likewise."""
-
-    def __init__(self, console: Console, *, enabled: bool) -> None:
-        self._blobs_bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            BlobCountColumn(),
-            console=console,
-            disable=not enabled,
-        )
-        self._bytes_bar = _bytes_bar(console, enabled=enabled)
-        super().__init__(
-            Live(Group(self._blobs_bar, self._bytes_bar), console=console), enabled=enabled
-        )
-        self._tasks: tuple[TaskID, TaskID] | None = None
-
-    def _show(self, document: dict[str, Any]) -> None:
-        counts = _counts(document)
-        ended = sum(counts[name] for name in ENDED_COUNTS)
-        progress = _progress_of(document)
-        total = _number(progress.get("total_bytes"))
-        eta = progress.get("eta_seconds")
-        name = _title(document, "batch")
-        if self._tasks is None:
-            self._tasks = (
-                self._blobs_bar.add_task(name, total=None, listing_complete=False),
-                self._bytes_bar.add_task("bytes", total=None, eta_seconds=eta),
-            )
-        blobs, bytes_ = self._tasks
-        self._blobs_bar.update(
-            blobs,
-            description=name,
-            total=counts["listed"] or None,
-            completed=ended,
-            listing_complete=bool(document.get("listing_complete")),
-        )
-        self._bytes_bar.update(
-            bytes_,
-            total=total if total and total > 0 else None,
-            completed=_number(progress.get("bytes_copied")),
-            eta_seconds=eta,
-        )
 
 
 def _lag(rule: dict[str, Any]) -> str:

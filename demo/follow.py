@@ -24,7 +24,7 @@ from rich.progress import (
 )
 
 from blobcopy.client import ApiResponse, BlobCopyClient, CopyNotFound
-from blobcopy.render import ServerEtaColumn
+from blobcopy.progress import ServerEtaColumn
 from blobcopy.waiting import PollPolicy, is_finished
 
 #: Follow `Retry-After`, but look at least once a second so the bars stay alive on short copies.

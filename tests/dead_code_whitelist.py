@@ -4,7 +4,7 @@ Each line references the real object, so a rename breaks this file instead of hi
 Dead code is deleted, not listed here.
 """
 
-from blobcopy import client, render
+from blobcopy import client, progress
 from devhost import testing
 from devhost.durable import protocol
 from devhost.functions import bindings, logs
@@ -25,7 +25,7 @@ bindings.InvocationContext.retry_context
 # logging, urllib and rich call these overrides.
 logs.RedactingFormatter.formatTime
 client._NoRedirects.redirect_request
-render.ServerEtaColumn.render
+progress.ServerEtaColumn.render
 # pydantic runs the validators its decorators register.
 requests.BlobRef._http_url
 requests.CopyRequest._metadata_names

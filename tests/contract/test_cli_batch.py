@@ -14,7 +14,7 @@ from blobcopy.batch_request import BatchOptions, build_batch_request
 from blobcopy.cli import cli
 from blobcopy.client import Conflict, CopyNotFound
 from blobcopy.commands import CliContext
-from blobcopy.render import BatchProgress
+from blobcopy.progress import BatchProgress
 from tests.contract.blobcopy_fakes import FakeApi, answer, batch_accepted, batch_document
 
 SRC = "https://src.blob.core.windows.net/data"
